@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Library targets hold all logic; `sockscope` only parses arguments and wires them.
+// Only SockscopeSystem (and the C modules under it) touches C.
+let package = Package(
+    name: "sockscope",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "sockscope", targets: ["sockscope"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+    ],
+    targets: [
+        // C: libmnl as a system library, and a shim for what Swift cannot import (macros, tcp_info).
+        .systemLibrary(name: "CMnl", path: "Sources/CMnl", pkgConfig: "libmnl", providers: [.apt(["libmnl-dev"])]),
+        .target(name: "CSockShim", path: "Sources/CSockShim"),
+
+        .target(name: "SockscopeModel"),
+        .target(name: "SockscopeSystem", dependencies: [
+            "CMnl", "CSockShim", "SockscopeModel",
+            .product(name: "SystemPackage", package: "swift-system"),
+        ]),
+        .target(name: "SockscopeFilter", dependencies: ["SockscopeModel"]),
+        .target(name: "SockscopeCollect", dependencies: ["SockscopeModel", "SockscopeSystem", "SockscopeFilter"]),
+        .target(name: "SockscopeRender", dependencies: ["SockscopeModel"]),
+        .executableTarget(name: "sockscope", dependencies: [
+            "SockscopeModel", "SockscopeSystem", "SockscopeFilter", "SockscopeCollect", "SockscopeRender",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .target(name: "TestSupport", dependencies: ["SockscopeModel"], path: "Tests/TestSupport"),
+        .testTarget(name: "SockscopeModelTests", dependencies: ["SockscopeModel"]),
+        .testTarget(name: "SockscopeSystemTests", dependencies: ["SockscopeSystem", "TestSupport"]),
+        .testTarget(name: "SockscopeFilterTests", dependencies: ["SockscopeFilter", "TestSupport"]),
+        .testTarget(name: "SockscopeCollectTests", dependencies: ["SockscopeCollect", "SockscopeFilter", "TestSupport"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "SockscopeRenderTests", dependencies: ["SockscopeRender", "TestSupport"]),
+        .testTarget(name: "sockscopeTests", dependencies: ["TestSupport"]),
+    ]
+)

@@ -1,0 +1,50 @@
+#ifndef SOCKSCOPE_SHIM_H
+#define SOCKSCOPE_SHIM_H
+// What Swift cannot import directly from the kernel headers. <linux/tcp.h> is included
+// only in shim.c: in a header it clashes with Glibc's own `struct tcp_info`.
+#include <stddef.h>
+#include <stdint.h>
+// No linux/ headers here: CMnl owns them, and a header included by two Clang modules would
+// give Swift two copies of each type.
+
+/// A flat copy of the `struct tcp_info` fields sockscope reports. `present_len` is how many
+/// bytes the kernel actually sent: a field lying beyond it is absent, not zero.
+struct sockscope_tcp_info {
+    uint32_t present_len;
+    uint8_t state, ca_state, retransmits, probes, backoff, options;
+    uint8_t snd_wscale, rcv_wscale;
+    uint32_t rto, ato, snd_mss, rcv_mss;
+    uint32_t unacked, sacked, lost, retrans, fackets;
+    uint32_t last_data_sent, last_ack_sent, last_data_recv, last_ack_recv;
+    uint32_t pmtu, rcv_ssthresh, rtt, rttvar, snd_ssthresh, snd_cwnd, advmss, reordering;
+    uint32_t rcv_rtt, rcv_space, total_retrans;
+    uint64_t pacing_rate, max_pacing_rate, bytes_acked, bytes_received;
+    uint32_t segs_out, segs_in, notsent_bytes, min_rtt, data_segs_in, data_segs_out;
+    uint64_t delivery_rate, busy_time, rwnd_limited, sndbuf_limited;
+    uint32_t delivered, delivered_ce;
+    uint64_t bytes_sent, bytes_retrans;
+    uint32_t dsack_dups, reord_seen, rcv_ooopack, snd_wnd;
+};
+
+/// Offsets of fields within `struct tcp_info`, so a caller can tell whether `present_len` covers them.
+enum sockscope_tcp_info_field {
+    SOCKSCOPE_TI_PACING_RATE, SOCKSCOPE_TI_BYTES_ACKED, SOCKSCOPE_TI_BYTES_RECEIVED,
+    SOCKSCOPE_TI_DELIVERY_RATE, SOCKSCOPE_TI_BYTES_SENT, SOCKSCOPE_TI_MIN_RTT, SOCKSCOPE_TI_SEGS_OUT,
+    SOCKSCOPE_TI_DELIVERED, SOCKSCOPE_TI_SND_WND,
+};
+
+/// Copies at most sizeof(struct tcp_info) bytes of `data` (the kernel's may be shorter or longer),
+/// zero-filling the rest. Never reads past `len`.
+void sockscope_tcp_info_decode(const void *data, size_t len, struct sockscope_tcp_info *out);
+
+/// End offset (offset + size) of a field of `struct tcp_info`: present when present_len >= this.
+size_t sockscope_tcp_info_field_end(enum sockscope_tcp_info_field field);
+
+/// Layout probes: the Swift parser reads `inet_diag_msg` by offset; tests compare with these.
+size_t sockscope_inet_diag_msg_size(void);
+size_t sockscope_inet_diag_msg_offset_rqueue(void);
+size_t sockscope_inet_diag_msg_offset_inode(void);
+size_t sockscope_inet_diag_msg_offset_cookie(void);
+size_t sockscope_inet_diag_req_v2_size(void);
+
+#endif

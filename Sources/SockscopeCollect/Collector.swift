@@ -1,0 +1,283 @@
+import SockscopeFilter
+import SockscopeModel
+import SockscopeSystem
+import SystemPackage
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Which kernel interface to read.
+public enum SourceChoice: String, Sendable, CaseIterable {
+    /// Netlink, falling back to /proc (with one notice) where netlink diagnostics are refused.
+    case auto
+    case netlink
+    case proc
+}
+
+/// The interface a snapshot was actually read from.
+public enum SourceKind: String, Sendable, Codable {
+    case netlink, proc
+}
+
+/// How to collect.
+public struct CollectOptions: Sendable {
+    public var source: SourceChoice
+    /// Where procfs is mounted (tests point this at fixture trees).
+    public var procRoot: String
+    /// Ask for `INET_DIAG_INFO` and `INET_DIAG_CONG` (netlink only).
+    public var tcpInfo: Bool
+    /// Ask for `INET_DIAG_SKMEMINFO` (netlink only).
+    public var memory: Bool
+    /// Compile port filters to kernel bytecode (netlink only).
+    public var kernelFilter: Bool
+    /// Re-check every record with the userspace evaluator. Tests turn this off to prove the bytecode alone.
+    public var userspaceFilter: Bool
+
+    public init(source: SourceChoice = .auto, procRoot: String = "/proc", tcpInfo: Bool = false, memory: Bool = false,
+                kernelFilter: Bool = true, userspaceFilter: Bool = true) {
+        self.source = source; self.procRoot = procRoot; self.tcpInfo = tcpInfo; self.memory = memory
+        self.kernelFilter = kernelFilter; self.userspaceFilter = userspaceFilter
+    }
+}
+
+/// One consistent read of the socket tables.
+public struct Snapshot: Sendable {
+    public var records: [SocketRecord]
+    public var source: SourceKind
+    /// Things the user should know that did not stop the listing (fallbacks, skipped lines).
+    public var notices: [String]
+
+    public init(records: [SocketRecord], source: SourceKind, notices: [String] = []) {
+        self.records = records; self.source = source; self.notices = notices
+    }
+}
+
+/// A collection that could not be completed: nothing partial is returned.
+public struct CollectError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Reads the socket tables for a query from netlink or /proc, and returns de-duplicated records.
+public struct SocketCollector: Sendable {
+    public var options: CollectOptions
+    /// How many times a dump that was interrupted, truncated or overrun is redone before giving up.
+    public static let dumpAttempts = 4
+
+    public init(options: CollectOptions = CollectOptions()) { self.options = options }
+
+    public func collect(_ query: Query) throws(CollectError) -> Snapshot {
+        if options.source == .proc { return try collectProc(query, notices: []) }
+        do {
+            return try netlinkSnapshot(query)
+        } catch {
+            switch error {
+            case .unavailable(let reason) where options.source == .auto:
+                let notice = "netlink sock_diag is unavailable (\(reason)); reading \(options.procRoot)/net instead"
+                return try collectProc(query, notices: [notice])
+            case .unavailable(let reason):
+                throw CollectError("netlink sock_diag is unavailable: \(reason) (try --source proc)")
+            case .failed(let message):
+                throw CollectError(message)
+            }
+        }
+    }
+
+    /// The order sockets are dumped in: TCP before UDP, IPv4 before IPv6, like `ss`.
+    static func parts(_ q: Query) -> [(TransportProtocol, AddressFamily)] {
+        var out: [(TransportProtocol, AddressFamily)] = []
+        for p in TransportProtocol.allCases where q.protocols.contains(p) {
+            for f in AddressFamily.allCases where q.families.contains(f) { out.append((p, f)) }
+        }
+        return out
+    }
+
+    // MARK: netlink
+
+    enum NetlinkFailure: Error {
+        /// Netlink diagnostics are refused here (permissions, no kernel support): /proc can stand in.
+        case unavailable(String)
+        /// A dump went wrong and could not be completed.
+        case failed(String)
+    }
+
+    static func openSocket() throws(NetlinkFailure) -> SockDiagSocket {
+        do {
+            return try SockDiagSocket()
+        } catch {
+            switch error.errno {
+            case .notPermitted, .permissionDenied, .addressFamilyNotSupported, .protocolNotSupported:
+                throw .unavailable(error.description)
+            default:
+                throw .failed("cannot open netlink socket: \(error)")
+            }
+        }
+    }
+
+    func netlinkSnapshot(_ query: Query) throws(NetlinkFailure) -> Snapshot {
+        var socket = try Self.openSocket()
+        var records: [SocketRecord] = []
+        var seen = Set<CookieKey>()
+        var notices: [String] = []
+        var bytecodeRefused = false
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: SockDiagSocket.receiveBufferSize, alignment: 16)
+        defer { buffer.deallocate() }
+        var interfaceNames: [UInt32: String?] = [:]
+
+        for (proto, family) in Self.parts(query) {
+            let states = query.states.restricted(to: proto).mask
+            if states == 0 { continue }
+            var ext: UInt8 = 0
+            if options.tcpInfo && proto == .tcp { ext |= 1 << 1 | 1 << 3 }  // INET_DIAG_INFO, INET_DIAG_CONG
+            if options.memory { ext |= 1 << 6 }                                 // INET_DIAG_SKMEMINFO
+            var failures: [String] = []
+            while true {
+                let bytecode = options.kernelFilter && !bytecodeRefused
+                    ? query.ports.expression.flatMap(InetDiagBytecode.compile) : nil
+                var part: [SocketRecord] = []
+                let outcome = try dump(socket, buffer, proto: proto, family: family, states: states, ext: ext,
+                                       bytecode: bytecode) { part.append($0) }
+                switch outcome {
+                case .complete:
+                    break
+                case .retry(let why):
+                    failures.append(why)
+                    if failures.count >= Self.dumpAttempts {
+                        throw .failed("netlink dump of \(proto.rawValue)/\(family.rawValue) failed \(failures.count) times: \(why)")
+                    }
+                    // The old socket may still hold the rest of the failed dump: start on a new one.
+                    socket = try Self.openSocket()
+                    continue
+                case .bytecodeRefused:
+                    bytecodeRefused = true
+                    notices.append("the kernel refused the port filter bytecode; filtering in userspace")
+                    socket = try Self.openSocket()
+                    continue
+                case .unsupported(let why):
+                    throw .unavailable(why)
+                }
+                for var r in part where seen.insert(CookieKey(r)).inserted {
+                    if options.userspaceFilter && !query.ports.matches(localPort: r.local.port, remotePort: r.remote.port) {
+                        continue
+                    }
+                    if r.interfaceIndex != 0 {
+                        if interfaceNames[r.interfaceIndex] == nil {
+                            interfaceNames[r.interfaceIndex] = .some(Interfaces.name(index: r.interfaceIndex))
+                        }
+                        r.interface = interfaceNames[r.interfaceIndex] ?? nil
+                    }
+                    records.append(r)
+                }
+                break
+            }
+        }
+        return Snapshot(records: records, source: .netlink, notices: notices)
+    }
+
+    enum DumpOutcome { case complete, retry(String), bytecodeRefused, unsupported(String) }
+
+    /// One dump request to completion. Anything that makes its result untrustworthy becomes `.retry`.
+    private func dump(_ socket: SockDiagSocket, _ buffer: UnsafeMutableRawBufferPointer, proto: TransportProtocol,
+                      family: AddressFamily, states: UInt32, ext: UInt8, bytecode: [UInt8]?,
+                      emit: (SocketRecord) -> Void) throws(NetlinkFailure) -> DumpOutcome {
+        let seq: UInt32
+        do {
+            seq = try socket.requestDump(family: family.rawFamily, protocol: proto.ipProtocol, states: states,
+                                         extensions: ext, bytecode: bytecode)
+        } catch {
+            if error.errno == .notPermitted || error.errno == .permissionDenied {
+                return .unsupported(error.description)
+            }
+            throw .failed("netlink request failed: \(error)")
+        }
+        var parser = InetDiagParser(proto: proto, sequence: seq, decodeInfo: options.tcpInfo, decodeMemory: options.memory)
+        while true {
+            let n: Int
+            do {
+                n = try socket.receive(into: buffer)
+            } catch {
+                switch error.errno {
+                case .noBufferSpace, .noSpace, .ioError:
+                    // ENOBUFS: the kernel dropped replies; ENOSPC: a reply was truncated (MSG_TRUNC).
+                    return .retry(error.description)
+                default:
+                    throw .failed("netlink receive failed: \(error)")
+                }
+            }
+            if n == 0 { return .retry("netlink socket closed mid-dump") }
+            do {
+                switch try parser.parse(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), emit: emit) {
+                case .more: continue
+                case .done(let interrupted):
+                    return interrupted ? .retry("the dump was interrupted by concurrent changes (NLM_F_DUMP_INTR)") : .complete
+                }
+            } catch {
+                switch error {
+                case .kernel(let e) where bytecode != nil && e == EINVAL:
+                    return .bytecodeRefused
+                case .kernel(let e) where e == ENOENT || e == EOPNOTSUPP || e == EPROTONOSUPPORT || e == EAFNOSUPPORT:
+                    return .unsupported("\(proto.rawValue)/\(family.rawValue) diagnostics: \(error)")
+                case .kernel(let e) where e == EPERM || e == EACCES:
+                    return .unsupported("\(error)")
+                default:
+                    return .retry(error.description)
+                }
+            }
+        }
+    }
+
+    // MARK: /proc
+
+    func collectProc(_ query: Query, notices: [String]) throws(CollectError) -> Snapshot {
+        var notices = notices
+        var records: [SocketRecord] = []
+        var seen = Set<ProcKey>()
+        for (proto, family) in Self.parts(query) {
+            let states = query.states.restricted(to: proto)
+            if states.mask == 0 { continue }
+            let name = proto.rawValue + (family == .inet6 ? "6" : "")
+            let path = options.procRoot + "/net/" + name
+            let bytes: [UInt8]
+            do {
+                bytes = try Files.readAll(path, sizeHint: 256 * 1024)
+            } catch {
+                // No tcp6/udp6 means IPv6 is disabled: there are simply no such sockets.
+                if family == .inet6 && error.errno == .noSuchFileOrDirectory { continue }
+                throw CollectError("cannot read \(path): \(SystemError.message(error.errno))")
+            }
+            let parser = ProcNetParser(proto: proto, family: family)
+            var bad: [MalformedLine] = []
+            bytes.withUnsafeBytes { raw in
+                parser.parse(raw, emit: { r in
+                    guard states.contains(r.state),
+                          query.ports.matches(localPort: r.local.port, remotePort: r.remote.port),
+                          seen.insert(ProcKey(r)).inserted else { return }
+                    records.append(r)
+                }, malformed: { bad.append($0) })
+            }
+            for b in bad.prefix(5) { notices.append("\(path): skipped malformed \(b)") }
+            if bad.count > 5 { notices.append("\(path): skipped \(bad.count - 5) more malformed lines") }
+        }
+        return Snapshot(records: records, source: .proc, notices: notices)
+    }
+}
+
+/// De-duplication key for netlink rows: the cookie is unique per socket for its lifetime.
+/// The protocol and 5-tuple are included so that a zero cookie (a fixture) cannot merge sockets.
+struct CookieKey: Hashable {
+    var proto: TransportProtocol
+    var cookie: UInt64
+    var tuple: FiveTuple
+    var inode: UInt64
+    init(_ r: SocketRecord) { proto = r.proto; cookie = r.cookie ?? 0; tuple = r.fiveTuple; inode = r.inode }
+}
+
+/// De-duplication key for /proc rows, which carry no cookie: a socket is its 5-tuple plus inode
+/// (inode 0 rows — TIME_WAIT, request sockets — are unique by 5-tuple in the kernel's tables).
+struct ProcKey: Hashable {
+    var family: AddressFamily
+    var tuple: FiveTuple
+    var inode: UInt64
+    init(_ r: SocketRecord) { family = r.family; tuple = r.fiveTuple; inode = r.inode }
+}

@@ -1,0 +1,177 @@
+/// TCP internals from the kernel's `struct tcp_info` and `INET_DIAG_CONG`.
+///
+/// Units: times in microseconds (`_us`) or milliseconds (`_ms`, as the kernel keeps them),
+/// sizes in bytes, rates in bytes per second. A field the running kernel does not provide is nil.
+public struct TCPInfo: Sendable, Hashable, Codable {
+    public var rttUs: UInt32
+    public var rttvarUs: UInt32
+    public var rtoUs: UInt32
+    public var mss: UInt32
+    public var cwnd: UInt32
+    /// Slow-start threshold; nil while it is still "infinite" (as `ss` leaves it out).
+    public var ssthresh: UInt32?
+    public var unacked: UInt32
+    /// Segments retransmitted and not yet acknowledged.
+    public var retrans: UInt32
+    public var totalRetrans: UInt32
+    public var lost: UInt32
+    public var bytesAcked: UInt64?
+    public var bytesReceived: UInt64?
+    public var bytesSent: UInt64?
+    public var deliveryRate: UInt64?
+    public var pacingRate: UInt64?
+    /// Congestion control algorithm (`cubic`, `bbr`, …), from `INET_DIAG_CONG`.
+    public var congestion: String?
+    /// Time since data was last sent / received, in milliseconds.
+    public var lastSendMs: UInt32
+    public var lastRecvMs: UInt32
+    public var minRttUs: UInt32?
+
+    public init(rttUs: UInt32 = 0, rttvarUs: UInt32 = 0, rtoUs: UInt32 = 0, mss: UInt32 = 0, cwnd: UInt32 = 0,
+                ssthresh: UInt32? = nil, unacked: UInt32 = 0, retrans: UInt32 = 0, totalRetrans: UInt32 = 0,
+                lost: UInt32 = 0, bytesAcked: UInt64? = nil, bytesReceived: UInt64? = nil, bytesSent: UInt64? = nil,
+                deliveryRate: UInt64? = nil, pacingRate: UInt64? = nil, congestion: String? = nil,
+                lastSendMs: UInt32 = 0, lastRecvMs: UInt32 = 0, minRttUs: UInt32? = nil) {
+        self.rttUs = rttUs; self.rttvarUs = rttvarUs; self.rtoUs = rtoUs; self.mss = mss; self.cwnd = cwnd
+        self.ssthresh = ssthresh; self.unacked = unacked; self.retrans = retrans; self.totalRetrans = totalRetrans
+        self.lost = lost; self.bytesAcked = bytesAcked; self.bytesReceived = bytesReceived; self.bytesSent = bytesSent
+        self.deliveryRate = deliveryRate; self.pacingRate = pacingRate; self.congestion = congestion
+        self.lastSendMs = lastSendMs; self.lastRecvMs = lastRecvMs; self.minRttUs = minRttUs
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case rttUs = "rtt_us", rttvarUs = "rttvar_us", rtoUs = "rto_us", mss, cwnd, ssthresh, unacked, retrans
+        case totalRetrans = "total_retrans", lost, bytesAcked = "bytes_acked", bytesReceived = "bytes_received"
+        case bytesSent = "bytes_sent", deliveryRate = "delivery_rate", pacingRate = "pacing_rate", congestion
+        case lastSendMs = "last_send_ms", lastRecvMs = "last_recv_ms", minRttUs = "min_rtt_us"
+    }
+}
+
+/// Socket memory from `INET_DIAG_SKMEMINFO`, in bytes (`drops` is a count).
+public struct SocketMemory: Sendable, Hashable, Codable {
+    public var rmemAlloc: UInt32, rcvbuf: UInt32, wmemAlloc: UInt32, sndbuf: UInt32
+    public var fwdAlloc: UInt32, wmemQueued: UInt32, optmem: UInt32, backlog: UInt32, drops: UInt32
+
+    public init(rmemAlloc: UInt32 = 0, rcvbuf: UInt32 = 0, wmemAlloc: UInt32 = 0, sndbuf: UInt32 = 0,
+                fwdAlloc: UInt32 = 0, wmemQueued: UInt32 = 0, optmem: UInt32 = 0, backlog: UInt32 = 0,
+                drops: UInt32 = 0) {
+        self.rmemAlloc = rmemAlloc; self.rcvbuf = rcvbuf; self.wmemAlloc = wmemAlloc; self.sndbuf = sndbuf
+        self.fwdAlloc = fwdAlloc; self.wmemQueued = wmemQueued; self.optmem = optmem; self.backlog = backlog
+        self.drops = drops
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case rmemAlloc = "rmem_alloc", rcvbuf, wmemAlloc = "wmem_alloc", sndbuf, fwdAlloc = "fwd_alloc"
+        case wmemQueued = "wmem_queued", optmem, backlog, drops
+    }
+}
+
+/// A process holding a socket open.
+///
+/// The name is kept as the kernel's raw bytes: it is untrusted and may hold control characters
+/// or invalid UTF-8, which each renderer escapes in its own way.
+public struct SocketOwner: Sendable, Hashable, Codable, Comparable {
+    public var pid: Int32
+    /// The process name's bytes, from `/proc/PID/comm` (at most 15 bytes) or `stat`.
+    public var rawName: [UInt8]
+    /// The process's real uid, and its user name when known.
+    public var uid: UInt32
+    public var user: String?
+    /// The file descriptor number in that process.
+    public var fd: Int32
+    /// The cgroup path (v2 unified, or the first v1 line), e.g. `/system.slice/ssh.service`.
+    public var cgroup: String?
+    /// The systemd unit recognised in `cgroup`, e.g. `ssh.service`.
+    public var unit: String?
+    /// A container id recognised in `cgroup` (docker, containerd, podman, cri-o).
+    public var container: String?
+
+    public init(pid: Int32, rawName: [UInt8], uid: UInt32, user: String? = nil, fd: Int32,
+                cgroup: String? = nil, unit: String? = nil, container: String? = nil) {
+        self.pid = pid; self.rawName = rawName; self.uid = uid; self.user = user; self.fd = fd
+        self.cgroup = cgroup; self.unit = unit; self.container = container
+    }
+
+    /// The name decoded as UTF-8, invalid sequences replaced by U+FFFD. Not safe for a terminal as is.
+    public var name: String { String(decoding: rawName, as: UTF8.self) }
+
+    enum CodingKeys: String, CodingKey { case pid, name, uid, user, fd, cgroup, unit, container }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        pid = try c.decode(Int32.self, forKey: .pid)
+        rawName = Array(try c.decode(String.self, forKey: .name).utf8)
+        uid = try c.decodeIfPresent(UInt32.self, forKey: .uid) ?? 0
+        user = try c.decodeIfPresent(String.self, forKey: .user)
+        fd = try c.decode(Int32.self, forKey: .fd)
+        cgroup = try c.decodeIfPresent(String.self, forKey: .cgroup)
+        unit = try c.decodeIfPresent(String.self, forKey: .unit)
+        container = try c.decodeIfPresent(String.self, forKey: .container)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(pid, forKey: .pid)
+        try c.encode(name, forKey: .name)
+        try c.encode(uid, forKey: .uid)
+        try c.encodeIfPresent(user, forKey: .user)
+        try c.encode(fd, forKey: .fd)
+        try c.encodeIfPresent(cgroup, forKey: .cgroup)
+        try c.encodeIfPresent(unit, forKey: .unit)
+        try c.encodeIfPresent(container, forKey: .container)
+    }
+
+    public static func < (a: Self, b: Self) -> Bool { (a.pid, a.fd) < (b.pid, b.fd) }
+}
+
+extension SocketRecord: Codable {
+    enum CodingKeys: String, CodingKey {
+        case proto, family, state, local, remote, recvQueue = "recv_q", sendQueue = "send_q", uid, inode
+        case interface, cookie, processes, tcpInfo = "tcp_info", memory
+    }
+
+    /// Decodes the documented `--json` object.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let proto = try c.decode(TransportProtocol.self, forKey: .proto)
+        let name = try c.decode(String.self, forKey: .state)
+        guard let state = SocketState(kernelName: name) else {
+            throw DecodingError.dataCorruptedError(forKey: .state, in: c, debugDescription: "unknown state \(name)")
+        }
+        self.init(proto: proto, family: try c.decode(AddressFamily.self, forKey: .family), state: state,
+                  local: try c.decode(Endpoint.self, forKey: .local), remote: try c.decode(Endpoint.self, forKey: .remote),
+                  recvQueue: try c.decode(UInt32.self, forKey: .recvQueue),
+                  sendQueue: try c.decode(UInt32.self, forKey: .sendQueue),
+                  uid: try c.decode(UInt32.self, forKey: .uid), inode: try c.decode(UInt64.self, forKey: .inode))
+        if let i = try c.decodeIfPresent(String.self, forKey: .interface) {
+            interface = i
+            interfaceIndex = UInt32(i) ?? 0
+        }
+        cookie = try c.decodeIfPresent(UInt64.self, forKey: .cookie)
+        processes = try c.decodeIfPresent([SocketOwner].self, forKey: .processes)
+        if let t = try c.decodeIfPresent(TCPInfo.self, forKey: .tcpInfo) { tcpInfo = t }
+        if let m = try c.decodeIfPresent(SocketMemory.self, forKey: .memory) { memory = m }
+    }
+
+    /// Encodes the documented `--json` object (the renderer writes the same bytes faster by hand).
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(proto, forKey: .proto)
+        try c.encode(family, forKey: .family)
+        try c.encode(stateName, forKey: .state)
+        try c.encode(local, forKey: .local)
+        try c.encode(remote, forKey: .remote)
+        try c.encode(recvQueue, forKey: .recvQueue)
+        try c.encode(sendQueue, forKey: .sendQueue)
+        try c.encode(uid, forKey: .uid)
+        try c.encode(inode, forKey: .inode)
+        if interfaceIndex != 0 { try c.encode(interfaceLabel, forKey: .interface) }
+        try c.encodeIfPresent(cookie, forKey: .cookie)
+        try c.encodeIfPresent(processes, forKey: .processes)
+        try c.encodeIfPresent(tcpInfo, forKey: .tcpInfo)
+        try c.encodeIfPresent(memory, forKey: .memory)
+    }
+
+    /// The bound interface's name, or its index in decimal when the name is unknown.
+    public var interfaceLabel: String { interface ?? String(interfaceIndex) }
+}

@@ -1,0 +1,197 @@
+/// Transport protocol of a socket.
+public enum TransportProtocol: String, Sendable, Hashable, Codable, CaseIterable, Comparable {
+    case tcp, udp
+
+    /// The IP protocol number (`IPPROTO_TCP`, `IPPROTO_UDP`).
+    public var ipProtocol: UInt8 { self == .tcp ? 6 : 17 }
+
+    public static func < (a: Self, b: Self) -> Bool { a.ipProtocol < b.ipProtocol }
+}
+
+/// Address family of a socket: `inet` (IPv4) or `inet6` (IPv6, including IPv4-mapped peers).
+public enum AddressFamily: String, Sendable, Hashable, Codable, CaseIterable, Comparable {
+    case inet, inet6
+
+    /// `AF_INET` / `AF_INET6`.
+    public var rawFamily: UInt8 { self == .inet ? 2 : 10 }
+
+    public init?(rawFamily: UInt8) {
+        switch rawFamily {
+        case 2: self = .inet
+        case 10: self = .inet6
+        default: return nil
+        }
+    }
+
+    public static func < (a: Self, b: Self) -> Bool { a.rawFamily < b.rawFamily }
+}
+
+/// The kernel's socket state (`TCP_ESTABLISHED` … `TCP_NEW_SYN_RECV`), numbered as the kernel numbers it.
+///
+/// UDP uses `established` (connected) and `close` (unconnected, shown as `UNCONN`).
+public enum SocketState: UInt8, Sendable, Hashable, CaseIterable, Comparable {
+    case established = 1, synSent, synRecv, finWait1, finWait2, timeWait, close, closeWait, lastAck, listen,
+         closing, newSynRecv
+    /// `TCP_BOUND_INACTIVE`: bound but neither listening nor connected. Only dumped when asked for.
+    case boundInactive
+
+    /// The bit for this state in an `idiag_states` mask.
+    public var maskBit: UInt32 { 1 << UInt32(rawValue) }
+
+    /// Kernel spelling, used in JSON: `ESTABLISHED`, `SYN_SENT`, … (`UNCONN` for an unconnected UDP socket).
+    public func kernelName(for proto: TransportProtocol) -> String {
+        if proto == .udp && self == .close { return "UNCONN" }
+        switch self {
+        case .established: return "ESTABLISHED"
+        case .synSent: return "SYN_SENT"
+        case .synRecv, .newSynRecv: return "SYN_RECV"
+        case .finWait1: return "FIN_WAIT1"
+        case .finWait2: return "FIN_WAIT2"
+        case .timeWait: return "TIME_WAIT"
+        case .close: return "CLOSE"
+        case .closeWait: return "CLOSE_WAIT"
+        case .lastAck: return "LAST_ACK"
+        case .listen: return "LISTEN"
+        case .closing: return "CLOSING"
+        case .boundInactive: return "BOUND_INACTIVE"
+        }
+    }
+
+    /// `ss` spelling, used in the table: `ESTAB`, `SYN-SENT`, … and `UNCONN` for `close`.
+    public var ssName: String {
+        switch self {
+        case .established: return "ESTAB"
+        case .synSent: return "SYN-SENT"
+        case .synRecv, .newSynRecv: return "SYN-RECV"
+        case .finWait1: return "FIN-WAIT-1"
+        case .finWait2: return "FIN-WAIT-2"
+        case .timeWait: return "TIME-WAIT"
+        case .close: return "UNCONN"
+        case .closeWait: return "CLOSE-WAIT"
+        case .lastAck: return "LAST-ACK"
+        case .listen: return "LISTEN"
+        case .closing: return "CLOSING"
+        case .boundInactive: return "BOUND-INACTIVE"
+        }
+    }
+
+    /// Parses the kernel spelling as JSON carries it (`UNCONN` is `close`).
+    public init?(kernelName: String) {
+        if kernelName == "UNCONN" { self = .close; return }
+        guard let s = SocketState.allCases.first(where: { $0 != .newSynRecv && $0.kernelName(for: .tcp) == kernelName })
+        else { return nil }
+        self = s
+    }
+
+    public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// An address and port.
+public struct Endpoint: Sendable, Hashable, Codable, Comparable {
+    public var address: IPAddress
+    public var port: UInt16
+
+    public init(address: IPAddress, port: UInt16) {
+        self.address = address
+        self.port = port
+    }
+
+    public static func < (a: Self, b: Self) -> Bool { (a.address, a.port) < (b.address, b.port) }
+}
+
+/// One socket, as either kernel source reports it.
+///
+/// The core fields are what both netlink and /proc give; the optional extensions
+/// (`tcpInfo`, `memory`, `processes`, `cookie`, `interface`) are filled only when asked for and
+/// only by a source that can. Large extensions are boxed so that a plain listing of 100k
+/// records stays small.
+public struct SocketRecord: Sendable, Hashable {
+    public var proto: TransportProtocol
+    public var family: AddressFamily
+    public var state: SocketState
+    public var local: Endpoint
+    public var remote: Endpoint
+    /// Bytes waiting to be read; for a listener, connections waiting in the accept queue.
+    public var recvQueue: UInt32
+    /// Bytes not yet acknowledged; for a listener (netlink only), the accept backlog.
+    public var sendQueue: UInt32
+    public var uid: UInt32
+    /// Socket inode; 0 for TIME_WAIT and SYN_RECV request sockets, which have no file.
+    public var inode: UInt64
+    /// The bound interface index (`SO_BINDTODEVICE`, or an IPv6 scope), 0 when none. Netlink only.
+    public var interfaceIndex: UInt32
+    /// The bound interface's name, when `interfaceIndex` is non-zero and the name is known.
+    public var interface: String?
+    /// The kernel's socket cookie (netlink only): unique for the socket's lifetime.
+    public var cookie: UInt64?
+    /// Processes holding this socket open (asked for with `-p`); nil when not asked.
+    public var processes: [SocketOwner]?
+    private var box: Indirect<Extensions>?
+
+    public init(proto: TransportProtocol, family: AddressFamily, state: SocketState,
+                local: Endpoint, remote: Endpoint, recvQueue: UInt32 = 0, sendQueue: UInt32 = 0,
+                uid: UInt32 = 0, inode: UInt64 = 0, interfaceIndex: UInt32 = 0, interface: String? = nil,
+                cookie: UInt64? = nil) {
+        self.proto = proto
+        self.family = family
+        self.state = state
+        self.local = local
+        self.remote = remote
+        self.recvQueue = recvQueue
+        self.sendQueue = sendQueue
+        self.uid = uid
+        self.inode = inode
+        self.interfaceIndex = interfaceIndex
+        self.interface = interface
+        self.cookie = cookie
+    }
+
+    struct Extensions: Sendable, Hashable {
+        var tcpInfo: TCPInfo?
+        var memory: SocketMemory?
+    }
+
+    /// TCP internals from `INET_DIAG_INFO` and `INET_DIAG_CONG` (asked for with `-i`).
+    public var tcpInfo: TCPInfo? {
+        get { box?.value.tcpInfo }
+        set { var e = box?.value ?? Extensions(); e.tcpInfo = newValue; box = Indirect(e) }
+    }
+
+    /// Socket memory from `INET_DIAG_SKMEMINFO` (asked for with `-m`).
+    public var memory: SocketMemory? {
+        get { box?.value.memory }
+        set { var e = box?.value ?? Extensions(); e.memory = newValue; box = Indirect(e) }
+    }
+
+    /// The kernel spelling of the state (`UNCONN` for unconnected UDP), as JSON carries it.
+    public var stateName: String { state.kernelName(for: proto) }
+
+    /// The protocol, family and both endpoints: unique among live sockets, except unconnected
+    /// sockets sharing a port (`SO_REUSEPORT`), which `inode` tells apart.
+    public var fiveTuple: FiveTuple { FiveTuple(proto: proto, local: local, remote: remote) }
+}
+
+/// Protocol and both endpoints of a connection.
+public struct FiveTuple: Sendable, Hashable, Codable, Comparable {
+    public var proto: TransportProtocol
+    public var local: Endpoint
+    public var remote: Endpoint
+
+    public init(proto: TransportProtocol, local: Endpoint, remote: Endpoint) {
+        self.proto = proto
+        self.local = local
+        self.remote = remote
+    }
+
+    public static func < (a: Self, b: Self) -> Bool {
+        (a.proto, a.local, a.remote) < (b.proto, b.local, b.remote)
+    }
+}
+
+/// An immutable heap box, so rarely-present large fields cost one pointer in a record.
+final class Indirect<Value: Sendable & Hashable>: Sendable, Hashable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+    static func == (a: Indirect, b: Indirect) -> Bool { a === b || a.value == b.value }
+    func hash(into h: inout Hasher) { value.hash(into: &h) }
+}

@@ -1,0 +1,132 @@
+import SockscopeModel
+
+/// Writes the documented `--json` form by hand: byte-for-byte the same object as
+/// `SocketRecord`'s `Codable` encoding (tests compare them), without `JSONEncoder`'s per-row cost.
+public struct JSONRenderer: Sendable {
+    /// Include `cookie` (asked for with `-e`).
+    public var includeCookie: Bool
+
+    public init(includeCookie: Bool = false) { self.includeCookie = includeCookie }
+
+    /// Renders records as a JSON array, one object per line, calling `flush` whenever the buffer grows large.
+    public func renderArray(_ records: [SocketRecord], into out: inout [UInt8],
+                            flush: (inout [UInt8]) throws -> Void) rethrows {
+        out.append(UInt8(ascii: "["))
+        for (i, r) in records.enumerated() {
+            out.append(contentsOf: i == 0 ? [0x0A] : [0x2C, 0x0A])
+            appendObject(r, to: &out)
+            if out.count >= 1 << 16 { try flush(&out) }
+        }
+        out.append(contentsOf: records.isEmpty ? [0x5D, 0x0A] : [0x0A, 0x5D, 0x0A])
+    }
+
+    /// Appends one socket object.
+    public func appendObject(_ r: SocketRecord, to out: inout [UInt8]) {
+        out.append(contentsOf: #"{"proto":""#.utf8)
+        out.append(contentsOf: r.proto.rawValue.utf8)
+        out.append(contentsOf: #"","family":""#.utf8)
+        out.append(contentsOf: r.family.rawValue.utf8)
+        out.append(contentsOf: #"","state":""#.utf8)
+        out.append(contentsOf: r.stateName.utf8)
+        out.append(contentsOf: #"","local":"#.utf8)
+        Self.endpoint(r.local, to: &out)
+        out.append(contentsOf: #","remote":"#.utf8)
+        Self.endpoint(r.remote, to: &out)
+        Self.number("recv_q", UInt64(r.recvQueue), to: &out)
+        Self.number("send_q", UInt64(r.sendQueue), to: &out)
+        Self.number("uid", UInt64(r.uid), to: &out)
+        Self.number("inode", r.inode, to: &out)
+        if r.interfaceIndex != 0 {
+            out.append(contentsOf: #","interface":""#.utf8)
+            Escape.json(Array(r.interfaceLabel.utf8), to: &out)
+            out.append(UInt8(ascii: "\""))
+        }
+        if includeCookie, let c = r.cookie { Self.number("cookie", c, to: &out) }
+        if let ps = r.processes {
+            out.append(contentsOf: #","processes":["#.utf8)
+            for (i, p) in ps.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                Self.owner(p, to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        }
+        if let t = r.tcpInfo { Self.tcpInfo(t, to: &out) }
+        if let m = r.memory { Self.memory(m, to: &out) }
+        out.append(UInt8(ascii: "}"))
+    }
+
+    static func endpoint(_ e: Endpoint, to out: inout [UInt8]) {
+        out.append(contentsOf: #"{"address":""#.utf8)
+        e.address.write(to: &out)
+        out.append(contentsOf: #"","port":"#.utf8)
+        appendDecimal(UInt64(e.port), to: &out)
+        out.append(UInt8(ascii: "}"))
+    }
+
+    /// `,"key":N`
+    static func number(_ key: String, _ v: UInt64, to out: inout [UInt8]) {
+        out.append(contentsOf: #",""#.utf8)
+        out.append(contentsOf: key.utf8)
+        out.append(contentsOf: #"":"#.utf8)
+        appendDecimal(v, to: &out)
+    }
+
+    static func string(_ key: String, _ v: some Collection<UInt8>, to out: inout [UInt8]) {
+        out.append(contentsOf: #",""#.utf8)
+        out.append(contentsOf: key.utf8)
+        out.append(contentsOf: #"":""#.utf8)
+        Escape.json(v, to: &out)
+        out.append(UInt8(ascii: "\""))
+    }
+
+    static func owner(_ p: SocketOwner, to out: inout [UInt8]) {
+        out.append(contentsOf: #"{"pid":"#.utf8)
+        appendDecimal(UInt64(p.pid), to: &out)
+        string("name", p.rawName, to: &out)
+        number("uid", UInt64(p.uid), to: &out)
+        if let u = p.user { string("user", Array(u.utf8), to: &out) }
+        number("fd", UInt64(max(p.fd, 0)), to: &out)
+        if let c = p.cgroup { string("cgroup", Array(c.utf8), to: &out) }
+        if let u = p.unit { string("unit", Array(u.utf8), to: &out) }
+        if let c = p.container { string("container", Array(c.utf8), to: &out) }
+        out.append(UInt8(ascii: "}"))
+    }
+
+    static func tcpInfo(_ t: TCPInfo, to out: inout [UInt8]) {
+        out.append(contentsOf: #","tcp_info":{"rtt_us":"#.utf8)
+        appendDecimal(UInt64(t.rttUs), to: &out)
+        number("rttvar_us", UInt64(t.rttvarUs), to: &out)
+        number("rto_us", UInt64(t.rtoUs), to: &out)
+        number("mss", UInt64(t.mss), to: &out)
+        number("cwnd", UInt64(t.cwnd), to: &out)
+        if let v = t.ssthresh { number("ssthresh", UInt64(v), to: &out) }
+        number("unacked", UInt64(t.unacked), to: &out)
+        number("retrans", UInt64(t.retrans), to: &out)
+        number("total_retrans", UInt64(t.totalRetrans), to: &out)
+        number("lost", UInt64(t.lost), to: &out)
+        if let v = t.bytesAcked { number("bytes_acked", v, to: &out) }
+        if let v = t.bytesReceived { number("bytes_received", v, to: &out) }
+        if let v = t.bytesSent { number("bytes_sent", v, to: &out) }
+        if let v = t.deliveryRate { number("delivery_rate", v, to: &out) }
+        if let v = t.pacingRate { number("pacing_rate", v, to: &out) }
+        if let c = t.congestion { string("congestion", Array(c.utf8), to: &out) }
+        number("last_send_ms", UInt64(t.lastSendMs), to: &out)
+        number("last_recv_ms", UInt64(t.lastRecvMs), to: &out)
+        if let v = t.minRttUs { number("min_rtt_us", UInt64(v), to: &out) }
+        out.append(UInt8(ascii: "}"))
+    }
+
+    static func memory(_ m: SocketMemory, to out: inout [UInt8]) {
+        out.append(contentsOf: #","memory":{"rmem_alloc":"#.utf8)
+        appendDecimal(UInt64(m.rmemAlloc), to: &out)
+        number("rcvbuf", UInt64(m.rcvbuf), to: &out)
+        number("wmem_alloc", UInt64(m.wmemAlloc), to: &out)
+        number("sndbuf", UInt64(m.sndbuf), to: &out)
+        number("fwd_alloc", UInt64(m.fwdAlloc), to: &out)
+        number("wmem_queued", UInt64(m.wmemQueued), to: &out)
+        number("optmem", UInt64(m.optmem), to: &out)
+        number("backlog", UInt64(m.backlog), to: &out)
+        number("drops", UInt64(m.drops), to: &out)
+        out.append(UInt8(ascii: "}"))
+    }
+}

@@ -1,0 +1,242 @@
+import SockscopeModel
+
+/// What the `ss`-style table shows.
+public struct TableOptions: Sendable {
+    public var header: Bool
+    /// Ports as numbers (`-n`); otherwise service names from the services table where known.
+    public var numeric: Bool
+    public var services: ServiceTable
+    /// The leading `Netid` column (shown, like `ss`, when more than one protocol is listed).
+    public var netid: Bool
+    /// `-e`: uid, inode and cookie.
+    public var extended: Bool
+    /// `-p`: the owning processes.
+    public var processes: Bool
+    /// `-i`: a second line of TCP internals.
+    public var info: Bool
+    /// `-m`: socket memory.
+    public var memory: Bool
+
+    public init(header: Bool = true, numeric: Bool = false, services: ServiceTable = ServiceTable(), netid: Bool = true,
+                extended: Bool = false, processes: Bool = false, info: Bool = false, memory: Bool = false) {
+        self.header = header; self.numeric = numeric; self.services = services; self.netid = netid
+        self.extended = extended; self.processes = processes; self.info = info; self.memory = memory
+    }
+}
+
+/// Renders records as an aligned table like `ss -tan`. Untrusted text (process names,
+/// interface names) is escaped so a row is always one line and never drives the terminal.
+public struct TableRenderer: Sendable {
+    public var options: TableOptions
+
+    public init(options: TableOptions) { self.options = options }
+
+    struct Widths {
+        var netid = 5, state = 5, recvQ = 6, sendQ = 6
+        var localAddr = 13, localPort = 4, peerAddr = 12, peerPort = 4
+    }
+
+    /// Renders the whole table. Widths come from a first pass over the rows, so nothing per row is kept.
+    public func render(_ records: [SocketRecord], into out: inout [UInt8], flush: (inout [UInt8]) throws -> Void) rethrows {
+        var w = Widths()
+        var scratch: [UInt8] = []
+        scratch.reserveCapacity(64)
+        for r in records {
+            w.state = max(w.state, r.state.ssName.utf8.count)
+            w.recvQ = max(w.recvQ, digits(UInt64(r.recvQueue)))
+            w.sendQ = max(w.sendQ, digits(UInt64(r.sendQueue)))
+            scratch.removeAll(keepingCapacity: true); address(r, r.local.address, local: true, to: &scratch)
+            w.localAddr = max(w.localAddr, scratch.count)
+            scratch.removeAll(keepingCapacity: true); port(r.local.port, r.proto, to: &scratch)
+            w.localPort = max(w.localPort, scratch.count)
+            scratch.removeAll(keepingCapacity: true); address(r, r.remote.address, local: false, to: &scratch)
+            w.peerAddr = max(w.peerAddr, scratch.count)
+            scratch.removeAll(keepingCapacity: true); port(r.remote.port, r.proto, to: &scratch)
+            w.peerPort = max(w.peerPort, scratch.count)
+        }
+        if options.header { header(w, to: &out) }
+        for r in records {
+            row(r, w, to: &out)
+            if out.count >= 1 << 16 { try flush(&out) }
+        }
+    }
+
+    func header(_ w: Widths, to out: inout [UInt8]) {
+        if options.netid { pad("Netid", w.netid, to: &out) }
+        pad("State", w.state, to: &out)
+        pad("Recv-Q", w.recvQ, to: &out)
+        pad("Send-Q", w.sendQ, to: &out)
+        padLeft(Array("Local Address".utf8), w.localAddr, to: &out)
+        out.append(UInt8(ascii: ":"))
+        pad("Port", w.localPort, to: &out)
+        padLeft(Array("Peer Address".utf8), w.peerAddr, to: &out)
+        out.append(UInt8(ascii: ":"))
+        if options.processes || options.extended || options.memory {
+            pad("Port", w.peerPort, to: &out)
+            out.append(contentsOf: "Process".utf8)
+        } else {
+            out.append(contentsOf: "Port".utf8)
+        }
+        trimTrailingSpaces(&out)
+        out.append(0x0A)
+    }
+
+    func row(_ r: SocketRecord, _ w: Widths, to out: inout [UInt8]) {
+        if options.netid { pad(r.proto.rawValue, w.netid, to: &out) }
+        pad(r.state.ssName, w.state, to: &out)
+        padNumber(UInt64(r.recvQueue), w.recvQ, to: &out)
+        padNumber(UInt64(r.sendQueue), w.sendQ, to: &out)
+        let start = out.count
+        address(r, r.local.address, local: true, to: &out)
+        insertPadding(at: start, w.localAddr - (out.count - start), to: &out)
+        out.append(UInt8(ascii: ":"))
+        let p1 = out.count
+        port(r.local.port, r.proto, to: &out)
+        appendSpaces(w.localPort - (out.count - p1) + 1, to: &out)
+        let s2 = out.count
+        address(r, r.remote.address, local: false, to: &out)
+        insertPadding(at: s2, w.peerAddr - (out.count - s2), to: &out)
+        out.append(UInt8(ascii: ":"))
+        let p2 = out.count
+        port(r.remote.port, r.proto, to: &out)
+        appendSpaces(w.peerPort - (out.count - p2) + 1, to: &out)
+        if options.processes, let ps = r.processes, !ps.isEmpty { users(ps, to: &out); out.append(0x20) }
+        if options.extended { extended(r, to: &out) }
+        if options.memory, let m = r.memory { skmem(m, to: &out) }
+        trimTrailingSpaces(&out)
+        out.append(0x0A)
+        if options.info, let t = r.tcpInfo { info(t, to: &out) }
+    }
+
+    /// `users:(("name",pid=1,fd=3),…)` as `ss -p` prints it, with the name escaped.
+    func users(_ ps: [SocketOwner], to out: inout [UInt8]) {
+        out.append(contentsOf: "users:(".utf8)
+        for (i, p) in ps.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: "(\"".utf8)
+            Escape.terminal(p.rawName.flatMap { $0 == UInt8(ascii: "\"") ? [UInt8(ascii: "\\"), $0] : [$0] }, to: &out)
+            out.append(contentsOf: "\",pid=".utf8)
+            appendDecimal(UInt64(max(p.pid, 0)), to: &out)
+            out.append(contentsOf: ",fd=".utf8)
+            appendDecimal(UInt64(max(p.fd, 0)), to: &out)
+            out.append(UInt8(ascii: ")"))
+        }
+        out.append(UInt8(ascii: ")"))
+    }
+
+    func extended(_ r: SocketRecord, to out: inout [UInt8]) {
+        out.append(contentsOf: "uid:".utf8)
+        appendDecimal(UInt64(r.uid), to: &out)
+        out.append(contentsOf: " ino:".utf8)
+        appendDecimal(r.inode, to: &out)
+        if let c = r.cookie {
+            out.append(contentsOf: " sk:".utf8)
+            Escape.appendHex(c, to: &out)
+        }
+        out.append(0x20)
+    }
+
+    func skmem(_ m: SocketMemory, to out: inout [UInt8]) {
+        out.append(contentsOf: "skmem:(".utf8)
+        let parts: [(String, UInt32)] = [("r", m.rmemAlloc), ("rb", m.rcvbuf), ("t", m.wmemAlloc), ("tb", m.sndbuf),
+                                        ("f", m.fwdAlloc), ("w", m.wmemQueued), ("o", m.optmem), ("bl", m.backlog),
+                                        ("d", m.drops)]
+        for (i, (k, v)) in parts.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: k.utf8)
+            appendDecimal(UInt64(v), to: &out)
+        }
+        out.append(contentsOf: ") ".utf8)
+    }
+
+    /// The `ss -i` style second line.
+    func info(_ t: TCPInfo, to out: inout [UInt8]) {
+        var s = "\t"
+        if let c = t.congestion { s += Escape.terminal(c) + " " }
+        s += "rtt:\(ms(t.rttUs))/\(ms(t.rttvarUs)) rto:\(ms(t.rtoUs)) mss:\(t.mss) cwnd:\(t.cwnd)"
+        if let v = t.ssthresh { s += " ssthresh:\(v)" }
+        if let v = t.bytesSent { s += " bytes_sent:\(v)" }
+        if let v = t.bytesAcked { s += " bytes_acked:\(v)" }
+        if let v = t.bytesReceived { s += " bytes_received:\(v)" }
+        s += " lastsnd:\(t.lastSendMs) lastrcv:\(t.lastRecvMs)"
+        if let v = t.pacingRate { s += " pacing_rate:\(rate(v))" }
+        if let v = t.deliveryRate { s += " delivery_rate:\(rate(v))" }
+        if t.unacked > 0 { s += " unacked:\(t.unacked)" }
+        if t.retrans > 0 || t.totalRetrans > 0 { s += " retrans:\(t.retrans)/\(t.totalRetrans)" }
+        if t.lost > 0 { s += " lost:\(t.lost)" }
+        if let v = t.minRttUs { s += " minrtt:\(ms(v))" }
+        out.append(contentsOf: s.utf8)
+        out.append(0x0A)
+    }
+
+    /// Microseconds as milliseconds with three decimals, as `ss` prints rtt.
+    func ms(_ us: UInt32) -> String {
+        let frac = us % 1000
+        let f = frac < 10 ? "00\(frac)" : frac < 100 ? "0\(frac)" : "\(frac)"
+        return "\(us / 1000).\(f)"
+    }
+
+    /// Bytes per second as bits per second with a unit, as `ss` prints rates.
+    func rate(_ bytesPerSecond: UInt64) -> String {
+        let bps = Double(bytesPerSecond) * 8
+        if bps >= 1e9 { return "\(Int(bps / 1e8) / 10).\(Int(bps / 1e8) % 10)Gbps" }
+        if bps >= 1e6 { return "\(Int(bps / 1e5) / 10).\(Int(bps / 1e5) % 10)Mbps" }
+        if bps >= 1e3 { return "\(Int(bps / 1e2) / 10).\(Int(bps / 1e2) % 10)Kbps" }
+        return "\(Int(bps))bps"
+    }
+
+    /// `1.2.3.4`, `[::1]`, with `%ifname` when bound to a device.
+    func address(_ r: SocketRecord, _ a: IPAddress, local: Bool, to out: inout [UInt8]) {
+        if a.isIPv6 { out.append(UInt8(ascii: "[")) }
+        a.write(to: &out)
+        if a.isIPv6 { out.append(UInt8(ascii: "]")) }
+        if local && r.interfaceIndex != 0 {
+            out.append(UInt8(ascii: "%"))
+            Escape.terminal(Array(r.interfaceLabel.utf8), to: &out)
+        }
+    }
+
+    func port(_ p: UInt16, _ proto: TransportProtocol, to out: inout [UInt8]) {
+        if p == 0 { out.append(UInt8(ascii: "*")); return }
+        if !options.numeric, let name = options.services.name(port: p, proto: proto) {
+            Escape.terminal(Array(name.utf8), to: &out)
+            return
+        }
+        appendDecimal(UInt64(p), to: &out)
+    }
+
+    func digits(_ v: UInt64) -> Int {
+        var n = 1, x = v
+        while x >= 10 { x /= 10; n += 1 }
+        return n
+    }
+
+    func pad(_ s: String, _ width: Int, to out: inout [UInt8]) {
+        out.append(contentsOf: s.utf8)
+        appendSpaces(width - s.utf8.count + 1, to: &out)
+    }
+
+    func padNumber(_ v: UInt64, _ width: Int, to out: inout [UInt8]) {
+        appendDecimal(v, to: &out)
+        appendSpaces(width - digits(v) + 1, to: &out)
+    }
+
+    func padLeft(_ s: [UInt8], _ width: Int, to out: inout [UInt8]) {
+        appendSpaces(width - s.count, to: &out)
+        out.append(contentsOf: s)
+    }
+
+    /// Right-aligns what was just written from `start` by inserting spaces before it.
+    func insertPadding(at start: Int, _ n: Int, to out: inout [UInt8]) {
+        guard n > 0 else { return }
+        out.insert(contentsOf: repeatElement(0x20, count: n), at: start)
+    }
+
+    func appendSpaces(_ n: Int, to out: inout [UInt8]) {
+        if n > 0 { out.append(contentsOf: repeatElement(0x20, count: n)) }
+    }
+
+    func trimTrailingSpaces(_ out: inout [UInt8]) {
+        while out.last == 0x20 { out.removeLast() }
+    }
+}

@@ -1,0 +1,46 @@
+import SystemPackage
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Whole-file reads for /proc and /etc, where short reads are normal.
+public enum Files {
+    /// Reads a file to EOF with a read(2) loop. Foundation's readers stop early on /proc files
+    /// (whose size reads as 0 and which arrive a page at a time), so every /proc read goes here.
+    ///
+    /// - Parameter limit: stop reading past this many bytes (a guard against endless files).
+    public static func readAll(_ path: String, sizeHint: Int = 64 * 1024, limit: Int = 1 << 30) throws(SystemError) -> [UInt8] {
+        let fd = try retryingEINTR("open", path: path) { open(path, O_RDONLY | O_CLOEXEC) }
+        defer { close(fd) }
+        var out = [UInt8](repeating: 0, count: max(sizeHint, 4096))
+        var used = 0
+        while true {
+            if used == out.count {
+                if out.count >= limit { break }
+                out.append(contentsOf: repeatElement(0, count: out.count))
+            }
+            let n = try retryingEINTR("read", path: path) {
+                out.withUnsafeMutableBytes { buf in read(fd, buf.baseAddress! + used, buf.count - used) }
+            }
+            if n == 0 { break }
+            used += n
+        }
+        out.removeSubrange(used...)
+        return out
+    }
+
+    /// True when the path exists (any type).
+    public static func exists(_ path: String) -> Bool {
+        access(path, F_OK) == 0
+    }
+}
+
+/// Network interfaces by index.
+public enum Interfaces {
+    /// The interface name for an index (`if_indextoname`), nil if there is none.
+    public static func name(index: UInt32) -> String? {
+        var buf = [CChar](repeating: 0, count: Int(IF_NAMESIZE) + 1)
+        guard if_indextoname(index, &buf) != nil else { return nil }
+        return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

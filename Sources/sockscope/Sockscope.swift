@@ -1,0 +1,163 @@
+import ArgumentParser
+import SockscopeCollect
+import SockscopeFilter
+import SockscopeModel
+import SockscopeRender
+import SockscopeSystem
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// /etc/services, read once and only when a name must be shown or resolved.
+let services: ServiceTable = ServicesParser.load()
+
+@main
+struct Sockscope: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sockscope",
+        abstract: "List TCP and UDP sockets, like ss and netstat, as a table or JSON.",
+        discussion: """
+        By default sockscope lists connected TCP and UDP sockets (all states but LISTEN, \
+        TIME_WAIT, SYN_RECV and CLOSE), read from the kernel with netlink sock_diag, or from \
+        /proc/net when netlink is unavailable. Port lists take ports, ranges and service names: \
+        --port 22,80,8000-8100,https. Exit status: 0 success, 1 runtime failure, 2 usage error.
+        """,
+        version: "0.1.0")
+
+    @Flag(name: [.customShort("t"), .customLong("tcp")], help: "TCP sockets (default: TCP and UDP).")
+    var tcp = false
+    @Flag(name: [.customShort("u"), .customLong("udp")], help: "UDP sockets (default: TCP and UDP).")
+    var udp = false
+    @Flag(name: [.customShort("4"), .customLong("ipv4")], help: "IPv4 sockets only.")
+    var ipv4 = false
+    @Flag(name: [.customShort("6"), .customLong("ipv6")], help: "IPv6 sockets only (including IPv4-mapped peers).")
+    var ipv6 = false
+    @Flag(name: [.customShort("l"), .customLong("listening")], help: "Listening TCP and unconnected UDP sockets only.")
+    var listening = false
+    @Flag(name: [.customShort("a"), .customLong("all")], help: "Sockets in every state.")
+    var all = false
+    @Option(name: .customLong("state"), help: ArgumentHelp(
+        "Only these states: a list of ss state names.", valueName: "list"),
+            transform: parseStates)
+    var state: StateSet?
+    @Option(name: .customLong("port"), help: ArgumentHelp(
+        "Either end's port in the list (ports, ranges a-b, service names).", valueName: "list"),
+            transform: parsePorts)
+    var port: PortSpec?
+    @Option(name: .customLong("sport"), help: ArgumentHelp("Local port in the list.", valueName: "list"),
+            transform: parsePorts)
+    var sport: PortSpec?
+    @Option(name: .customLong("dport"), help: ArgumentHelp("Remote port in the list.", valueName: "list"),
+            transform: parsePorts)
+    var dport: PortSpec?
+
+    @Flag(name: [.customShort("n"), .customLong("numeric")], help: "Show ports as numbers, not service names.")
+    var numeric = false
+    @Flag(name: .customLong("json"), help: "Print a JSON array, one object per socket (see sockscope(1)).")
+    var json = false
+    @Flag(name: [.customShort("H"), .customLong("no-header")], help: "Leave out the table header.")
+    var noHeader = false
+    @Flag(name: [.customShort("e"), .customLong("extended")], help: "Show uid, inode and socket cookie.")
+    var extended = false
+    @Flag(name: [.customShort("i"), .customLong("info")], help: "Show TCP internals (netlink only).")
+    var info = false
+    @Flag(name: [.customShort("m"), .customLong("memory")], help: "Show socket memory (netlink only).")
+    var memory = false
+
+    @Option(name: .customLong("source"), help: ArgumentHelp(
+        "Where to read sockets: auto (netlink, falling back to /proc), netlink or proc.", valueName: "source"))
+    var source: SourceChoice = .auto
+    @Option(name: .customLong("proc-root"), help: ArgumentHelp("Where procfs is mounted.", valueName: "dir"))
+    var procRoot = "/proc"
+
+    static func main() {
+        ProcessSetup.ignoreBrokenPipe()
+        let command: Sockscope
+        do {
+            command = try Sockscope.parse(Array(CommandLine.arguments.dropFirst()))
+        } catch {
+            exitForParseError(error)
+        }
+        Glibc.exit(command.execute())
+    }
+
+    /// Help and version go to stdout with status 0; anything else is a usage error: one line and status 2.
+    static func exitForParseError(_ error: Error) -> Never {
+        if exitCode(for: error) == .success {
+            print(fullMessage(for: error))
+            Glibc.exit(0)
+        }
+        FileOutput.standardError("sockscope: \(message(for: error).split(separator: "\n").first ?? "invalid arguments")")
+        FileOutput.standardError(usageString())
+        FileOutput.standardError("See 'sockscope --help' for more information.")
+        Glibc.exit(2)
+    }
+
+    var query: Query {
+        var q = Query()
+        if tcp || udp { q.protocols = Set([tcp ? .tcp : nil, udp ? .udp : nil].compactMap { $0 }) }
+        if ipv4 != ipv6 { q.families = ipv4 ? [.inet] : [.inet6] }
+        q.states = state ?? (all ? .all : listening ? .listening : .connected)
+        q.ports = PortFilter(source: sport, destination: dport, either: port)
+        return q
+    }
+
+    /// Collects, renders, writes; returns the exit status.
+    func execute() -> Int32 {
+        let q = query
+        var options = CollectOptions(source: source, procRoot: procRoot, tcpInfo: info, memory: memory)
+        options.kernelFilter = true
+        let snapshot: Snapshot
+        do {
+            snapshot = try SocketCollector(options: options).collect(q)
+        } catch {
+            FileOutput.standardError("sockscope: \(error)")
+            return 1
+        }
+        for n in snapshot.notices { FileOutput.standardError("sockscope: \(n)") }
+        if snapshot.source == .proc && (info || memory) {
+            FileOutput.standardError("sockscope: --info and --memory need netlink; /proc does not have them, so they are left out")
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(1 << 17)
+        let writer = FileOutput()
+        do {
+            let flush = { (buf: inout [UInt8]) throws in try writer.write(buf); buf.removeAll(keepingCapacity: true) }
+            if json {
+                try JSONRenderer(includeCookie: extended).renderArray(snapshot.records, into: &out, flush: flush)
+            } else {
+                let table = TableOptions(header: !noHeader, numeric: numeric, services: numeric ? ServiceTable() : services,
+                                         netid: q.protocols.count > 1, extended: extended, info: info, memory: memory)
+                try TableRenderer(options: table).render(snapshot.records, into: &out, flush: flush)
+            }
+            try writer.write(out)
+        } catch let e as OutputError {
+            if e == .closed { return 0 }
+            FileOutput.standardError("sockscope: \(e.message)")
+            return 1
+        } catch {
+            FileOutput.standardError("sockscope: \(error)")
+            return 1
+        }
+        return 0
+    }
+}
+
+func parsePorts(_ text: String) throws -> PortSpec {
+    do {
+        return try PortSpec(parsing: text, resolve: { services.ports(named: $0) })
+    } catch {
+        throw ValidationError(error.message)
+    }
+}
+
+func parseStates(_ text: String) throws -> StateSet {
+    do {
+        return try StateSet(parsing: text)
+    } catch {
+        throw ValidationError(error.message)
+    }
+}
+
+extension SourceChoice: ExpressibleByArgument {}
