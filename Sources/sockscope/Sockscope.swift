@@ -71,6 +71,10 @@ struct Sockscope: ParsableCommand {
     @Option(name: .customLong("proc-root"), help: ArgumentHelp("Where procfs is mounted.", valueName: "dir"))
     var procRoot = "/proc"
 
+    // MARK: owner options (issue 3)
+
+    // MARK: watch options (issue 4)
+
     static func main() {
         ProcessSetup.ignoreBrokenPipe()
         let command: Sockscope
@@ -103,44 +107,10 @@ struct Sockscope: ParsableCommand {
         return q
     }
 
-    /// Collects, renders, writes; returns the exit status.
+    /// Runs the chosen mode; returns the exit status.
     func execute() -> Int32 {
-        let q = query
-        var options = CollectOptions(source: source, procRoot: procRoot, tcpInfo: info, memory: memory)
-        options.kernelFilter = true
-        let snapshot: Snapshot
-        do {
-            snapshot = try SocketCollector(options: options).collect(q)
-        } catch {
-            FileOutput.standardError("sockscope: \(error)")
-            return 1
-        }
-        for n in snapshot.notices { FileOutput.standardError("sockscope: \(n)") }
-        if snapshot.source == .proc && (info || memory) {
-            FileOutput.standardError("sockscope: --info and --memory need netlink; /proc does not have them, so they are left out")
-        }
-        var out: [UInt8] = []
-        out.reserveCapacity(1 << 17)
-        let writer = FileOutput()
-        do {
-            let flush = { (buf: inout [UInt8]) throws in try writer.write(buf); buf.removeAll(keepingCapacity: true) }
-            if json {
-                try JSONRenderer(includeCookie: extended).renderArray(snapshot.records, into: &out, flush: flush)
-            } else {
-                let table = TableOptions(header: !noHeader, numeric: numeric, services: numeric ? ServiceTable() : services,
-                                         netid: q.protocols.count > 1, extended: extended, info: info, memory: memory)
-                try TableRenderer(options: table).render(snapshot.records, into: &out, flush: flush)
-            }
-            try writer.write(out)
-        } catch let e as OutputError {
-            if e == .closed { return 0 }
-            FileOutput.standardError("sockscope: \(e.message)")
-            return 1
-        } catch {
-            FileOutput.standardError("sockscope: \(error)")
-            return 1
-        }
-        return 0
+        // MARK: mode dispatch (watch, stream, summary… are added here)
+        return runListing()
     }
 }
 
