@@ -36,7 +36,7 @@ let package = Package(
         .testTarget(name: "SockscopeSystemTests", dependencies: ["SockscopeSystem", "TestSupport"]),
         .testTarget(name: "SockscopeFilterTests", dependencies: ["SockscopeFilter", "TestSupport"]),
         .testTarget(name: "SockscopeCollectTests", dependencies: ["SockscopeCollect", "SockscopeFilter", "TestSupport"],
-                    resources: [.copy("Fixtures")]),
+                    exclude: ["Fixtures"]),
         .testTarget(name: "SockscopeRenderTests", dependencies: ["SockscopeRender", "TestSupport"]),
         .testTarget(name: "sockscopeTests", dependencies: ["TestSupport"]),
     ]
