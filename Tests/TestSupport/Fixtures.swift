@@ -11,6 +11,11 @@ public struct ExpectedSocket: Decodable, Hashable, Sendable {
     public var local: Endpoint
     public var remote: Endpoint
 
+    public init(proto: TransportProtocol, family: AddressFamily, state: String, inode: UInt64, local: Endpoint, remote: Endpoint) {
+        self.proto = proto; self.family = family; self.state = state; self.inode = inode
+        self.local = local; self.remote = remote
+    }
+
     /// True when the record reports exactly this socket.
     public func matches(_ r: SocketRecord) -> Bool {
         r.proto == proto && r.family == family && r.stateName == state && r.inode == inode
