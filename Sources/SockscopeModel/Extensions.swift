@@ -165,7 +165,7 @@ extension SocketRecord: Codable {
         try c.encode(sendQueue, forKey: .sendQueue)
         try c.encode(uid, forKey: .uid)
         try c.encode(inode, forKey: .inode)
-        if interfaceIndex != 0 { try c.encode(interfaceLabel, forKey: .interface) }
+        if hasInterface { try c.encode(interfaceLabel, forKey: .interface) }
         try c.encodeIfPresent(cookie, forKey: .cookie)
         try c.encodeIfPresent(processes, forKey: .processes)
         try c.encodeIfPresent(tcpInfo, forKey: .tcpInfo)
@@ -174,4 +174,7 @@ extension SocketRecord: Codable {
 
     /// The bound interface's name, or its index in decimal when the name is unknown.
     public var interfaceLabel: String { interface ?? String(interfaceIndex) }
+
+    /// True when the socket is bound to an interface (the JSON `interface` key is present).
+    public var hasInterface: Bool { interfaceIndex != 0 || interface != nil }
 }

@@ -36,7 +36,7 @@ public struct JSONRenderer: Sendable {
         Self.number("send_q", UInt64(r.sendQueue), to: &out)
         Self.number("uid", UInt64(r.uid), to: &out)
         Self.number("inode", r.inode, to: &out)
-        if r.interfaceIndex != 0 {
+        if r.hasInterface {
             out.append(contentsOf: #","interface":""#.utf8)
             Escape.json(Array(r.interfaceLabel.utf8), to: &out)
             out.append(UInt8(ascii: "\""))

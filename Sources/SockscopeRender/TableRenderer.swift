@@ -190,7 +190,7 @@ public struct TableRenderer: Sendable {
         if a.isIPv6 { out.append(UInt8(ascii: "[")) }
         a.write(to: &out)
         if a.isIPv6 { out.append(UInt8(ascii: "]")) }
-        if local && r.interfaceIndex != 0 {
+        if local && r.hasInterface {
             out.append(UInt8(ascii: "%"))
             Escape.terminal(Array(r.interfaceLabel.utf8), to: &out)
         }
