@@ -47,4 +47,8 @@ size_t sockscope_inet_diag_msg_offset_inode(void);
 size_t sockscope_inet_diag_msg_offset_cookie(void);
 size_t sockscope_inet_diag_req_v2_size(void);
 
+/// kcmp(pid1, pid2, KCMP_FILES): 0 when the two tasks share one fd table, 1 or 2 when not,
+/// -1 with errno set when the kernel cannot say (no kcmp, EPERM, ESRCH).
+int sockscope_kcmp_files(int pid1, int pid2);
+
 #endif
