@@ -1,0 +1,221 @@
+import SockscopeFilter
+import SockscopeModel
+import SockscopeSystem
+import SystemPackage
+
+/// Which processes hold which sockets: socket inode → owners, from one scan of `/proc/*/fd`.
+public struct OwnerIndex: Sendable {
+    /// Owners by socket inode, each list sorted by (pid, fd). Holds every socket the scan saw
+    /// (unix and netlink sockets too), not only the ones a snapshot lists.
+    public var owners: [UInt64: [SocketOwner]]
+    /// Processes whose descriptors could not be read (EACCES: another user's process when not
+    /// root, or any other failure that is not the process simply having exited).
+    public var unreadableProcesses: Int
+    /// Processes whose descriptors were read.
+    public var scannedProcesses: Int
+
+    public init(owners: [UInt64: [SocketOwner]] = [:], unreadableProcesses: Int = 0, scannedProcesses: Int = 0) {
+        self.owners = owners; self.unreadableProcesses = unreadableProcesses; self.scannedProcesses = scannedProcesses
+    }
+
+    /// True when some owners may be missing because a process could not be read.
+    public var isIncomplete: Bool { unreadableProcesses > 0 }
+
+    /// The notice printed once when the index is incomplete.
+    public static let incompleteNotice = "some owners could not be read (not root?)"
+
+    /// The owners of a socket; none for inode 0 (TIME_WAIT and request sockets belong to no file).
+    public func owners(of inode: UInt64) -> [SocketOwner] {
+        inode == 0 ? [] : owners[inode] ?? []
+    }
+}
+
+/// Builds an `OwnerIndex` by reading `/proc/PID/fd/*` links of the form `socket:[INODE]`.
+///
+/// Every read is relative to a directory already open, and every per-process or per-fd failure
+/// is expected: processes and descriptors come and go during the scan (ENOENT, ESRCH), other
+/// users' processes are closed to us (EACCES), names can be odd (ENAMETOOLONG). Such an entry is
+/// skipped and the scan goes on; only permission-like failures count as "unreadable".
+///
+/// Threads: a thread created with its own descriptor table (`clone` without `CLONE_FILES`, or
+/// `unshare(CLONE_FILES)`) holds sockets that `/proc/PID/fd` does not show. For a process with
+/// several threads, each thread whose table `kcmp(KCMP_FILES)` does not confirm as shared with
+/// the process's is scanned through `/proc/PID/task/TID/fd` as well; its sockets are attributed
+/// to the process (pid = the thread group id), with the fd number in that thread's table.
+public struct OwnerScanner: Sendable {
+    /// Where procfs is mounted (tests point this at a tree of their own).
+    public var procRoot: String
+    /// Read `/proc/PID/cgroup` for each owning process.
+    public var cgroups: Bool
+
+    public init(procRoot: String = "/proc", cgroups: Bool = true) {
+        self.procRoot = procRoot; self.cgroups = cgroups
+    }
+
+    /// Scans every process. Never fails: what cannot be read is counted in `unreadableProcesses`.
+    public func scan() -> OwnerIndex {
+        var index = OwnerIndex()
+        let proc: Directory
+        do {
+            proc = try Directory(path: procRoot)
+        } catch {
+            index.unreadableProcesses = 1
+            return index
+        }
+        var pids: [Int32] = []
+        do {
+            try proc.forEachEntry { name, type in
+                if type == .directory || type == .unknown, let pid = Int32(decimal: name), pid > 0 { pids.append(pid) }
+            }
+        } catch {
+            index.unreadableProcesses += 1
+        }
+        let users = UserNames()
+        var found: [FDSocket] = []
+        let linkBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64, alignment: 1)
+        defer { linkBuffer.deallocate() }
+        for pid in pids {
+            found.removeAll(keepingCapacity: true)
+            let p = String(pid)
+            switch Self.scanFDs(proc, p + "/fd", linkBuffer: linkBuffer, into: &found) {
+            case .gone: continue
+            case .unreadable:
+                // Keep whatever was read before a descriptor was refused (normally nothing).
+                index.unreadableProcesses += 1
+                if found.isEmpty { continue }
+            case .read: index.scannedProcesses += 1
+            }
+            let stat = (try? proc.readFile(p + "/stat", sizeHint: 512)).flatMap { ProcStatParser.parse($0) }
+            if let stat, stat.threads > 1 { scanThreads(proc, pid, linkBuffer: linkBuffer, into: &found) }
+            if found.isEmpty { continue }
+
+            // The name from stat, raw (comm is the same bytes plus a newline; it is the fallback).
+            let name = stat?.name ?? (try? proc.readFile(p + "/comm", sizeHint: 64)).map(ProcCommParser.parse) ?? []
+            // The real uid from status; the /proc/PID directory's owner (the effective uid) if that fails.
+            let uid = (try? proc.readFile(p + "/status", sizeHint: 2048)).flatMap(ProcStatusParser.uids)?.real
+                ?? (try? proc.ownerUID(of: p)) ?? UInt32.max
+            let cgroup = cgroups ? (try? proc.readFile(p + "/cgroup", sizeHint: 256)).flatMap(CgroupParser.parse) : nil
+            let owner = SocketOwner(pid: pid, rawName: name, uid: uid, user: uid == .max ? nil : users.name(of: uid), fd: 0,
+                                    cgroup: cgroup?.path, unit: cgroup?.unit, container: cgroup?.container)
+            for s in found {
+                var o = owner
+                o.fd = s.fd
+                index.owners[s.inode, default: []].append(o)
+            }
+        }
+        // /proc lists pids and fds in ascending order, but nothing promises it.
+        for (inode, list) in index.owners where list.count > 1 {
+            index.owners[inode] = list.sorted()
+        }
+        return index
+    }
+
+    struct FDSocket: Hashable {
+        var fd: Int32
+        var inode: UInt64
+    }
+
+    enum FDScan { case read, gone, unreadable }
+
+    /// Reads one descriptor table (`PID/fd` or `PID/task/TID/fd`), appending its sockets.
+    static func scanFDs(_ proc: Directory, _ path: String, linkBuffer: UnsafeMutableRawBufferPointer,
+                        into found: inout [FDSocket]) -> FDScan {
+        let dir: Directory
+        do {
+            dir = try Directory(at: proc, path)
+        } catch {
+            return isGone(error.errno) ? .gone : .unreadable
+        }
+        var denied = false
+        do throws(SystemError) {
+            try dir.forEachEntry { name, _ in
+                guard let fd = Int32(decimal: name), let base = name.baseAddress else { return }
+                // readdir's names are NUL-terminated in place: pass the name to readlinkat as is.
+                let cName = UnsafeRawPointer(base).assumingMemoryBound(to: CChar.self)
+                let n: Int
+                do throws(SystemError) {
+                    n = try dir.readLink(cName, into: linkBuffer)
+                } catch {
+                    if !isGone(error.errno) { denied = true }
+                    return
+                }
+                if let inode = socketInode(UnsafeRawBufferPointer(rebasing: linkBuffer[0..<n]), capacity: linkBuffer.count) {
+                    found.append(FDSocket(fd: fd, inode: inode))
+                }
+            }
+        } catch {
+            // The process exited mid-listing: what was read before stays (it was true then).
+            if !isGone(error.errno) { return .unreadable }
+        }
+        return denied ? .unreadable : .read
+    }
+
+    /// Scans the descriptor tables of threads that do not (or may not) share the process's.
+    func scanThreads(_ proc: Directory, _ pid: Int32, linkBuffer: UnsafeMutableRawBufferPointer,
+                     into found: inout [FDSocket]) {
+        let task: Directory
+        do { task = try Directory(at: proc, "\(pid)/task") } catch { return }
+        var tids: [Int32] = []
+        try? task.forEachEntry { name, _ in
+            if let tid = Int32(decimal: name), tid != pid { tids.append(tid) }
+        }
+        var extra = false
+        for tid in tids where Tasks.shareFileTable(pid, tid) != true {
+            _ = Self.scanFDs(proc, "\(pid)/task/\(tid)/fd", linkBuffer: linkBuffer, into: &found)
+            extra = true
+        }
+        // A thread that shares the table after all (kcmp could not tell) repeats the process's fds.
+        if extra {
+            var seen = Set<FDSocket>()
+            found = found.filter { seen.insert($0).inserted }
+        }
+    }
+
+    /// `socket:[12345]` → 12345. A target that filled the buffer may have been cut: not a socket link.
+    static func socketInode(_ target: UnsafeRawBufferPointer, capacity: Int) -> UInt64? {
+        let prefix: StaticString = "socket:["
+        let plen = prefix.utf8CodeUnitCount
+        guard target.count < capacity, target.count > plen + 1, target[target.count - 1] == UInt8(ascii: "]") else {
+            return nil
+        }
+        for i in 0..<plen where target[i] != prefix.utf8Start[i] { return nil }
+        return UInt64(decimal: target[plen..<(target.count - 1)])
+    }
+
+    /// The process or descriptor no longer exists (or never did): a normal race, not a failure.
+    static func isGone(_ e: Errno) -> Bool {
+        e == .noSuchFileOrDirectory || e == .noSuchProcess || e == .notDirectory || e == .fileNameTooLong
+    }
+}
+
+extension SocketCollector {
+    /// Collects like `collect(_:)`, and when `owners` is true or the query selects by owner, scans
+    /// /proc for the processes holding each socket: every record gets `processes` (empty when no
+    /// process could be found, as for TIME_WAIT), the query's owner conditions are applied, and one
+    /// notice is added if some processes could not be read.
+    ///
+    /// The scan runs on a second thread while the sockets are dumped on this one: the two are
+    /// independent reads of the kernel, and on a machine with many sockets each costs about as
+    /// much as the other.
+    public func collect(_ query: Query, owners: Bool) throws(CollectError) -> Snapshot {
+        guard owners || query.needsOwners else { return try collect(query) }
+        let scanner = OwnerScanner(procRoot: options.procRoot)
+        let job = BackgroundJob { scanner.scan() }
+        var snapshot = try collect(query)
+        let index = job.wait()
+        Self.attach(index, to: &snapshot, query: query)
+        return snapshot
+    }
+
+    /// Fills in `processes` from `index`, drops records failing the owner conditions, adds the notice.
+    public static func attach(_ index: OwnerIndex, to snapshot: inout Snapshot, query: Query) {
+        var kept: [SocketRecord] = []
+        kept.reserveCapacity(snapshot.records.count)
+        for var r in snapshot.records {
+            r.processes = index.owners(of: r.inode)
+            if query.matchesOwner(r) { kept.append(r) }
+        }
+        snapshot.records = kept
+        if index.isIncomplete { snapshot.notices.append(OwnerIndex.incompleteNotice) }
+    }
+}
