@@ -12,7 +12,7 @@ extension Sockscope {
         options.kernelFilter = true
         let snapshot: Snapshot
         do {
-            snapshot = try SocketCollector(options: options).collect(q)
+            snapshot = try SocketCollector(options: options).collect(q, owners: wantsOwners)
         } catch {
             FileOutput.standardError("sockscope: \(error)")
             return 1
@@ -30,7 +30,8 @@ extension Sockscope {
                 try JSONRenderer(includeCookie: extended).renderArray(snapshot.records, into: &out, flush: flush)
             } else {
                 let table = TableOptions(header: !noHeader, numeric: numeric, services: numeric ? ServiceTable() : services,
-                                         netid: q.protocols.count > 1, extended: extended, info: info, memory: memory)
+                                         netid: q.protocols.count > 1, extended: extended, processes: wantsOwners,
+                                         info: info, memory: memory)
                 try TableRenderer(options: table).render(snapshot.records, into: &out, flush: flush)
             }
             try writer.write(out)

@@ -72,6 +72,15 @@ struct Sockscope: ParsableCommand {
     var procRoot = "/proc"
 
     // MARK: owner options (issue 3)
+    @Flag(name: [.customShort("p"), .customLong("processes")], help: "Show the processes holding each socket (pid, name, fd).")
+    var processes = false
+    @Option(name: .customLong("pid"), help: ArgumentHelp("Only sockets held by this process (implies -p).", valueName: "pid"),
+            transform: parsePID)
+    var pid: Int32?
+    @Option(name: .customLong("process"), help: ArgumentHelp(
+        "Only sockets held by a process of this name, as the kernel keeps it (at most 15 bytes; implies -p).",
+        valueName: "name"))
+    var processName: String?
 
     // MARK: watch options (issue 4)
 
@@ -104,6 +113,8 @@ struct Sockscope: ParsableCommand {
         if ipv4 != ipv6 { q.families = ipv4 ? [.inet] : [.inet6] }
         q.states = state ?? (all ? .all : listening ? .listening : .connected)
         q.ports = PortFilter(source: sport, destination: dport, either: port)
+        q.pid = pid
+        q.processName = processName
         return q
     }
 

@@ -1,0 +1,12 @@
+import ArgumentParser
+
+extension Sockscope {
+    /// Owners are scanned and shown for `-p`, and for `--pid`/`--process`, which imply it.
+    var wantsOwners: Bool { processes || pid != nil || processName != nil }
+}
+
+/// `--pid N`: a positive process id.
+func parsePID(_ text: String) throws -> Int32 {
+    guard let v = Int32(text), v > 0 else { throw ValidationError("invalid process id '\(text)': expected a positive number") }
+    return v
+}
