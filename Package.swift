@@ -26,8 +26,16 @@ let package = Package(
         .target(name: "SockscopeFilter", dependencies: ["SockscopeModel"]),
         .target(name: "SockscopeCollect", dependencies: ["SockscopeModel", "SockscopeSystem", "SockscopeFilter"]),
         .target(name: "SockscopeRender", dependencies: ["SockscopeModel"]),
+        // The live view (-w): a pure view model, and a thin ncursesw layer that only draws it and reads keys.
+        // CCursesShim is the one C file for what Swift cannot use from curses.h (macros, globals, ioctl, signals).
+        .systemLibrary(name: "CNcursesw", path: "Sources/CNcursesw", pkgConfig: "ncursesw",
+                       providers: [.apt(["libncurses-dev"])]),
+        .target(name: "CCursesShim", dependencies: ["CNcursesw"], path: "Sources/CCursesShim"),
+        .target(name: "SockscopeTUI", dependencies: [
+            "SockscopeModel", "SockscopeFilter", "SockscopeCollect", "SockscopeRender", "CNcursesw", "CCursesShim",
+        ]),
         .executableTarget(name: "sockscope", dependencies: [
-            "SockscopeModel", "SockscopeSystem", "SockscopeFilter", "SockscopeCollect", "SockscopeRender",
+            "SockscopeModel", "SockscopeSystem", "SockscopeFilter", "SockscopeCollect", "SockscopeRender", "SockscopeTUI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -38,6 +46,8 @@ let package = Package(
         .testTarget(name: "SockscopeCollectTests", dependencies: ["SockscopeCollect", "SockscopeFilter", "TestSupport"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "SockscopeRenderTests", dependencies: ["SockscopeRender", "TestSupport"]),
+        .testTarget(name: "SockscopeTUITests", dependencies: ["SockscopeTUI", "SockscopeCollect", "TestSupport"],
+                    exclude: ["Golden", "loopback_load.py"]),
         .testTarget(name: "sockscopeTests", dependencies: ["TestSupport"]),
     ]
 )

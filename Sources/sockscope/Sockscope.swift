@@ -83,6 +83,13 @@ struct Sockscope: ParsableCommand {
     var processName: String?
 
     // MARK: watch options (issue 4)
+    @Flag(name: [.customShort("w"), .customLong("watch")],
+          help: "Live view: a full-screen table that refreshes in place (q quits, ? lists the keys).")
+    var watch = false
+    @Option(name: .customLong("interval"), help: ArgumentHelp(
+        "Seconds between refreshes with -w (default 1; more than 0, at most 3600).", valueName: "seconds"),
+            transform: parseInterval)
+    var interval: Double = 1
 
     static func main() {
         ProcessSetup.ignoreBrokenPipe()
@@ -121,6 +128,12 @@ struct Sockscope: ParsableCommand {
     /// Runs the chosen mode; returns the exit status.
     func execute() -> Int32 {
         // MARK: mode dispatch (watch, stream, summary… are added here)
+        if watch && json {
+            // -w --json is the NDJSON event stream (issue 5): dispatch it here, never to the TUI.
+            FileOutput.standardError("sockscope: -w --json (the event stream) is not available yet")
+            return 1
+        }
+        if watch { return runWatch() }
         return runListing()
     }
 }

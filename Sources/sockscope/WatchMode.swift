@@ -1,0 +1,58 @@
+import ArgumentParser
+import SockscopeCollect
+import SockscopeFilter
+import SockscopeModel
+import SockscopeSystem
+import SockscopeTUI
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Sockscope {
+    /// The live view (`-w`): the command-line filters set the initial view, the TUI does the rest.
+    func runWatch() -> Int32 {
+        for (fd, name) in [(Int32(1), "stdout"), (Int32(0), "stdin")] where !ProcessSetup.isTerminal(fd) {
+            FileOutput.standardError("sockscope: -w needs a terminal (\(name) is not a tty); use --json for a stream")
+            return 2
+        }
+        let q = query
+        let settings = WatchSettings(host: Self.hostName(), interval: interval, protocols: q.protocols,
+                                     families: q.families, states: q.states, ports: q.ports, services: services,
+                                     numeric: numeric, showOwners: true)
+        // Owners are scanned from /proc while the owner column is shown (`p` hides it and stops the scan).
+        // Collect every state and leave --port to the view: `l`/`e`/`a` and `/` change them live.
+        // --sport/--dport stay fixed for the session, so the kernel can filter on them.
+        var collectQuery = q
+        collectQuery.states = .all
+        collectQuery.ports = PortFilter(source: sport, destination: dport)
+        // tcp_info for rtt and throughput, memory for the detail pane (netlink only; /proc has neither).
+        let collector = SocketCollector(options: CollectOptions(source: source, procRoot: procRoot, tcpInfo: true,
+                                                                memory: true))
+        var environment: [String: String] = [:]
+        for name in ["TERM", "NO_COLOR"] {
+            if let v = getenv(name) { environment[name] = String(cString: v) }
+        }
+        do {
+            return try WatchLoop.run(settings: settings, style: TerminalStyle.from(environment: environment)) {
+                [collectQuery] owners in try collector.collect(collectQuery, owners: owners)
+            }
+        } catch {
+            FileOutput.standardError("sockscope: \(error)")
+            return 1
+        }
+    }
+
+    static func hostName() -> String {
+        var buf = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buf, buf.count - 1) == 0 else { return "" }
+        return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+/// `--interval`: seconds, more than 0 and at most an hour.
+func parseInterval(_ text: String) throws -> Double {
+    guard let v = Double(text), v.isFinite, v > 0, v <= 3600 else {
+        throw ValidationError("--interval must be a number of seconds, more than 0 and at most 3600 (got '\(text)')")
+    }
+    return v
+}
