@@ -24,6 +24,14 @@ public struct OwnerIndex: Sendable {
     /// The notice printed once when the index is incomplete.
     public static let incompleteNotice = "some owners could not be read (not root?)"
 
+    /// The notice for this index, nil when it is complete. As root the hint would mislead (a
+    /// process can still refuse root, e.g. one in another user namespace): say how many refused.
+    public func notice(effectiveUID: UInt32) -> String? {
+        guard isIncomplete else { return nil }
+        if effectiveUID != 0 { return Self.incompleteNotice }
+        return "some owners could not be read (\(unreadableProcesses) process\(unreadableProcesses == 1 ? "" : "es") refused access)"
+    }
+
     /// The owners of a socket; none for inode 0 (TIME_WAIT and request sockets belong to no file).
     public func owners(of inode: UInt64) -> [SocketOwner] {
         inode == 0 ? [] : owners[inode] ?? []
@@ -208,7 +216,8 @@ extension SocketCollector {
     }
 
     /// Fills in `processes` from `index`, drops records failing the owner conditions, adds the notice.
-    public static func attach(_ index: OwnerIndex, to snapshot: inout Snapshot, query: Query) {
+    public static func attach(_ index: OwnerIndex, to snapshot: inout Snapshot, query: Query,
+                              effectiveUID: UInt32 = Identity.effectiveUID) {
         var kept: [SocketRecord] = []
         kept.reserveCapacity(snapshot.records.count)
         for var r in snapshot.records {
@@ -216,6 +225,6 @@ extension SocketCollector {
             if query.matchesOwner(r) { kept.append(r) }
         }
         snapshot.records = kept
-        if index.isIncomplete { snapshot.notices.append(OwnerIndex.incompleteNotice) }
+        if let n = index.notice(effectiveUID: effectiveUID) { snapshot.notices.append(n) }
     }
 }

@@ -152,6 +152,12 @@ extension Files {
     }
 }
 
+/// Who this process runs as.
+public enum Identity {
+    /// `geteuid()`.
+    public static var effectiveUID: UInt32 { geteuid() }
+}
+
 /// Processes and threads.
 public enum Tasks {
     /// Whether two tasks share one file descriptor table (`kcmp(KCMP_FILES)`): true when they do,

@@ -145,11 +145,16 @@ import Testing
 
     @Test func attachMarksIncompleteOnce() {
         var snap = Snapshot(records: [], source: .netlink)
-        SocketCollector.attach(OwnerIndex(unreadableProcesses: 3), to: &snap, query: Query())
+        SocketCollector.attach(OwnerIndex(unreadableProcesses: 3), to: &snap, query: Query(), effectiveUID: 1000)
         #expect(snap.notices == [OwnerIndex.incompleteNotice])
-        var clean = Snapshot(records: [], source: .netlink)
-        SocketCollector.attach(OwnerIndex(), to: &clean, query: Query())
-        #expect(clean.notices.isEmpty)
+        var root = Snapshot(records: [], source: .netlink)
+        SocketCollector.attach(OwnerIndex(unreadableProcesses: 1), to: &root, query: Query(), effectiveUID: 0)
+        #expect(root.notices == ["some owners could not be read (1 process refused access)"])
+        for uid: UInt32 in [0, 1000] {
+            var clean = Snapshot(records: [], source: .netlink)
+            SocketCollector.attach(OwnerIndex(), to: &clean, query: Query(), effectiveUID: uid)
+            #expect(clean.notices.isEmpty)
+        }
     }
 }
 
