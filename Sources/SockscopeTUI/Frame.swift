@@ -122,7 +122,7 @@ public enum TextWidth {
 
     public static func of(_ s: String) -> Int { s.reduce(0) { $0 + of($1) } }
 
-    /// `s` cut to at most `width` columns; a cut ends in `…` (or `~` when `ascii`) to show it.
+    /// `s` cut to at most `width` columns; a cut ends in `~` to show it (ASCII, so it draws in any locale).
     public static func truncate(_ s: String, to width: Int) -> String {
         guard width > 0 else { return "" }
         if of(s) <= width { return s }
@@ -136,9 +136,28 @@ public enum TextWidth {
         return out + "~"
     }
 
+    /// `s` cut in the middle so that what follows its last `:` (a port) stays visible:
+    /// `[2001:db8::42]:40003` in 16 columns is `[2001:db8:~:40003`.
+    public static func truncateKeepingPort(_ s: String, to width: Int) -> String {
+        guard width > 0 else { return "" }
+        if of(s) <= width { return s }
+        guard let colon = s.lastIndex(of: ":") else { return truncate(s, to: width) }
+        let tail = String(s[colon...])
+        let room = width - of(tail) - 1
+        guard room >= 2 else { return truncate(s, to: width) }
+        var head = "", used = 0
+        for ch in s[..<colon] {
+            let w = of(ch)
+            if used + w > room { break }
+            head.append(ch)
+            used += w
+        }
+        return head + "~" + tail
+    }
+
     /// `s` padded with spaces (or cut) to exactly `width` columns, left- or right-aligned.
-    public static func pad(_ s: String, to width: Int, right: Bool = false) -> String {
-        let t = truncate(s, to: width)
+    public static func pad(_ s: String, to width: Int, right: Bool = false, keepPort: Bool = false) -> String {
+        let t = keepPort ? truncateKeepingPort(s, to: width) : truncate(s, to: width)
         let gap = String(repeating: " ", count: max(0, width - of(t)))
         return right ? gap + t : t + gap
     }

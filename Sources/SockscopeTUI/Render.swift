@@ -83,7 +83,8 @@ extension ViewModel {
         }
         if closed > 0 { text += "  (+\(closed) closed)" }
         let x = f.put(text, y: y, x: 1, .bold)
-        f.put("   filter: " + filterDescription, y: y, x: x, .normal)
+        let filter = filterDescription
+        f.put("   filter: " + (filter.isEmpty ? "none" : filter), y: y, x: x, .normal)
     }
 
     /// `tcp,udp inet states=connected port=443`: what the rows are limited to.
@@ -148,28 +149,28 @@ extension ViewModel {
             },
         ]
         if !settings.numeric {
-            cols.append(Column(title: "Service", sort: nil, width: 10, right: false, dropOrder: 7) { s, _ in
+            cols.append(Column(title: "Service", sort: nil, width: 8, right: false, dropOrder: 7) { s, _ in
                 Format.service(s.record, services)
             })
         }
         if showOwners && rows.contains(where: { sockets[$0].record.processes != nil }) {
-            cols.append(Column(title: "Owner", sort: .owner, width: 16, right: false, dropOrder: 8) { s, _ in
+            cols.append(Column(title: "Owner", sort: .owner, width: 14, right: false, dropOrder: 8) { s, _ in
                 Format.owner(s.record)
             })
         }
         cols += [
-            Column(title: "Recv-Q", sort: .recvQ, width: 6, right: true, dropOrder: 4) { s, _ in String(s.record.recvQueue) },
-            Column(title: "Send-Q", sort: .sendQ, width: 6, right: true, dropOrder: 4) { s, _ in String(s.record.sendQueue) },
+            Column(title: "Recv-Q", sort: .recvQ, width: 6, right: true, dropOrder: 2) { s, _ in String(s.record.recvQueue) },
+            Column(title: "Send-Q", sort: .sendQ, width: 6, right: true, dropOrder: 2) { s, _ in String(s.record.sendQueue) },
             Column(title: "RTT", sort: .rtt, width: 7, right: true, dropOrder: 5) { s, _ in
                 s.record.state == .listen ? "-" : s.record.tcpInfo.map { Format.rtt($0.rttUs) } ?? "-"
             },
-            Column(title: "In/s", sort: .rateIn, width: 5, right: true, dropOrder: 2) { s, _ in
+            Column(title: "In/s", sort: .rateIn, width: 5, right: true, dropOrder: 3) { s, _ in
                 Format.rate(s.throughput?.inBytesPerSecond)
             },
-            Column(title: "Out/s", sort: .rateOut, width: 5, right: true, dropOrder: 2) { s, _ in
+            Column(title: "Out/s", sort: .rateOut, width: 5, right: true, dropOrder: 3) { s, _ in
                 Format.rate(s.throughput?.outBytesPerSecond)
             },
-            Column(title: "Age", sort: .age, width: 6, right: true, dropOrder: 3) { s, _ in Format.age(s.age(at: now)) },
+            Column(title: "Age", sort: .age, width: 6, right: true, dropOrder: 4) { s, _ in Format.age(s.age(at: now)) },
         ]
         return cols
     }
@@ -186,12 +187,12 @@ extension ViewModel {
             },
         ]
         if !settings.numeric {
-            cols.append(Column(title: "Service", sort: nil, width: 10, right: false, dropOrder: 7) { s, _ in
+            cols.append(Column(title: "Service", sort: nil, width: 8, right: false, dropOrder: 7) { s, _ in
                 Format.service(s.record, services)
             })
         }
         if showOwners && rows.contains(where: { sockets[$0].record.processes != nil }) {
-            cols.append(Column(title: "Owner", sort: .owner, width: 16, right: false, dropOrder: 8) { s, _ in
+            cols.append(Column(title: "Owner", sort: .owner, width: 14, right: false, dropOrder: 8) { s, _ in
                 Format.owner(s.record)
             })
         }
@@ -212,7 +213,8 @@ extension ViewModel {
     /// (each gets what its widest visible value needs when it can).
     func layout(_ all: [Column], width: Int, visible: ArraySlice<Int>) -> [Column] {
         var cols = all
-        let minFlex = 12
+        // An IPv4 endpoint with a 5-digit port mostly fits; longer ones are cut in the middle.
+        let minFlex = 18
         func fixedWidth(_ c: [Column]) -> Int {
             c.reduce(0) { $0 + ($1.flexible ? minFlex : $1.width) } + max(0, c.count - 1)
         }
@@ -277,7 +279,8 @@ extension ViewModel {
             f.fill(y: y, attr)
             var x = 1
             for c in cols {
-                f.put(TextWidth.pad(c.value(s, listenerByIndex[i]), to: c.width, right: c.right), y: y, x: x, attr)
+                f.put(TextWidth.pad(c.value(s, listenerByIndex[i]), to: c.width, right: c.right, keepPort: c.flexible),
+                      y: y, x: x, attr)
                 x += c.width + 1
             }
         }
@@ -384,16 +387,17 @@ extension ViewModel {
     func helpArea(_ f: inout Frame, top: Int, height: Int) {
         var lines: [String] = [
             "Keys (any key closes this help)",
-            "  q                 quit (also Ctrl-C)",
-            "  /                 port filter as you type: 443, 22,80, 8000-8100, https; Enter keeps, Esc clears",
-            "  l  e  a           listening / established / all states",
-            "  L                 listeners view: accept queue, established connections and peers per listener",
-            "  Up Down j k       move; PgUp PgDn, Home End, g G",
-            "  s  r              next sort column, reverse",
-            "  Enter             detail pane: 5-tuple, tcp_info, memory, owners",
-            "  p                 show or hide owners",
-            "  Space             pause or resume refreshing",
-            "  +  -              longer or shorter refresh interval",
+            "  q             quit (also Ctrl-C)",
+            "  /             port filter, applied as you type: 443  22,80  8000-8100  https",
+            "                Enter keeps it, Esc clears it",
+            "  l  e  a       listening / established / all states",
+            "  L             listeners: accept queue, connections and peers per listener",
+            "  Up Down j k   move; PgUp PgDn, Home End, g G",
+            "  s  r          next sort column, reverse the order",
+            "  Enter         detail pane: 5-tuple, tcp_info, memory, owners",
+            "  p             show or hide owners",
+            "  Space         pause or resume refreshing",
+            "  +  -          longer or shorter refresh interval",
             "",
             "New sockets are highlighted; closed ones stay dimmed for a few seconds.",
         ]

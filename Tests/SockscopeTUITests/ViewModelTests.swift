@@ -1,0 +1,339 @@
+import SockscopeCollect
+import SockscopeFilter
+import SockscopeModel
+@testable import SockscopeTUI
+import Testing
+
+extension ViewModel {
+    /// The visible rows' local and remote ports, in order.
+    var rowPorts: [(UInt16, UInt16)] { rows.map { (sockets[$0].record.local.port, sockets[$0].record.remote.port) } }
+    var rowCookies: [UInt64] { rows.map { sockets[$0].record.cookie ?? 0 } }
+
+    mutating func type(_ text: String) { for c in text { handle(.char(c)) } }
+}
+
+@Suite struct FilteringTests {
+    @Test func statePresets() {
+        var m = Synthetic.model(states: .connected)
+        // 16 is now TIME-WAIT; 17 is closed and kept with its last state, ESTAB.
+        #expect(Set(m.rowCookies) == [10, 11, 12, 13, 14, 15, 17, 21])
+        m.handle(.char("l"))
+        #expect(Set(m.rowCookies) == [1, 2, 3, 20])
+        m.handle(.char("e"))
+        #expect(Set(m.rowCookies) == [10, 11, 12, 13, 14, 15, 17, 21])
+        m.handle(.char("a"))
+        #expect(m.rows.count == m.sockets.count)
+    }
+
+    @Test func connectedShowsTheClosedSocketAndHidesTimeWait() {
+        let m = Synthetic.model(states: .connected)
+        #expect(Set(m.rowCookies) == [10, 11, 12, 13, 14, 15, 17, 21])
+    }
+
+    @Test func promptFiltersAsYouType() {
+        var m = Synthetic.model()
+        m.handle(.char("/"))
+        m.type("4")
+        // "4" is a valid port: nothing uses it.
+        #expect(m.rows.isEmpty)
+        m.type("43")
+        #expect(Set(m.rowCookies) == [2, 11, 12, 13, 16])
+        m.handle(.enter)
+        #expect(m.prompt == nil && m.portFilter == PortSpec(ranges: [443...443]))
+        #expect(m.filterDescription.contains("port=443"))
+    }
+
+    @Test func listsRangesAndServiceNames() {
+        var m = Synthetic.model()
+        m.handle(.char("/"))
+        m.type("22,53")
+        #expect(Set(m.rowCookies) == [1, 10, 20, 21])
+        for _ in 0..<5 { m.handle(.backspace) }
+        m.type("5000-6000")
+        #expect(Set(m.rowCookies) == [3, 14, 15])
+        for _ in 0..<9 { m.handle(.backspace) }
+        m.type("https")
+        #expect(Set(m.rowCookies) == [2, 11, 12, 13, 16])
+    }
+
+    @Test func anInvalidPrefixKeepsTheLastValidFilterAndEscClears() {
+        var m = Synthetic.model()
+        m.handle(.char("/"))
+        m.type("5432-")
+        #expect(m.prompt?.error != nil)
+        #expect(Set(m.rowCookies) == [3, 14, 15])
+        m.handle(.enter)   // keeps the last valid filter
+        #expect(m.portFilter == PortSpec(ranges: [5432...5432]))
+        m.handle(.char("/"))
+        #expect(m.prompt?.text == "5432")
+        m.handle(.escape)
+        #expect(m.portFilter == nil && m.prompt == nil)
+        #expect(m.rows.count == m.sockets.count)
+    }
+
+    @Test func commandLinePortIsTheInitialFilterAndSportStays() throws {
+        var settings = Synthetic.settings()
+        settings.ports = PortFilter(source: try PortSpec(parsing: "443"), either: try PortSpec(parsing: "40001,40002"))
+        var m = ViewModel(settings: settings)
+        m.ingest(Synthetic.tracker().sockets, source: .netlink, at: 102)
+        #expect(Set(m.rowCookies) == [11, 12])
+        m.handle(.char("/"))
+        m.handle(.escape)
+        #expect(Set(m.rowCookies) == [2, 11, 12, 13])   // --sport 443 still applies
+    }
+
+    @Test func ignoresKeysThePromptCannotUse() {
+        var m = Synthetic.model()
+        m.handle(.char("/"))
+        m.handle(.char("\u{1b}"))
+        m.handle(.char(" "))
+        m.handle(.up)
+        #expect(m.prompt?.text == "")
+        #expect(m.quitRequested == false)
+    }
+}
+
+@Suite struct SortingTests {
+    @Test func cyclesColumnsAndReverses() {
+        var m = Synthetic.model()
+        #expect(m.sort == .local)
+        let locals = m.rows.map { m.sockets[$0].record.local }
+        #expect(locals == locals.sorted())
+        m.handle(.char("s"))
+        #expect(m.sort == .remote)
+        let remotes = m.rows.map { m.sockets[$0].record.remote }
+        #expect(remotes == remotes.sorted())
+        m.handle(.char("r"))
+        let reversed = m.rows.map { m.sockets[$0].record.remote }
+        #expect(reversed == remotes.sorted().reversed())
+    }
+
+    @Test func numbersSortBiggestFirst() {
+        var m = Synthetic.model()
+        while m.sort != .rateOut { m.handle(.char("s")) }
+        let first = m.sockets[m.rows[0]]
+        #expect(first.record.cookie == 11)   // 8 MB acked over 2 s
+        let rates = m.rows.map { m.sockets[$0].throughput?.outBytesPerSecond ?? -1 }
+        #expect(rates == rates.sorted(by: >))
+    }
+
+    @Test func sortCyclesWrapAndTheListenersViewHasItsOwn() {
+        var m = Synthetic.model()
+        for _ in 0..<SortColumn.connections.count { m.handle(.char("s")) }
+        #expect(m.sort == .local)
+        m.handle(.char("L"))
+        #expect(m.mode == .listeners)
+        m.handle(.char("s"))
+        #expect(m.sort == .acceptQueue)
+        #expect(m.sockets[m.rows[0]].record.local.port == 443)   // 3 waiting
+        m.handle(.char("s"))
+        #expect(m.sort == .established)
+        #expect(m.listenerRows.map(\.established) == m.listenerRows.map(\.established).sorted(by: >))
+    }
+}
+
+@Suite struct ChangeTrackingViewTests {
+    @Test func newRowsAreHighlightedAndClosedRowsDimmed() {
+        var m = Synthetic.model()
+        let frame = m.render(width: 120, height: 30)
+        func line(containing s: String) -> Int? { (0..<frame.height).first { frame.text($0).contains(s) } }
+        let newLine = line(containing: ":40003")
+        let closedLine = line(containing: "93.184.216.34:80")
+        #expect(newLine != nil && closedLine != nil)
+        if let newLine { #expect(frame.lines[newLine][2].attribute == .new) }
+        if let closedLine { #expect(frame.lines[closedLine][2].attribute == .dim) }
+        let stateChanged = m.sockets.first { $0.record.cookie == 16 }
+        #expect(stateChanged?.previousState == .established)
+        #expect(m.isNew(stateChanged!) == false)
+    }
+
+    @Test func highlightAndClosedRowsExpire() {
+        var t = Synthetic.tracker()
+        var m = ViewModel(settings: Synthetic.settings())
+        m.ingest(t.sockets, source: .netlink, at: 102)
+        #expect(m.rowCookies.contains(17))
+        _ = t.update(Snapshot(records: Synthetic.records(second: true), source: .netlink), at: 104)
+        m.ingest(t.sockets, source: .netlink, at: 104)
+        let opened = m.sockets.first { $0.record.cookie == 13 }!
+        #expect(m.isNew(opened))   // 2 s old, highlighted for 3 s
+        _ = t.update(Snapshot(records: Synthetic.records(second: true), source: .netlink), at: 108)
+        m.ingest(t.sockets, source: .netlink, at: 108)
+        #expect(!m.rowCookies.contains(17))    // closed at 102, kept 5 s
+        #expect(!m.isNew(m.sockets.first { $0.record.cookie == 13 }!))
+    }
+
+    @Test func throughputAndAgeAreShown() {
+        var m = Synthetic.model()
+        let frame = m.render(width: 120, height: 30)
+        let ssh = (0..<frame.height).map(frame.text).first { $0.contains(":51234") } ?? ""
+        // 4000 B received and 60000 B acked over 2 s.
+        #expect(ssh.contains(" 2.0K ") && ssh.contains(" 30K "))
+        #expect(ssh.contains("23.4ms"))
+        #expect(ssh.split(separator: " ").last == "2s")
+    }
+}
+
+@Suite struct ListenerAggregationTests {
+    @Test func countsEstablishedConnectionsAndDistinctPeersPerListener() {
+        let t = Synthetic.tracker()
+        let summaries = Listeners.aggregate(t.sockets)
+        var byPort: [UInt16: ListenerSummary] = [:]
+        for s in summaries { byPort[t.sockets[s.index].record.local.port] = s }
+        #expect(summaries.count == 3)
+        #expect(byPort[443]?.established == 3 && byPort[443]?.peers == 2)
+        #expect(byPort[22]?.established == 1 && byPort[22]?.peers == 1)
+        // The server side of the loopback pair counts; the client side (local port 39000) does not.
+        #expect(byPort[5432]?.established == 1 && byPort[5432]?.peers == 1)
+    }
+
+    @Test func anExactBindingWinsOverTheWildcardAndFamiliesStaySeparate() {
+        func s(_ r: SocketRecord) -> Snapshot { Snapshot(records: [r], source: .netlink) }
+        let records = [
+            Synthetic.tcp(.listen, Synthetic.v4("0.0.0.0", 8080), Synthetic.any4, cookie: 1),
+            Synthetic.tcp(.listen, Synthetic.v4("127.0.0.1", 8080), Synthetic.any4, cookie: 2),
+            Synthetic.tcp(.listen, Endpoint(address: .anyIPv6, port: 8080), Synthetic.any6, cookie: 3),
+            Synthetic.tcp(.established, Synthetic.v4("127.0.0.1", 8080), Synthetic.v4("127.0.0.1", 50000), cookie: 4),
+            Synthetic.tcp(.established, Synthetic.v4("10.1.1.1", 8080), Synthetic.v4("10.9.9.9", 50001), cookie: 5),
+            Synthetic.tcp(.established, Synthetic.v4("10.1.1.1", 8080), Synthetic.v4("10.9.9.9", 50002), cookie: 6),
+            Synthetic.tcp(.established, Synthetic.v6("::1", 8080), Synthetic.v6("::1", 50003), cookie: 7),
+            Synthetic.tcp(.closeWait, Synthetic.v4("10.1.1.1", 8080), Synthetic.v4("10.9.9.8", 50004), cookie: 8),
+        ]
+        var t = ChangeTracker()
+        _ = t.update(Snapshot(records: records, source: .netlink), at: 0)
+        let out = Listeners.aggregate(t.sockets).map { ($0.established, $0.peers) }
+        #expect(out.map(\.0) == [2, 1, 1])
+        #expect(out.map(\.1) == [1, 1, 1])
+    }
+
+    @Test func listenersViewShowsAcceptQueueAndCounts() {
+        var m = Synthetic.model()
+        m.handle(.char("L"))
+        let frame = m.render(width: 120, height: 30)
+        let row = (0..<frame.height).map(frame.text).first { $0.contains("[::]:443") } ?? ""
+        #expect(row.contains("3/511"))
+        #expect(row.contains("1200/nginx+1"))
+        #expect(m.rows.count == 3)
+    }
+}
+
+@Suite struct NavigationTests {
+    @Test func selectionFollowsTheSocketAcrossRefreshes() {
+        var m = Synthetic.model()
+        m.handle(.down); m.handle(.down)
+        let key = m.selectedSocket?.key
+        m.handle(.char("s"))   // re-sort: the same socket stays selected
+        #expect(m.selectedSocket?.key == key)
+        m.ingest(m.sockets.reversed(), source: .netlink, at: 102)
+        #expect(m.selectedSocket?.key == key)
+    }
+
+    @Test func movesClampAndPageWithTheScreen() {
+        var m = Synthetic.model()
+        _ = m.render(width: 80, height: 8)   // title, totals, heading, 4 rows, key line
+        #expect(m.pageSize == 4)
+        m.handle(.char("k"))
+        #expect(m.selected == 0)
+        m.handle(.pageDown)
+        #expect(m.selected == 4)
+        m.handle(.char("G"))
+        #expect(m.selected == m.rows.count - 1)
+        // The last row scrolled into view, on the last table line, selected.
+        let frame = m.render(width: 80, height: 8)
+        let last = m.sockets[m.rows.last!]
+        #expect(frame.text(6).contains(":\(last.record.remote.port)"))
+        #expect(frame.lines[6][1].attribute == .selected)
+        #expect(frame.lines[5][1].attribute != .selected)
+        m.handle(.home)
+        #expect(m.selected == 0)
+        m.handle(.end); m.handle(.char("g"))
+        #expect(m.selected == 0)
+    }
+
+    @Test func keysForModesAndTheLoop() {
+        var m = Synthetic.model()
+        m.handle(.char(" "))
+        #expect(m.paused)
+        m.handle(.char("+"))
+        #expect(m.interval == 2)
+        m.handle(.char("-")); m.handle(.char("-"))
+        #expect(m.interval == 0.5)
+        for _ in 0..<20 { m.handle(.char("-")) }
+        #expect(m.interval == 0.1)
+        m.handle(.char("p"))
+        #expect(!m.showOwners)
+        m.handle(.enter)
+        #expect(m.detailOpen)
+        m.handle(.char("?"))
+        #expect(m.helpOpen)
+        m.handle(.char("x"))
+        #expect(!m.helpOpen && !m.quitRequested)
+        m.handle(.char("q"))
+        #expect(m.quitRequested)
+    }
+}
+
+@Suite struct RenderSafetyTests {
+    @Test func untrustedNamesAreEscaped() {
+        var m = Synthetic.model()
+        while m.selectedSocket?.record.cookie != 14 && m.selected < m.rows.count - 1 { m.handle(.down) }
+        m.handle(.enter)
+        let frame = m.render(width: 120, height: 30)
+        let lines = (0..<frame.height).map(frame.text)
+        for line in lines {
+            #expect(!line.unicodeScalars.contains { $0.value < 0x20 || ($0.value >= 0x7F && $0.value < 0xA0) })
+        }
+        #expect(lines.contains { $0.contains("evil\\x1b]0;pwned\\x07") })
+        let udp = m.sockets.first { $0.record.cookie == 20 }!
+        #expect(Format.endpoint(udp.record, local: true) == "0.0.0.0%eth0\\x1b[31m:53")
+    }
+
+    @Test func everySizeDownToNothingRendersWithoutTrapping() {
+        var m = Synthetic.model()
+        m.handle(.enter)
+        for w in 0...24 {
+            for h in 0...7 {
+                let f = m.render(width: w, height: h)
+                #expect(f.lines.count == h && f.lines.allSatisfy { $0.count == w })
+            }
+        }
+        m.handle(.char("?"))
+        let help = m.render(width: 10, height: 3)
+        #expect(help.lines.count == 3)
+    }
+
+    @Test func wideCharactersTakeTwoCellsAndAreNeverSplit() {
+        var f = Frame(width: 5, height: 1)
+        let end = f.put("a漢b漢", y: 0, x: 0, .normal)
+        #expect(end == 6)
+        #expect(f.text(0) == "a漢b ")
+        #expect(TextWidth.truncate("abcdef", to: 4) == "abc~")
+        #expect(TextWidth.pad("ab", to: 4, right: true) == "  ab")
+    }
+
+    @Test func formats() {
+        #expect(Format.rate(nil) == "-")
+        #expect(Format.rate(999) == "999")
+        #expect(Format.rate(1_234) == "1.2K")
+        #expect(Format.rate(56_789) == "57K")
+        #expect(Format.rate(4_000_000_000) == "4.0G")
+        #expect(Format.rtt(52) == "0.052ms")
+        #expect(Format.rtt(1_234) == "1.23ms")
+        #expect(Format.rtt(95_000) == "95.0ms")
+        #expect(Format.rtt(2_500_000) == "2.5s")
+        #expect(Format.age(59) == "59s")
+        #expect(Format.age(725) == "12m05s")
+        #expect(Format.age(3 * 3600 + 7 * 60) == "3h07m")
+        #expect(Format.age(.infinity) == "-")
+        #expect(Format.interval(0.5) == "0.5s")
+        #expect(Format.interval(120) == "2m")
+    }
+
+    @Test func styleFollowsTheEnvironment() {
+        let plain = TerminalStyle.from(environment: ["TERM": "xterm-256color"])
+        #expect(plain.colors && plain.attributes)
+        let noColor = TerminalStyle.from(environment: ["TERM": "xterm", "NO_COLOR": "1"])
+        #expect(!noColor.colors && noColor.attributes)
+        let dumb = TerminalStyle.from(environment: ["TERM": "dumb"])
+        #expect(!dumb.colors && !dumb.attributes)
+    }
+}
