@@ -1,0 +1,163 @@
+import Foundation
+import SockscopeModel
+import SockscopeRender
+import Testing
+
+/// Names a hostile process could choose: terminal escapes (CSI, OSC 52 clipboard, title), BEL,
+/// C1 controls as UTF-8 and as raw bytes, newlines, bidi overrides, invalid UTF-8, quotes, `)`.
+let hostileNames: [[UInt8]] = [
+    Array("\u{1B}[31mred\u{1B}[0m".utf8),
+    Array("\u{1B}]52;c;SGVsbG8=\u{07}".utf8),
+    Array("\u{1B}[2J\u{1B}[H".utf8),
+    Array("a\nb\rc\td".utf8),
+    Array("c1\u{85}\u{9B}x".utf8),
+    [0x61, 0x9B, 0x32, 0x4A, 0xFF, 0xC0, 0xAF],
+    Array("evil\u{202E}gnp.exe".utf8),
+    Array("q\"uote\\ )(".utf8),
+    [0x00, 0x7F, 0x1F],
+]
+
+func hasRawControl(_ bytes: [UInt8], allowNewline: Bool) -> Bool {
+    var i = 0
+    while i < bytes.count {
+        let b = bytes[i]
+        if b == 0x0A && allowNewline { i += 1; continue }
+        if b < 0x20 || b == 0x7F { return true }
+        if b == 0xC2, i + 1 < bytes.count, (0x80...0x9F).contains(bytes[i + 1]) { return true }  // C1 as UTF-8
+        i += 1
+    }
+    // Raw C1 bytes (0x80-0x9F) outside valid UTF-8 would be invalid UTF-8: check the whole is valid.
+    return String(validating: bytes, as: UTF8.self) == nil
+}
+
+@Suite struct EscapeTests {
+    @Test func terminalEscapingLeavesNoControlBytesAndStaysVisible() {
+        for name in hostileNames {
+            var out: [UInt8] = []
+            Escape.terminal(name, to: &out)
+            #expect(!hasRawControl(out, allowNewline: false), "\(name) -> \(String(decoding: out, as: UTF8.self))")
+        }
+        var out: [UInt8] = []
+        Escape.terminal(Array("\u{1B}[31m".utf8), to: &out)
+        #expect(String(decoding: out, as: UTF8.self) == "\\x1b[31m")
+        #expect(Escape.terminal("a\\b") == "a\\\\b", "a backslash is doubled so escapes are unambiguous")
+        #expect(Escape.terminal("naïve ✓") == "naïve ✓", "printable UTF-8 is kept")
+        out = []
+        Escape.terminal([0xFF, 0x41], to: &out)
+        #expect(String(decoding: out, as: UTF8.self) == "\\xffA")
+    }
+
+    @Test func jsonEscapingIsValidJSONForAnyBytes() throws {
+        for name in hostileNames {
+            var out: [UInt8] = [UInt8(ascii: "\"")]
+            Escape.json(name, to: &out)
+            out.append(UInt8(ascii: "\""))
+            #expect(!hasRawControl(out, allowNewline: false))
+            let parsed = try JSONSerialization.jsonObject(with: Data(out), options: .fragmentsAllowed)
+            #expect(parsed is String)
+        }
+    }
+}
+
+@Suite struct JSONRendererTests {
+    func records() -> [SocketRecord] {
+        var a = SocketRecord(proto: .tcp, family: .inet, state: .listen,
+                             local: Endpoint(address: IPAddress("127.0.0.1")!, port: 8080),
+                             remote: Endpoint(address: .anyIPv4, port: 0), recvQueue: 3, sendQueue: 128,
+                             uid: 1000, inode: 555, interfaceIndex: 1, interface: "lo", cookie: 0xABCDEF)
+        a.processes = hostileNames.enumerated().map { SocketOwner(pid: Int32($0.offset + 1), rawName: $0.element, uid: 0, user: "root", fd: 3, cgroup: "/system.slice/x.service", unit: "x.service") }
+        var b = SocketRecord(proto: .udp, family: .inet6, state: .close,
+                             local: Endpoint(address: IPAddress("::1")!, port: 53),
+                             remote: Endpoint(address: .anyIPv6, port: 0), inode: 9)
+        b.memory = SocketMemory(rmemAlloc: 1, rcvbuf: 2, wmemAlloc: 3, sndbuf: 4, fwdAlloc: 5, wmemQueued: 6, optmem: 7, backlog: 8, drops: 9)
+        var c = SocketRecord(proto: .tcp, family: .inet6, state: .established,
+                             local: Endpoint(address: IPAddress("::ffff:10.0.0.1")!, port: 443),
+                             remote: Endpoint(address: IPAddress("2001:db8::2")!, port: 50000), inode: 10)
+        c.tcpInfo = TCPInfo(rttUs: 1234, rttvarUs: 56, rtoUs: 204000, mss: 1448, cwnd: 10, ssthresh: 7, unacked: 1,
+                            retrans: 0, totalRetrans: 2, lost: 0, bytesAcked: 100, bytesReceived: 200, bytesSent: 300,
+                            deliveryRate: 1000, pacingRate: 2000, congestion: "cubic", lastSendMs: 5, lastRecvMs: 6, minRttUs: 40)
+        return [a, b, c]
+    }
+
+    func render(_ rs: [SocketRecord]) -> [UInt8] {
+        var out: [UInt8] = []
+        JSONRenderer(includeCookie: true).renderArray(rs, into: &out, flush: { _ in })
+        return out
+    }
+
+    @Test func handWrittenJSONEqualsTheCodableEncoding() throws {
+        let rs = records()
+        let fast = try JSONSerialization.jsonObject(with: Data(render(rs))) as? NSArray
+        let slow = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(rs)) as? NSArray
+        #expect(fast != nil && fast == slow)
+        let decoded = try JSONDecoder().decode([SocketRecord].self, from: Data(render(rs)))
+        #expect(decoded.count == 3 && decoded[2].tcpInfo == rs[2].tcpInfo && decoded[1].memory == rs[1].memory)
+    }
+
+    @Test func hostileProcessNamesStayValidAndInert() throws {
+        let out = render(records())
+        #expect(!hasRawControl(out, allowNewline: true))
+        let arr = try #require(try JSONSerialization.jsonObject(with: Data(out)) as? [[String: Any]])
+        let names = (arr[0]["processes"] as? [[String: Any]])?.compactMap { $0["name"] as? String } ?? []
+        #expect(names.count == hostileNames.count)
+        #expect(names[0] == "\u{1B}[31mred\u{1B}[0m", "JSON escapes round-trip to the original text")
+    }
+
+    @Test func emptyListingIsAnEmptyArray() {
+        #expect(String(decoding: render([]), as: UTF8.self) == "[]\n")
+    }
+
+    @Test func flushIsCalledForLargeOutputAndNothingIsLost() throws {
+        let many = [SocketRecord](repeating: records()[1], count: 3000)
+        var out: [UInt8] = []
+        var flushed: [UInt8] = []
+        var flushes = 0
+        JSONRenderer().renderArray(many, into: &out, flush: { buf in flushed += buf; buf.removeAll(); flushes += 1 })
+        flushed += out
+        #expect(flushes > 1)
+        #expect((try JSONSerialization.jsonObject(with: Data(flushed)) as? [Any])?.count == 3000)
+    }
+}
+
+@Suite struct TableRendererTests {
+    @Test func goldenTable() {
+        var svc = ServiceTable()
+        svc.add(name: "https", port: 443, proto: .tcp)
+        svc.add(name: "domain", port: 53, proto: .udp)
+        let rs = [
+            SocketRecord(proto: .tcp, family: .inet, state: .listen,
+                         local: Endpoint(address: .anyIPv4, port: 443), remote: Endpoint(address: .anyIPv4, port: 0),
+                         sendQueue: 4096),
+            SocketRecord(proto: .tcp, family: .inet6, state: .established,
+                         local: Endpoint(address: IPAddress("::ffff:127.0.0.1")!, port: 443),
+                         remote: Endpoint(address: IPAddress("::ffff:127.0.0.1")!, port: 51234), recvQueue: 12),
+            SocketRecord(proto: .udp, family: .inet, state: .close,
+                         local: Endpoint(address: IPAddress("127.0.0.53")!, port: 53), remote: Endpoint(address: .anyIPv4, port: 0),
+                         interfaceIndex: 1, interface: "lo"),
+        ]
+        var out: [UInt8] = []
+        TableRenderer(options: TableOptions(services: svc)).render(rs, into: &out, flush: { _ in })
+        let expected = """
+        Netid State  Recv-Q Send-Q      Local Address:Port         Peer Address:Port
+        tcp   LISTEN 0      4096              0.0.0.0:https             0.0.0.0:*
+        tcp   ESTAB  12     0      [::ffff:127.0.0.1]:https  [::ffff:127.0.0.1]:51234
+        udp   UNCONN 0      0           127.0.0.53%lo:domain            0.0.0.0:*
+
+        """
+        #expect(String(decoding: out, as: UTF8.self) == expected)
+        out = []
+        TableRenderer(options: TableOptions(header: false, numeric: true, services: svc, netid: false)).render(Array(rs.prefix(1)), into: &out, flush: { _ in })
+        #expect(String(decoding: out, as: UTF8.self) == "LISTEN 0      4096         0.0.0.0:443       0.0.0.0:*\n")
+    }
+
+    @Test func ownersAreEscapedAndEachSocketIsOneLine() {
+        var r = SocketRecord(proto: .tcp, family: .inet, state: .listen,
+                             local: Endpoint(address: IPAddress("127.0.0.1")!, port: 1), remote: Endpoint(address: .anyIPv4, port: 0))
+        r.processes = hostileNames.enumerated().map { SocketOwner(pid: Int32($0.offset + 10), rawName: $0.element, uid: 0, fd: 4) }
+        var out: [UInt8] = []
+        TableRenderer(options: TableOptions(header: false, numeric: true, processes: true)).render([r], into: &out, flush: { _ in })
+        #expect(!hasRawControl(out, allowNewline: true))
+        #expect(out.filter { $0 == 0x0A }.count == 1, "\(String(decoding: out, as: UTF8.self))")
+        #expect(String(decoding: out, as: UTF8.self).contains(#"users:(("\x1b[31mred\x1b[0m",pid=10,fd=4)"#))
+    }
+}
