@@ -47,9 +47,10 @@ public struct OwnerIndex: Sendable {
 ///
 /// Threads: a thread created with its own descriptor table (`clone` without `CLONE_FILES`, or
 /// `unshare(CLONE_FILES)`) holds sockets that `/proc/PID/fd` does not show. For a process with
-/// several threads, each thread whose table `kcmp(KCMP_FILES)` does not confirm as shared with
-/// the process's is scanned through `/proc/PID/task/TID/fd` as well; its sockets are attributed
-/// to the process (pid = the thread group id), with the fd number in that thread's table.
+/// several threads, each thread whose table `kcmp(KCMP_FILES)` says differs from the process's
+/// is scanned through `/proc/PID/task/TID/fd` as well; its sockets are attributed to the process
+/// (pid = the thread group id), with the fd number in that thread's table. Without kcmp, a thread
+/// table is scanned only when its fd numbers differ from the process's (see `scanThreads`).
 public struct OwnerScanner: Sendable {
     /// Where procfs is mounted (tests point this at a tree of their own).
     public var procRoot: String
@@ -100,10 +101,11 @@ public struct OwnerScanner: Sendable {
             // The name from stat, raw (comm is the same bytes plus a newline; it is the fallback).
             let name = stat?.name ?? (try? proc.readFile(p + "/comm", sizeHint: 64)).map(ProcCommParser.parse) ?? []
             // The real uid from status; the /proc/PID directory's owner (the effective uid) if that fails.
-            let uid = (try? proc.readFile(p + "/status", sizeHint: 2048)).flatMap(ProcStatusParser.uids)?.real
-                ?? (try? proc.ownerUID(of: p)) ?? UInt32.max
+            // Neither readable: the process has exited since its fds were read.
+            guard let uid = (try? proc.readFile(p + "/status", sizeHint: 2048)).flatMap(ProcStatusParser.uids)?.real
+                    ?? (try? proc.ownerUID(of: p)) else { continue }
             let cgroup = cgroups ? (try? proc.readFile(p + "/cgroup", sizeHint: 256)).flatMap(CgroupParser.parse) : nil
-            let owner = SocketOwner(pid: pid, rawName: name, uid: uid, user: uid == .max ? nil : users.name(of: uid), fd: 0,
+            let owner = SocketOwner(pid: pid, rawName: name, uid: uid, user: users.name(of: uid), fd: 0,
                                     cgroup: cgroup?.path, unit: cgroup?.unit, container: cgroup?.container)
             for s in found {
                 var o = owner
@@ -168,7 +170,20 @@ public struct OwnerScanner: Sendable {
             if let tid = Int32(decimal: name), tid != pid { tids.append(tid) }
         }
         var extra = false
-        for tid in tids where Tasks.shareFileTable(pid, tid) != true {
+        var processFDs: Set<Int32>?
+        for tid in tids {
+            switch Tasks.shareFileTable(pid, tid) {
+            case true?:
+                continue
+            case false?:
+                break
+            case nil:
+                // No kcmp (kernel without it, or refused): a table holding other fd numbers than the
+                // process's is its own. One holding the same numbers is taken as shared — the limit of
+                // this fallback — rather than reading every link of every thread (threads × fds).
+                if processFDs == nil { processFDs = Self.fdNumbers(proc, "\(pid)/fd") }
+                if Self.fdNumbers(proc, "\(pid)/task/\(tid)/fd") == processFDs { continue }
+            }
             _ = Self.scanFDs(proc, "\(pid)/task/\(tid)/fd", linkBuffer: linkBuffer, into: &found)
             extra = true
         }
@@ -177,6 +192,14 @@ public struct OwnerScanner: Sendable {
             var seen = Set<FDSocket>()
             found = found.filter { seen.insert($0).inserted }
         }
+    }
+
+    /// The fd numbers in a descriptor table (names only: no link is read).
+    static func fdNumbers(_ proc: Directory, _ path: String) -> Set<Int32> {
+        var out = Set<Int32>()
+        guard let dir = try? Directory(at: proc, path) else { return out }
+        try? dir.forEachEntry { name, _ in if let fd = Int32(decimal: name) { out.insert(fd) } }
+        return out
     }
 
     /// `socket:[12345]` → 12345. A target that filled the buffer may have been cut: not a socket link.

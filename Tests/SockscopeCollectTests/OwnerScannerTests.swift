@@ -56,6 +56,10 @@ import Testing
         try proc.process(2_000_000_102, name: Array("threads".utf8), uid: 0, threads: 2, fds: [3: "socket:[6000]"])
         try proc.thread(2_000_000_102, 2_000_000_102, fds: [3: "socket:[6000]"])
         try proc.thread(2_000_000_102, 2_000_000_103, fds: [3: "socket:[6000]", 4: "socket:[6001]"])
+        // Without kcmp, a thread table with the same fd numbers as the process's is taken as shared
+        // (the documented limit of the fallback): its socket 7001 is not read.
+        try proc.process(2_000_000_105, name: Array("same".utf8), uid: 0, threads: 2, fds: [3: "socket:[7000]"])
+        try proc.thread(2_000_000_105, 2_000_000_106, fds: [3: "socket:[7001]"])
         // Not processes: ignored.
         try FileManager.default.createDirectory(at: proc.root.appendingPathComponent("net"), withIntermediateDirectories: true)
         try Data("x".utf8).write(to: proc.root.appendingPathComponent("uptime"))
@@ -64,8 +68,8 @@ import Testing
 
         let index = OwnerScanner(procRoot: proc.root.path).scan()
         #expect(index.unreadableProcesses == 0)
-        #expect(index.scannedProcesses == 3)
-        #expect(Set(index.owners.keys) == [5000, 5001, 6000, 6001])
+        #expect(index.scannedProcesses == 4)
+        #expect(Set(index.owners.keys) == [5000, 5001, 6000, 6001, 7000])
 
         let shared = index.owners(of: 5000)
         #expect(shared.map(\.pid) == [2_000_000_100, 2_000_000_101])
