@@ -77,6 +77,27 @@ public final class SockDiagSocket {
         return seq
     }
 
+    /// The underlying file descriptor (for poll).
+    public var fileDescriptor: Int32 { mnl_socket_get_fd(nl) }
+
+    /// Joins a sock_diag multicast group (`SKNLGRP_INET_TCP_DESTROY` = 1 … `SKNLGRP_INET6_UDP_DESTROY` = 4):
+    /// the kernel then sends an `inet_diag_msg` for every socket of that kind as it is destroyed.
+    /// Needs CAP_NET_ADMIN; fails with EPERM without it.
+    public func join(group: UInt32) throws(SystemError) {
+        var g = group
+        if mnl_socket_setsockopt(nl, Int32(NETLINK_ADD_MEMBERSHIP), &g, socklen_t(MemoryLayout<UInt32>.size)) < 0 {
+            throw SystemError("setsockopt(NETLINK_ADD_MEMBERSHIP \(group))", errno: Errno(rawValue: Glibc.errno))
+        }
+    }
+
+    /// Waits up to `milliseconds` for any of `sockets` to be readable; returns which are.
+    public static func waitReadable(_ sockets: [SockDiagSocket], milliseconds: Int32) -> [Bool] {
+        var fds = sockets.map { pollfd(fd: $0.fileDescriptor, events: Int16(POLLIN), revents: 0) }
+        let n = poll(&fds, nfds_t(fds.count), milliseconds)
+        if n <= 0 { return [Bool](repeating: false, count: sockets.count) }
+        return fds.map { $0.revents & Int16(POLLIN | POLLERR) != 0 }
+    }
+
     /// Receives one batch of reply messages into `buffer`; returns the byte count.
     ///
     /// Throws with ENOBUFS when the kernel dropped messages (the dump must be redone), and with

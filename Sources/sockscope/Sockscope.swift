@@ -91,6 +91,25 @@ struct Sockscope: ParsableCommand {
             transform: parseInterval)
     var interval: Double = 1
 
+    // MARK: scripting options (issue 5)
+    @Option(name: .customLong("count"), help: ArgumentHelp(
+        "With -w --json or --watch-port: stop after this many refreshes.", valueName: "n"), transform: parseCount)
+    var count: Int?
+    @Flag(name: [.customShort("s"), .customLong("summary")],
+          help: "Totals per protocol, family and state, top listening ports and top peers (with --json: one object).")
+    var summary = false
+    @Option(name: .customLong("watch-port"), help: ArgumentHelp(
+        "Print a line whenever one of these ports starts or stops listening (UP/DOWN), until interrupted.",
+        valueName: "list"), transform: parsePorts)
+    var watchPorts: PortSpec?
+    @Option(name: .customLong("until-up"), help: ArgumentHelp(
+        "Wait until every port in the list is listening: exit 0 then, 1 after --timeout.", valueName: "list"),
+            transform: parsePorts)
+    var untilUp: PortSpec?
+    @Option(name: .customLong("timeout"), help: ArgumentHelp(
+        "Seconds --until-up waits (default 30).", valueName: "seconds"), transform: parseInterval)
+    var timeout: Double = 30
+
     static func main() {
         ProcessSetup.ignoreBrokenPipe()
         let command: Sockscope
@@ -128,11 +147,10 @@ struct Sockscope: ParsableCommand {
     /// Runs the chosen mode; returns the exit status.
     func execute() -> Int32 {
         // MARK: mode dispatch (watch, stream, summary… are added here)
-        if watch && json {
-            // -w --json is the NDJSON event stream (issue 5): dispatch it here, never to the TUI.
-            FileOutput.standardError("sockscope: -w --json (the event stream) is not available yet")
-            return 1
-        }
+        if let ports = untilUp ?? watchPorts { return runPortWatch(ports, until: untilUp != nil) }
+        if summary { return runSummary() }
+        // -w --json is the NDJSON event stream, never the TUI.
+        if watch && json { return runStream() }
         if watch { return runWatch() }
         return runListing()
     }
@@ -144,6 +162,12 @@ func parsePorts(_ text: String) throws -> PortSpec {
     } catch {
         throw ValidationError(error.message)
     }
+}
+
+/// `--count N`: a positive number of refreshes.
+func parseCount(_ text: String) throws -> Int {
+    guard let v = Int(text), v > 0 else { throw ValidationError("--count must be a positive number (got '\(text)')") }
+    return v
 }
 
 func parseStates(_ text: String) throws -> StateSet {

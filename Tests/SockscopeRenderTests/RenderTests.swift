@@ -161,3 +161,22 @@ func hasRawControl(_ bytes: [UInt8], allowNewline: Bool) -> Bool {
         #expect(String(decoding: out, as: UTF8.self).contains(#"users:(("\x1b[31mred\x1b[0m",pid=10,fd=4)"#))
     }
 }
+
+@Suite struct EventRendererTests {
+    @Test func oneValidJSONObjectPerLine() throws {
+        let r = SocketRecord(proto: .tcp, family: .inet, state: .established,
+                             local: Endpoint(address: IPAddress("127.0.0.1")!, port: 5000),
+                             remote: Endpoint(address: IPAddress("127.0.0.1")!, port: 80), inode: 3)
+        var out: [UInt8] = []
+        let e = EventRenderer()
+        e.append(event: "open", time: "2026-11-21T00:00:00.000Z", record: r, to: &out)
+        e.append(event: "state", time: "2026-11-21T00:00:01.000Z", record: r, from: "SYN_SENT", to: &out)
+        e.append(event: "close", time: "2026-11-21T00:00:02.000Z", record: r, via: "destroy", to: &out)
+        let lines = String(decoding: out, as: UTF8.self).split(separator: "\n")
+        #expect(lines.count == 3)
+        let objs = try lines.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        #expect(objs.map { $0["event"] as? String } == ["open", "state", "close"])
+        #expect(objs[1]["from"] as? String == "SYN_SENT" && objs[2]["via"] as? String == "destroy")
+        #expect((objs[0]["socket"] as? [String: Any])?["state"] as? String == "ESTABLISHED")
+    }
+}

@@ -146,7 +146,7 @@ import Testing
             .deletingLastPathComponent().appendingPathComponent("man/sockscope.1")
         let text = try String(contentsOf: man, encoding: .utf8).replacingOccurrences(of: "\\-", with: "-")
         let help = try Binary.sockscope(["--help"]).stdoutText
-        let options = Set(help.split(whereSeparator: { " ,<>=\n[]".contains($0) })
+        let options = Set(help.split(whereSeparator: { " ,<>=\n[]():;.'".contains($0) })
             .filter { $0.hasPrefix("--") && $0.count > 2 }.map(String.init))
         #expect(options.count >= 15, "\(options)")
         for o in options {

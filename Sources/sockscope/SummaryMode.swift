@@ -1,0 +1,33 @@
+import Foundation
+import SockscopeCollect
+import SockscopeModel
+import SockscopeRender
+import SockscopeSystem
+
+extension Sockscope {
+    /// `-s`: totals like `ss -s`. Counts every state unless `--state` narrows it; other filters apply.
+    func runSummary() -> Int32 {
+        var q = query
+        q.states = state ?? .all
+        let snapshot: Snapshot
+        do {
+            snapshot = try SocketCollector(options: CollectOptions(source: source, procRoot: procRoot))
+                .collect(q, owners: wantsOwners)
+        } catch {
+            FileOutput.standardError("sockscope: \(error)")
+            return 1
+        }
+        for n in snapshot.notices { FileOutput.standardError("sockscope: \(n)") }
+        let summary = Summarizer.summarize(snapshot.records)
+        var bytes: [UInt8]
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            guard let data = try? encoder.encode(summary) else { return 1 }
+            bytes = [UInt8](data) + [0x0A]
+        } else {
+            bytes = Array(SummaryRenderer.text(summary).utf8)
+        }
+        return LineWriter().write(bytes) ?? 0
+    }
+}

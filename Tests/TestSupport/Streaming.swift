@@ -1,0 +1,65 @@
+import Foundation
+import Synchronization
+
+/// A child process whose stdout is read line by line while it runs.
+public final class StreamingProcess: Sendable {
+    let process: Process
+    let lines = Mutex<[String]>([])
+    let pipe = Pipe()
+
+    public init(_ path: String, _ args: [String]) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = args
+        p.standardOutput = pipe
+        p.standardError = FileHandle.nullDevice
+        p.standardInput = FileHandle.nullDevice
+        process = p
+        let handle = pipe.fileHandleForReading
+        try p.run()
+        let box = UncheckedSendable(self)
+        Thread.detachNewThread {
+            var buffer = Data()
+            while true {
+                let chunk = handle.availableData
+                if chunk.isEmpty { break }
+                buffer.append(chunk)
+                while let nl = buffer.firstIndex(of: 0x0A) {
+                    let line = String(decoding: buffer[buffer.startIndex..<nl], as: UTF8.self)
+                    buffer.removeSubrange(buffer.startIndex...nl)
+                    box.value.lines.withLock { $0.append(line) }
+                }
+            }
+        }
+    }
+
+    /// The lines read so far.
+    public var output: [String] { lines.withLock { $0 } }
+
+    /// Polls until `predicate` holds for the lines read so far, or `timeout` seconds pass.
+    @discardableResult
+    public func wait(timeout: Double, until predicate: ([String]) -> Bool) -> Bool {
+        let end = Date().addingTimeInterval(timeout)
+        while Date() < end {
+            if predicate(output) { return true }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return predicate(output)
+    }
+
+    public var pid: Int32 { process.processIdentifier }
+    public var isRunning: Bool { process.isRunning }
+
+    /// Sends a signal and waits (bounded) for the exit status.
+    public func stop(signal: Int32 = SIGINT, timeout: Double = 5) -> Int32? {
+        if process.isRunning { kill(process.processIdentifier, signal) }
+        let end = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < end { Thread.sleep(forTimeInterval: 0.02) }
+        if process.isRunning { process.terminate(); return nil }
+        return process.terminationStatus
+    }
+
+    deinit { if process.isRunning { process.terminate() } }
+}
+
+struct UncheckedSendable<T>: @unchecked Sendable { let value: T; init(_ v: T) { value = v } }
