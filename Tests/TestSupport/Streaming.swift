@@ -55,11 +55,15 @@ public final class StreamingProcess: Sendable {
         if process.isRunning { kill(process.processIdentifier, signal) }
         let end = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < end { Thread.sleep(forTimeInterval: 0.02) }
-        if process.isRunning { process.terminate(); return nil }
+        if process.isRunning {
+            // It ignored the signal: that is the failure being reported; still never leave it behind.
+            kill(process.processIdentifier, SIGKILL)
+            return nil
+        }
         return process.terminationStatus
     }
 
-    deinit { if process.isRunning { process.terminate() } }
+    deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
 }
 
 struct UncheckedSendable<T>: @unchecked Sendable { let value: T; init(_ v: T) { value = v } }
