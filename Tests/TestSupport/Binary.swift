@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The result of running a program.
 public struct RunResult: Sendable {
@@ -26,6 +29,9 @@ public enum Binary {
     }
 
     /// Runs a program with arguments, bounded by `timeout` seconds (killed after it).
+    ///
+    /// Output is read on background threads until EOF, but once the program has exited only for a
+    /// moment longer: a daemon it started (a tmux server) may hold the pipes open forever.
     public static func run(_ path: String, _ args: [String], stdin: FileHandle? = nil, stdoutTo: FileHandle? = nil,
                            environment: [String: String]? = nil, timeout: Double = 30) throws -> RunResult {
         let p = Process()
@@ -38,20 +44,36 @@ public enum Binary {
         p.standardInput = stdin ?? FileHandle.nullDevice
         try p.run()
         let deadline = DispatchTime.now() + timeout
-        DispatchQueue.global().asyncAfter(deadline: deadline) { [p] in if p.isRunning { p.terminate() } }
-        // Read both pipes concurrently so a full pipe never blocks the child.
-        nonisolated(unsafe) var errData = Data()
+        DispatchQueue.global().asyncAfter(deadline: deadline) { [p] in if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        let collected = Collected()
         let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-        let outData = stdoutTo == nil ? out.fileHandleForReading.readDataToEndOfFile() : Data()
-        group.wait()
+        for (handle, isOut) in [(err.fileHandleForReading, false)] + (stdoutTo == nil ? [(out.fileHandleForReading, true)] : []) {
+            group.enter()
+            DispatchQueue.global().async {
+                while true {
+                    let chunk = handle.availableData
+                    if chunk.isEmpty { break }
+                    collected.append(chunk, toStdout: isOut)
+                }
+                group.leave()
+            }
+        }
         p.waitUntilExit()
-        return RunResult(status: p.terminationStatus, stdout: outData, stderr: errData)
+        _ = group.wait(timeout: .now() + 2)
+        let (o, e) = collected.snapshot()
+        return RunResult(status: p.terminationStatus, stdout: o, stderr: e)
     }
 
     /// Runs the built `sockscope`.
     public static func sockscope(_ args: [String], timeout: Double = 30) throws -> RunResult {
         try run(sockscope, args, timeout: timeout)
     }
+}
+
+/// Output gathered by reader threads.
+final class Collected: @unchecked Sendable {
+    private let lock = NSLock()
+    private var out = Data(), err = Data()
+    func append(_ d: Data, toStdout: Bool) { lock.lock(); if toStdout { out.append(d) } else { err.append(d) }; lock.unlock() }
+    func snapshot() -> (Data, Data) { lock.lock(); defer { lock.unlock() }; return (out, err) }
 }
