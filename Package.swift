@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "sockscope", targets: ["sockscope"]),
+        .executable(name: "sockscope-bench", targets: ["sockscope-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -38,6 +39,9 @@ let package = Package(
             "SockscopeModel", "SockscopeSystem", "SockscopeFilter", "SockscopeCollect", "SockscopeRender", "SockscopeTUI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+
+        // The benchmark of issue 6: sockscope against ss and netstat on a loopback load.
+        .executableTarget(name: "sockscope-bench", path: "Sources/sockscope-bench"),
 
         .target(name: "TestSupport", dependencies: ["SockscopeModel"], path: "Tests/TestSupport"),
         .testTarget(name: "SockscopeModelTests", dependencies: ["SockscopeModel"]),

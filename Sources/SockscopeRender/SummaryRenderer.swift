@@ -30,3 +30,35 @@ public enum SummaryRenderer {
 extension String {
     func padding(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
 }
+
+extension SummaryRenderer {
+    /// The summary as one JSON object (same keys as `SocketSummary`'s Codable form), written by
+    /// hand so the binary needs no Foundation: loading it would triple start-up time.
+    public static func json(_ s: SocketSummary) -> [UInt8] {
+        var out: [UInt8] = []
+        out.append(contentsOf: #"{"total":"#.utf8)
+        appendDecimal(UInt64(s.total), to: &out)
+        out.append(contentsOf: #","protocols":["#.utf8)
+        for (i, p) in s.protocols.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: #"{"proto":"\#(p.proto.rawValue)","family":"\#(p.family.rawValue)","count":\#(p.count)}"#.utf8)
+        }
+        out.append(contentsOf: #"],"states":["#.utf8)
+        for (i, st) in s.states.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: #"{"proto":"\#(st.proto.rawValue)","state":"\#(st.state)","count":\#(st.count)}"#.utf8)
+        }
+        out.append(contentsOf: #"],"top_listening_ports":["#.utf8)
+        for (i, l) in s.topListeningPorts.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: #"{"port":\#(l.port),"listeners":\#(l.listeners),"established":\#(l.established)}"#.utf8)
+        }
+        out.append(contentsOf: #"],"top_peers":["#.utf8)
+        for (i, p) in s.topPeers.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: #"{"address":"\#(p.address)","established":\#(p.established)}"#.utf8)
+        }
+        out.append(contentsOf: "]}\n".utf8)
+        return out
+    }
+}

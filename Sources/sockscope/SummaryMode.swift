@@ -1,4 +1,3 @@
-import Foundation
 import SockscopeCollect
 import SockscopeModel
 import SockscopeRender
@@ -19,15 +18,7 @@ extension Sockscope {
         }
         for n in snapshot.notices { FileOutput.standardError("sockscope: \(n)") }
         let summary = Summarizer.summarize(snapshot.records)
-        var bytes: [UInt8]
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            guard let data = try? encoder.encode(summary) else { return 1 }
-            bytes = [UInt8](data) + [0x0A]
-        } else {
-            bytes = Array(SummaryRenderer.text(summary).utf8)
-        }
+        let bytes = json ? SummaryRenderer.json(summary) : Array(SummaryRenderer.text(summary).utf8)
         return LineWriter().write(bytes) ?? 0
     }
 }

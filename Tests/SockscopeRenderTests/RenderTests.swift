@@ -180,3 +180,14 @@ func hasRawControl(_ bytes: [UInt8], allowNewline: Bool) -> Bool {
         #expect((objs[0]["socket"] as? [String: Any])?["state"] as? String == "ESTABLISHED")
     }
 }
+
+@Suite struct SummaryRendererTests {
+    @Test func handWrittenJSONDecodesToTheSameSummary() throws {
+        let s = SocketSummary(total: 3, protocols: [.init(proto: .tcp, family: .inet6, count: 2)],
+                              states: [.init(proto: .udp, state: "UNCONN", count: 1)],
+                              topListeningPorts: [.init(port: 443, listeners: 2, established: 7)],
+                              topPeers: [.init(address: IPAddress("::ffff:10.1.2.3")!, established: 7)])
+        let decoded = try JSONDecoder().decode(SocketSummary.self, from: Data(SummaryRenderer.json(s)))
+        #expect(decoded == s)
+    }
+}
