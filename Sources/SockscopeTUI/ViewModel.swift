@@ -253,7 +253,8 @@ public struct ViewModel: Sendable {
         case .end, .char("G"): move(to: rows.count - 1)
         case .enter: detailOpen.toggle()
         case .escape: detailOpen = false
-        case .char("/"): prompt = Prompt(text: portFilter?.description ?? "", error: nil)
+        // The prompt starts empty (typing replaces the filter, as in `less`); the header shows the current one.
+        case .char("/"): prompt = Prompt(text: "", error: nil)
         case .char("l"): setStates(.listening)
         case .char("e"): setStates([.established])
         case .char("a"): setStates(.all)

@@ -65,7 +65,8 @@ extension ViewModel {
         m.handle(.enter)   // keeps the last valid filter
         #expect(m.portFilter == PortSpec(ranges: [5432...5432]))
         m.handle(.char("/"))
-        #expect(m.prompt?.text == "5432")
+        #expect(m.prompt?.text == "")
+        #expect(m.portFilter == PortSpec(ranges: [5432...5432]))   // kept until something is typed
         m.handle(.escape)
         #expect(m.portFilter == nil && m.prompt == nil)
         #expect(m.rows.count == m.sockets.count)

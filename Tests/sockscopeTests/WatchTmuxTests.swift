@@ -1,26 +1,65 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import SockscopeModel
 import TestSupport
 import Testing
 
 /// A private tmux server for one test: its own socket name, no user config, always killed.
+///
+/// tmux runs through `posix_spawn` + `waitpid` with its output in a file, not through `Process`
+/// and pipes: the server daemonizes from the first client and would hold any inherited pipe open.
 struct TmuxServer {
     let name = "sockscope-test-\(UInt32.random(in: 0...UInt32.max))"
+    let output = FileManager.default.temporaryDirectory.appendingPathComponent("sockscope-tmux-\(UUID().uuidString)").path
     static let path = ["/usr/bin/tmux", "/usr/local/bin/tmux", "/bin/tmux"].first {
         FileManager.default.isExecutableFile(atPath: $0)
     }
 
+    /// Runs tmux on this server with stdin from /dev/null and stdout+stderr into a file; returns
+    /// (status, output). Killed after `timeout` seconds.
     @discardableResult
-    func run(_ args: [String]) throws -> RunResult {
+    func run(_ args: [String], timeout: Double = 10) throws -> (status: Int32, text: String) {
         guard let tmux = Self.path else { throw TmuxMissing() }
-        return try Binary.run(tmux, ["-L", name, "-f", "/dev/null"] + args, timeout: 10)
+        let argv = [tmux, "-L", name, "-f", "/dev/null"] + args
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let env = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }
+        var cArgs = argv.map { strdup($0) } + [nil]
+        var cEnv = env.map { strdup($0) } + [nil]
+        defer { (cArgs + cEnv).forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, tmux, &actions, nil, &cArgs, &cEnv)
+        guard rc == 0 else { throw TmuxFailed(description: "posix_spawn tmux: \(rc)") }
+        var status: Int32 = 0
+        let done = Self.waitUntil(timeout) { waitpid(pid, &status, WNOHANG) == pid }
+        if !done {
+            Glibc.kill(pid, SIGKILL)
+            waitpid(pid, &status, 0)
+            throw TmuxFailed(description: "tmux \(args.first ?? "") did not finish in \(timeout) s")
+        }
+        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        return ((status >> 8) & 0xFF, text)
+    }
+
+    func newSession(width: Int, height: Int) throws {
+        let r = try run(["new-session", "-d", "-x", "\(width)", "-y", "\(height)", "-s", "t", "/bin/sh"])
+        guard r.status == 0 else { throw TmuxFailed(description: "tmux new-session failed: \(r.text)") }
     }
 
     func capture() throws -> [String] {
-        try run(["capture-pane", "-p", "-t", "t"]).stdoutText.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        try run(["capture-pane", "-p", "-t", "t"]).text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
     }
 
-    func kill() { _ = try? run(["kill-server"]) }
+    func kill() {
+        _ = try? run(["kill-server"])
+        try? FileManager.default.removeItem(atPath: output)
+    }
 
     /// Polls `check` every 100 ms for at most `seconds`; true as soon as it holds.
     static func waitUntil(_ seconds: Double, _ check: () throws -> Bool) rethrows -> Bool {
@@ -35,6 +74,10 @@ struct TmuxServer {
 
 struct TmuxMissing: Error, CustomStringConvertible {
     var description: String { "tmux is not installed: the live-view tests need it (apt-get install tmux)" }
+}
+
+struct TmuxFailed: Error, CustomStringConvertible {
+    var description: String
 }
 
 /// True when a whitespace-separated field of the line is an endpoint with this port.
@@ -53,7 +96,7 @@ func mentions(_ line: String, port: UInt16) -> Bool {
 
     /// Starts `sockscope ARGS` in the pane of a new detached session, between two `stty -g`.
     static func start(_ tmux: TmuxServer, _ args: String, in dir: URL, width: Int = 120, height: Int = 30) throws {
-        try tmux.run(["new-session", "-d", "-x", "\(width)", "-y", "\(height)", "-s", "t", "/bin/sh"])
+        try tmux.newSession(width: width, height: height)
         let d = dir.path
         let command = "stty -g > \(d)/before; '\(Binary.sockscope)' \(args); echo $? > \(d)/status.tmp; "
             + "stty -g > \(d)/after; mv \(d)/status.tmp \(d)/status"
