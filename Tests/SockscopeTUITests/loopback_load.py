@@ -6,12 +6,14 @@ data on some of them so tcp_info counters change, prints READY and the listener 
 them open until stdin closes or --seconds pass, and closes everything. Nothing outlives it.
 
     python3 loopback_load.py --connections 2000 --seconds 60
+    python3 loopback_load.py --connections 9000 --seconds 120 --ignore-stdin &   # in the background
 """
 import argparse, resource, select, socket, sys, time
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--connections", type=int, default=2000)
 ap.add_argument("--seconds", type=float, default=60)
+ap.add_argument("--ignore-stdin", action="store_true", help="run for --seconds even when stdin closes")
 a = ap.parse_args()
 n = max(1, min(a.connections, 60000))
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -31,9 +33,12 @@ try:
     deadline = time.monotonic() + a.seconds
     payload = b"x" * 1024
     while time.monotonic() < deadline:
-        r, _, _ = select.select([sys.stdin], [], [], 0.2)
-        if r and not sys.stdin.readline():
-            break
+        if a.ignore_stdin:
+            time.sleep(0.2)
+        else:
+            r, _, _ = select.select([sys.stdin], [], [], 0.2)
+            if r and not sys.stdin.readline():
+                break
         for c, s in pairs[:50]:  # keep some counters moving
             c.send(payload)
             s.recv(65536)
