@@ -93,6 +93,21 @@ public struct SocketCollector: Sendable {
         return out
     }
 
+    /// One netlink dump: a protocol and a family, or TCP of both families at once (`family` nil).
+    struct DumpPart { var proto: TransportProtocol; var family: AddressFamily? }
+
+    static func dumpParts(_ q: Query, legacyTCP: Bool) -> [DumpPart] {
+        var out: [DumpPart] = []
+        for p in TransportProtocol.allCases where q.protocols.contains(p) {
+            if p == .tcp && legacyTCP && q.families.count == 2 {
+                out.append(DumpPart(proto: .tcp, family: nil))
+                continue
+            }
+            for f in AddressFamily.allCases where q.families.contains(f) { out.append(DumpPart(proto: p, family: f)) }
+        }
+        return out
+    }
+
     // MARK: netlink
 
     enum NetlinkFailure: Error {
@@ -118,14 +133,22 @@ public struct SocketCollector: Sendable {
     func netlinkSnapshot(_ query: Query) throws(NetlinkFailure) -> Snapshot {
         var socket = try Self.openSocket()
         var records: [SocketRecord] = []
-        var seen = Set<CookieKey>()
+        // Sized once from sockstat (plus slack for sockets opened meanwhile): see SockstatParser.
+        let estimate = SockstatParser.estimate(procRoot: options.procRoot, protocols: query.protocols)
+        records.reserveCapacity(estimate + estimate / 8 + 64)
+        var seen = Set<UInt64>(minimumCapacity: estimate + estimate / 8 + 64)
+        var seenWithoutCookie = Set<CookieKey>()
         var notices: [String] = []
         var bytecodeRefused = false
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: SockDiagSocket.receiveBufferSize, alignment: 16)
         defer { buffer.deallocate() }
         var interfaceNames: [UInt32: String?] = [:]
 
-        for (proto, family) in Self.parts(query) {
+        var parts = Self.dumpParts(query, legacyTCP: true)
+        var partIndex = 0
+        while partIndex < parts.count {
+            let (proto, family) = (parts[partIndex].proto, parts[partIndex].family)
+            partIndex += 1
             let states = query.states.restricted(to: proto).mask
             if states == 0 { continue }
             var ext: UInt8 = 0
@@ -135,39 +158,62 @@ public struct SocketCollector: Sendable {
             while true {
                 let bytecode = options.kernelFilter && !bytecodeRefused
                     ? query.ports.expression.flatMap(InetDiagBytecode.compile) : nil
-                var part: [SocketRecord] = []
+                // Without bytecode the ports must be checked here; with it, the check is a cheap safeguard.
+                let filterInUserspace = !query.ports.isEmpty && (options.userspaceFilter || bytecode == nil)
+                // Rows go straight into `records`; a dump that must be redone is cut off again.
+                let start = records.count
+                var added: [UInt64] = [], addedKeys: [CookieKey] = []
+                func rollback() {
+                    records.removeSubrange(start...)
+                    for c in added { seen.remove(c) }
+                    for k in addedKeys { seenWithoutCookie.remove(k) }
+                }
                 let outcome = try dump(socket, buffer, proto: proto, family: family, states: states, ext: ext,
-                                       bytecode: bytecode) { part.append($0) }
+                                       bytecode: bytecode) { r in
+                    if filterInUserspace && !query.ports.matches(localPort: r.local.port, remotePort: r.remote.port) { return }
+                    // A socket seen twice in one snapshot (tables changing under the dump) is kept once.
+                    if let c = r.cookie {
+                        guard seen.insert(c).inserted else { return }
+                        added.append(c)
+                    } else {
+                        let k = CookieKey(r)
+                        guard seenWithoutCookie.insert(k).inserted else { return }
+                        addedKeys.append(k)
+                    }
+                    records.append(r)
+                }
                 switch outcome {
                 case .complete:
                     break
-                case .retry(let why):
-                    failures.append(why)
-                    if failures.count >= Self.dumpAttempts {
-                        throw .failed("netlink dump of \(proto.rawValue)/\(family.rawValue) failed \(failures.count) times: \(why)")
+                case .retry, .bytecodeRefused:
+                    rollback()
+                    if case .retry(let why) = outcome {
+                        failures.append(why)
+                        if failures.count >= Self.dumpAttempts {
+                            throw .failed("netlink dump of \(proto.rawValue)/\(family?.rawValue ?? "any") failed \(failures.count) times: \(why)")
+                        }
+                    } else {
+                        bytecodeRefused = true
+                        notices.append("the kernel refused the port filter bytecode; filtering in userspace")
                     }
                     // The old socket may still hold the rest of the failed dump: start on a new one.
                     socket = try Self.openSocket()
                     continue
-                case .bytecodeRefused:
-                    bytecodeRefused = true
-                    notices.append("the kernel refused the port filter bytecode; filtering in userspace")
-                    socket = try Self.openSocket()
-                    continue
                 case .unsupported(let why):
+                    if family == nil {
+                        // This kernel has no legacy TCP interface: ask family by family instead.
+                        rollback()
+                        parts.insert(contentsOf: AddressFamily.allCases.map { DumpPart(proto: .tcp, family: $0) }, at: partIndex)
+                        socket = try Self.openSocket()
+                        break
+                    }
                     throw .unavailable(why)
                 }
-                for var r in part where seen.insert(CookieKey(r)).inserted {
-                    if options.userspaceFilter && !query.ports.matches(localPort: r.local.port, remotePort: r.remote.port) {
-                        continue
-                    }
-                    if r.interfaceIndex != 0 {
-                        if interfaceNames[r.interfaceIndex] == nil {
-                            interfaceNames[r.interfaceIndex] = .some(Interfaces.name(index: r.interfaceIndex))
-                        }
-                        r.interface = interfaceNames[r.interfaceIndex] ?? nil
-                    }
-                    records.append(r)
+                if case .unsupported = outcome { break }
+                for i in start..<records.count where records[i].interfaceIndex != 0 {
+                    let index = records[i].interfaceIndex
+                    if interfaceNames[index] == nil { interfaceNames[index] = .some(Interfaces.name(index: index)) }
+                    records[i].interface = interfaceNames[index] ?? nil
                 }
                 break
             }
@@ -179,12 +225,16 @@ public struct SocketCollector: Sendable {
 
     /// One dump request to completion. Anything that makes its result untrustworthy becomes `.retry`.
     private func dump(_ socket: SockDiagSocket, _ buffer: UnsafeMutableRawBufferPointer, proto: TransportProtocol,
-                      family: AddressFamily, states: UInt32, ext: UInt8, bytecode: [UInt8]?,
+                      family: AddressFamily?, states: UInt32, ext: UInt8, bytecode: [UInt8]?,
                       emit: (SocketRecord) -> Void) throws(NetlinkFailure) -> DumpOutcome {
         let seq: UInt32
         do {
-            seq = try socket.requestDump(family: family.rawFamily, protocol: proto.ipProtocol, states: states,
-                                         extensions: ext, bytecode: bytecode)
+            if let family {
+                seq = try socket.requestDump(family: family.rawFamily, protocol: proto.ipProtocol, states: states,
+                                             extensions: ext, bytecode: bytecode)
+            } else {
+                seq = try socket.requestLegacyTCPDump(states: states, extensions: ext, bytecode: bytecode)
+            }
         } catch {
             if error.errno == .notPermitted || error.errno == .permissionDenied {
                 return .unsupported(error.description)
@@ -217,7 +267,7 @@ public struct SocketCollector: Sendable {
                 case .kernel(let e) where bytecode != nil && e == EINVAL:
                     return .bytecodeRefused
                 case .kernel(let e) where e == ENOENT || e == EOPNOTSUPP || e == EPROTONOSUPPORT || e == EAFNOSUPPORT:
-                    return .unsupported("\(proto.rawValue)/\(family.rawValue) diagnostics: \(error)")
+                    return .unsupported("\(proto.rawValue)/\(family?.rawValue ?? "any") diagnostics: \(error)")
                 case .kernel(let e) where e == EPERM || e == EACCES:
                     return .unsupported("\(error)")
                 default:

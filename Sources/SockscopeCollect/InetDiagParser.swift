@@ -38,7 +38,7 @@ public struct InetDiagParser {
     static let messageSize = 72
     static let headerSize = 16  // struct nlmsghdr
     static let nlmsgError: UInt16 = 2, nlmsgDone: UInt16 = 3, nlmsgOverrun: UInt16 = 4
-    static let sockDiagByFamily: UInt16 = 20
+    static let sockDiagByFamily: UInt16 = 20, tcpDiagGetSock: UInt16 = 18
     static let flagDumpInterrupted: UInt16 = 0x10
     // Attribute types from <linux/inet_diag.h>.
     static let attrInfo: UInt16 = 2, attrCong: UInt16 = 4, attrSkMemInfo: UInt16 = 7
@@ -95,7 +95,7 @@ public struct InetDiagParser {
                 if code > 0 { throw .kernel(errno: code) }
             case Self.nlmsgOverrun:
                 throw .kernel(errno: ENOBUFS)
-            case Self.sockDiagByFamily:
+            case Self.sockDiagByFamily, Self.tcpDiagGetSock:
                 if let r = try record(payload) { emit(r) }
             default:
                 continue  // NOOP and anything unknown

@@ -120,10 +120,9 @@ public struct SocketRecord: Sendable, Hashable {
     public var inode: UInt64
     /// The bound interface index (`SO_BINDTODEVICE`, or an IPv6 scope), 0 when none. Netlink only.
     public var interfaceIndex: UInt32
-    /// The bound interface's name, when `interfaceIndex` is non-zero and the name is known.
-    public var interface: String?
-    /// The kernel's socket cookie (netlink only): unique for the socket's lifetime.
-    public var cookie: UInt64?
+    /// The cookie, 0 when there is none: the kernel never hands out 0, and a plain integer keeps
+    /// the record trivially copyable (an optional would add a word per record at 100k records).
+    private var storedCookie: UInt64
     /// Processes holding this socket open (asked for with `-p`); nil when not asked.
     public var processes: [SocketOwner]?
     private var box: Indirect<Extensions>?
@@ -142,25 +141,48 @@ public struct SocketRecord: Sendable, Hashable {
         self.uid = uid
         self.inode = inode
         self.interfaceIndex = interfaceIndex
-        self.interface = interface
-        self.cookie = cookie
+        self.storedCookie = cookie ?? 0
+        if let interface { self.interface = interface }
     }
 
+    /// Rarely present, so kept out of line: a plain listing's records stay small and cheap to copy.
     struct Extensions: Sendable, Hashable {
         var tcpInfo: TCPInfo?
         var memory: SocketMemory?
+        var interface: String?
+    }
+
+    /// The kernel's socket cookie (netlink only): unique for the socket's lifetime.
+    public var cookie: UInt64? {
+        get { storedCookie == 0 ? nil : storedCookie }
+        set { storedCookie = newValue ?? 0 }
+    }
+
+    /// The bound interface's name, when `interfaceIndex` is non-zero and the name is known.
+    public var interface: String? {
+        get { box?.value.interface }
+        set {
+            if newValue == nil && box == nil { return }
+            var e = box?.value ?? Extensions(); e.interface = newValue; box = Indirect(e)
+        }
     }
 
     /// TCP internals from `INET_DIAG_INFO` and `INET_DIAG_CONG` (asked for with `-i`).
     public var tcpInfo: TCPInfo? {
         get { box?.value.tcpInfo }
-        set { var e = box?.value ?? Extensions(); e.tcpInfo = newValue; box = Indirect(e) }
+        set {
+            if newValue == nil && box == nil { return }
+            var e = box?.value ?? Extensions(); e.tcpInfo = newValue; box = Indirect(e)
+        }
     }
 
     /// Socket memory from `INET_DIAG_SKMEMINFO` (asked for with `-m`).
     public var memory: SocketMemory? {
         get { box?.value.memory }
-        set { var e = box?.value ?? Extensions(); e.memory = newValue; box = Indirect(e) }
+        set {
+            if newValue == nil && box == nil { return }
+            var e = box?.value ?? Extensions(); e.memory = newValue; box = Indirect(e)
+        }
     }
 
     /// The kernel spelling of the state (`UNCONN` for unconnected UDP), as JSON carries it.

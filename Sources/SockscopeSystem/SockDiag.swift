@@ -98,6 +98,39 @@ public final class SockDiagSocket {
         return fds.map { $0.revents & Int16(POLLIN | POLLERR) != 0 }
     }
 
+    /// Sends the legacy `TCPDIAG_GETSOCK` dump request (`struct inet_diag_req`), which the kernel
+    /// serves with family `AF_UNSPEC`: one walk of the TCP tables returns IPv4 and IPv6 sockets,
+    /// where two `SOCK_DIAG_BY_FAMILY` requests walk them twice (measured: the walk is most of the
+    /// kernel's share of a dump). Replies have type `TCPDIAG_GETSOCK` (18), same payload.
+    public func requestLegacyTCPDump(states: UInt32, extensions: UInt8, bytecode: [UInt8]?) throws(SystemError) -> UInt32 {
+        let seq = nextSeq
+        nextSeq &+= 1
+        var buf = [UInt8](repeating: 0, count: 256 + (bytecode?.count ?? 0))
+        let sent: Int = buf.withUnsafeMutableBytes { raw in
+            let nlh = mnl_nlmsg_put_header(raw.baseAddress)!
+            nlh.pointee.nlmsg_type = UInt16(TCPDIAG_GETSOCK)
+            nlh.pointee.nlmsg_flags = UInt16(NLM_F_REQUEST | NLM_F_DUMP)
+            nlh.pointee.nlmsg_seq = seq
+            let req = mnl_nlmsg_put_extra_header(nlh, MemoryLayout<inet_diag_req>.size)!
+                .assumingMemoryBound(to: inet_diag_req.self)
+            req.pointee.idiag_family = 0  // AF_UNSPEC: both families
+            req.pointee.idiag_ext = extensions
+            req.pointee.idiag_states = states
+            if let bytecode {
+                bytecode.withUnsafeBytes { bc in
+                    mnl_attr_put(nlh, UInt16(INET_DIAG_REQ_BYTECODE), bc.count, bc.baseAddress)
+                }
+            }
+            while true {
+                let n = mnl_socket_sendto(nl, nlh, Int(nlh.pointee.nlmsg_len))
+                if n < 0 && Glibc.errno == EINTR { continue }
+                return n
+            }
+        }
+        if sent < 0 { throw SystemError("sendto(sock_diag)", errno: Errno(rawValue: Glibc.errno)) }
+        return seq
+    }
+
     /// Receives one batch of reply messages into `buffer`; returns the byte count.
     ///
     /// Throws with ENOBUFS when the kernel dropped messages (the dump must be redone), and with

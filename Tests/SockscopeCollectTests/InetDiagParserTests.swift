@@ -120,3 +120,37 @@ import Glibc
         }
     }
 }
+
+@Suite struct LegacyDumpAndSockstatTests {
+    @Test func legacyReplyTypeParsesLikeTheModernOne() throws {
+        let modern = try FixtureFiles.bytes("netlink-tcp4.bin")
+        var legacy = modern
+        // Rewrite every message's type from SOCK_DIAG_BY_FAMILY (20) to TCPDIAG_GETSOCK (18).
+        var off = 0
+        while off + 16 <= legacy.count {
+            let len = Int(legacy[off]) | Int(legacy[off + 1]) << 8 | Int(legacy[off + 2]) << 16
+            if legacy[off + 4] == 20 { legacy[off + 4] = 18 }
+            off += (len + 3) & ~3
+        }
+        func parse(_ b: [UInt8]) throws -> [SocketRecord] {
+            var p = InetDiagParser(proto: .tcp)
+            var out: [SocketRecord] = []
+            let r: Result<DumpProgress, DumpError> = b.withUnsafeBytes { raw in
+                do throws(DumpError) { return .success(try p.parse(raw) { out.append($0) }) } catch { return .failure(error) }
+            }
+            _ = try r.get()
+            return out
+        }
+        let a = try parse(modern), b = try parse(legacy)
+        #expect(!a.isEmpty && a == b)
+    }
+
+    @Test func sockstatIsParsed() {
+        let text = "sockets: used 220\nTCP: inuse 5 orphan 1 tw 7 alloc 9 mem 2\nUDP: inuse 3 mem 0\nUDPLITE: inuse 0\n"
+        let s = SockstatParser.parse(Array(text.utf8))
+        #expect(s["TCP"]?["alloc"] == 9 && s["TCP"]?["tw"] == 7 && s["UDP"]?["inuse"] == 3 && s["sockets"]?["used"] == 220)
+        #expect(SockstatParser.parse([0xFF, 0x0A, 0x3A]).isEmpty)
+        #expect(SockstatParser.estimate(procRoot: "/nonexistent", protocols: [.tcp]) == 0)
+        #expect(SockstatParser.estimate(procRoot: "/proc", protocols: [.tcp, .udp]) >= 0)
+    }
+}
