@@ -55,3 +55,12 @@ let package = Package(
         .testTarget(name: "sockscopeTests", dependencies: ["TestSupport"]),
     ]
 )
+
+// Fuzz targets (issue 8): declared only when SOCKSCOPE_FUZZ is set, so `swift build` and `swift test`
+// never build them; `.ci/fuzz` builds this product with `-sanitize=fuzzer` in a scratch path of its own.
+if Context.environment["SOCKSCOPE_FUZZ"] != nil {
+    package.products.append(.executable(name: "sockscope-fuzz", targets: ["sockscope-fuzz"]))
+    package.targets.append(.executableTarget(name: "sockscope-fuzz", dependencies: [
+        "SockscopeModel", "SockscopeFilter", "SockscopeCollect",
+    ], path: "Tests/Fuzz/Targets"))
+}

@@ -84,14 +84,14 @@ public struct InetDiagParser {
                 // libmnl treats it as a clean end, which would turn a failure into an empty listing.
                 if payload.count >= 4 {
                     let code = Int32(bitPattern: Self.u32(payload, 0))
-                    if code < 0 { throw .kernel(errno: -code) }
+                    if code < 0 { throw try Self.kernelError(code) }
                 }
                 return .done(interrupted: interrupted)
             case Self.nlmsgError:
                 guard payload.count >= 4 else { throw .malformed("short NLMSG_ERROR") }
                 let code = Int32(bitPattern: Self.u32(payload, 0))
                 // An ACK (error 0) is not expected for a dump, but is not a failure either.
-                if code < 0 { throw .kernel(errno: -code) }
+                if code < 0 { throw try Self.kernelError(code) }
                 if code > 0 { throw .kernel(errno: code) }
             case Self.nlmsgOverrun:
                 throw .kernel(errno: ENOBUFS)
@@ -102,6 +102,13 @@ public struct InetDiagParser {
             }
         }
         return .more
+    }
+
+    /// The error for a negative code. `-code` traps for `Int32.min` (found by fuzzing): no kernel
+    /// sends that, so it is a malformed reply.
+    static func kernelError(_ code: Int32) throws(DumpError) -> DumpError {
+        guard code != .min else { throw .malformed("error code \(code)") }
+        return .kernel(errno: -code)
     }
 
     private func record(_ p: UnsafeRawBufferPointer) throws(DumpError) -> SocketRecord? {
