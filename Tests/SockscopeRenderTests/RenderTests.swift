@@ -191,3 +191,18 @@ func hasRawControl(_ bytes: [UInt8], allowNewline: Bool) -> Bool {
         #expect(decoded == s)
     }
 }
+
+@Suite struct InfoLineTests {
+    @Test func tcpInfoLineMatchesTheSsLayout() {
+        var r = SocketRecord(proto: .tcp, family: .inet, state: .established,
+                             local: Endpoint(address: IPAddress("127.0.0.1")!, port: 1), remote: Endpoint(address: IPAddress("127.0.0.1")!, port: 2))
+        r.tcpInfo = TCPInfo(rttUs: 1234, rttvarUs: 56, rtoUs: 204000, mss: 1448, cwnd: 10, ssthresh: 7, unacked: 1, retrans: 0,
+                            totalRetrans: 2, lost: 0, bytesAcked: 100, bytesReceived: 200, bytesSent: 300, deliveryRate: 1_250_000,
+                            pacingRate: 125, congestion: "cubic", lastSendMs: 5, lastRecvMs: 6, minRttUs: 40)
+        var out: [UInt8] = []
+        TableRenderer(options: TableOptions(header: false, numeric: true, netid: false, info: true)).render([r], into: &out, flush: { _ in })
+        let lines = String(decoding: out, as: UTF8.self).split(separator: "\n")
+        #expect(lines.count == 2)
+        #expect(lines.last == "\tcubic rtt:1.234/0.056 rto:204.000 mss:1448 cwnd:10 ssthresh:7 bytes_sent:300 bytes_acked:100 bytes_received:200 lastsnd:5 lastrcv:6 pacing_rate:1.0Kbps delivery_rate:10.0Mbps unacked:1 retrans:0/2 minrtt:0.040")
+    }
+}
