@@ -70,7 +70,8 @@ public struct SocketCollector: Sendable {
     public func collect(_ query: Query) throws(CollectError) -> Snapshot {
         if options.source == .proc { return try collectProc(query, notices: []) }
         do {
-            return try netlinkSnapshot(query)
+            // Redoes a protocol whose table changed during the dump: see ConsistentDump.swift.
+            return try verifiedNetlinkSnapshot(query)
         } catch {
             switch error {
             case .unavailable(let reason) where options.source == .auto:

@@ -1,4 +1,4 @@
-import SockscopeCollect
+@testable import SockscopeCollect
 import SockscopeModel
 import TestSupport
 import Testing
@@ -98,5 +98,35 @@ import Testing
             #expect(parsed == records)
             if parsed != records { return }
         }
+    }
+}
+
+/// The merge of a first dump with a verifying second one (ConsistentDump.swift).
+@Suite struct VerifiedDumpMergeTests {
+    static func rec(_ cookie: UInt64, _ proto: TransportProtocol = .tcp, _ state: SocketState = .established) -> SocketRecord {
+        SocketRecord(proto: proto, family: .inet, state: state,
+                     local: Endpoint(address: IPAddress(ipv4: 0x7F00_0001), port: UInt16(truncatingIfNeeded: cookie)),
+                     remote: Endpoint(address: IPAddress(ipv4: 0x7F00_0001), port: 80), cookie: cookie)
+    }
+
+    @Test func unionByCookieLaterStateWinsNothingTwice() {
+        let first = [Self.rec(1), Self.rec(2), Self.rec(3, .udp), Self.rec(4)]
+        // The second dump skipped 2, saw 4 change state, and found 5 (which the first skipped).
+        let second = [Self.rec(4, .tcp, .finWait1), Self.rec(1), Self.rec(5)]
+        let merged = SocketCollector.merge(first, second, redone: [.tcp])
+        #expect(merged.map { $0.cookie! } == [1, 2, 3, 4, 5])
+        #expect(merged[3].state == .finWait1)
+    }
+
+    @Test func countersThatMoveWithTrafficAreNotInTheFingerprint() {
+        let snmp = Array("Tcp: RtoAlgorithm ActiveOpens PassiveOpens CurrEstab InSegs OutSegs\nTcp: 1 10 10 4 500 600\n".utf8)
+        let busier = Array("Tcp: RtoAlgorithm ActiveOpens PassiveOpens CurrEstab InSegs OutSegs\nTcp: 1 10 10 4 900 990\n".utf8)
+        let opened = Array("Tcp: RtoAlgorithm ActiveOpens PassiveOpens CurrEstab InSegs OutSegs\nTcp: 1 11 10 4 900 990\n".utf8)
+        let sockstat = Array("TCP: inuse 5 orphan 0 tw 0 alloc 7 mem 3\nUDP: inuse 2 mem 1\n".utf8)
+        let moreMemory = Array("TCP: inuse 5 orphan 0 tw 0 alloc 7 mem 9\nUDP: inuse 2 mem 4\n".utf8)
+        let a = TableFingerprint.parse(sockstat: sockstat, sockstat6: [], snmp: snmp, netstat: [])
+        #expect(a == TableFingerprint.parse(sockstat: moreMemory, sockstat6: [], snmp: busier, netstat: []))
+        let b = TableFingerprint.parse(sockstat: sockstat, sockstat6: [], snmp: opened, netstat: [])
+        #expect(a.tcp != b.tcp && a.udp == b.udp)
     }
 }
