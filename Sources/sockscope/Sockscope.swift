@@ -110,14 +110,22 @@ struct Sockscope: ParsableCommand {
         "Seconds --until-up waits (default 30).", valueName: "seconds"), transform: parseInterval)
     var timeout: Double = 30
 
+    // MARK: robustness options (issue 8)
+    @Option(name: .customLong("netns"), help: ArgumentHelp(
+        "List the sockets of this network namespace: a name under /run/netns, or a path such as /proc/PID/ns/net.",
+        valueName: "name"))
+    var netns: String?
+
     static func main() {
         ProcessSetup.ignoreBrokenPipe()
+        ProcessSetup.reserveStandardDescriptors()
         let command: Sockscope
         do {
             command = try Sockscope.parse(Array(CommandLine.arguments.dropFirst()))
         } catch {
             exitForParseError(error)
         }
+        if let status = command.enterNetworkNamespace() { Glibc.exit(status) }
         Glibc.exit(command.execute())
     }
 

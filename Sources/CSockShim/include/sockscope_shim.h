@@ -51,4 +51,8 @@ size_t sockscope_inet_diag_req_v2_size(void);
 /// -1 with errno set when the kernel cannot say (no kcmp, EPERM, ESRCH).
 int sockscope_kcmp_files(int pid1, int pid2);
 
+/// setns(fd, CLONE_NEWNET), for --netns: glibc declares setns only under _GNU_SOURCE, which
+/// Swift's Glibc module does not import. Returns 0, or -1 with errno set.
+int sockscope_setns_net(int fd);
+
 #endif
