@@ -16,6 +16,19 @@ public enum SocketKey: Sendable, Hashable {
             self = .proc(r.family, r.fiveTuple, inode: r.inode)
         }
     }
+
+    /// A cookie alone identifies a socket (the kernel never reuses one while it lives), so only it is
+    /// hashed: hashing the whole 5-tuple of every socket twice per refresh was a large part of the
+    /// tracker's cost at 100k sockets. Equality still compares everything.
+    public func hash(into h: inout Hasher) {
+        switch self {
+        case .cookie(_, let c): h.combine(c)
+        case .proc(let family, let tuple, let inode):
+            h.combine(inode)
+            h.combine(family)
+            h.combine(tuple)
+        }
+    }
 }
 
 /// Bytes per second moved by a TCP socket between two snapshots, from its `tcp_info` counters.
@@ -94,6 +107,8 @@ public struct ChangeTracker: Sendable {
     public private(set) var sockets: [TrackedSocket] = []
     /// How many of `sockets` are live (they come first).
     public private(set) var liveCount = 0
+    /// Row in `sockets` of each live socket, kept from one update to the next.
+    var index: [SocketKey: Int] = [:]
 
     public init(closedRetention: Double = 5) {
         self.closedRetention = closedRetention
@@ -105,29 +120,47 @@ public struct ChangeTracker: Sendable {
     /// Takes a new snapshot taken at `time` and returns what changed since the previous one, in
     /// snapshot order with closes last. The first update returns one `.snapshot` event per socket.
     public mutating func update(_ snapshot: Snapshot, at time: Double) -> [SocketEvent] {
+        apply(snapshot, at: time, reportEvents: true)
+    }
+
+    /// The same bookkeeping as `update` without building the events: for a caller that only reads
+    /// `sockets` (the live view), at 100k sockets the events are 100k copied records on the first
+    /// refresh and a sort of the changes on every one.
+    public mutating func track(_ snapshot: Snapshot, at time: Double) {
+        _ = apply(snapshot, at: time, reportEvents: false)
+    }
+
+    mutating func apply(_ snapshot: Snapshot, at time: Double, reportEvents: Bool) -> [SocketEvent] {
         let priming = lastUpdate == nil
         let previousTime = lastUpdate
-        var previous: [SocketKey: Int] = [:]
-        previous.reserveCapacity(liveCount)
-        for i in 0..<liveCount { previous[sockets[i].key] = i }
+        // `index` maps the live sockets of the previous update to their rows; the one for this
+        // update is built while the snapshot is walked and kept for the next (one hash per record
+        // here plus one lookup, instead of rebuilding the previous index every time).
+        var nextIndex: [SocketKey: Int] = [:]
+        nextIndex.reserveCapacity(snapshot.records.count)
 
         var matched = [Bool](repeating: false, count: liveCount)
         var next: [TrackedSocket] = []
         next.reserveCapacity(snapshot.records.count + sockets.count - liveCount)
         // Events tagged with their row in `next`, so they can be put in snapshot order at the end.
         var tagged: [(row: Int, event: SocketEvent)] = []
-        var seen = Set<SocketKey>()
-        seen.reserveCapacity(snapshot.records.count)
         // Records that match nothing by key; /proc ones may still be a socket that moved to
         // TIME_WAIT (its inode drops to 0), matched by 5-tuple below.
         var unmatched: [Int] = []
 
+        @inline(__always) func claim(_ slot: inout Int, _ row: Int) -> Bool {
+            if slot >= 0 { return false }
+            slot = row
+            return true
+        }
         for r in snapshot.records {
             let key = SocketKey(r)
-            guard seen.insert(key).inserted else { continue }  // a duplicate row: keep the first
-            if let i = previous[key] {
+            // A duplicate row (one hash: the dictionary's modify accessor): keep the first.
+            guard claim(&nextIndex[key, default: -1], next.count) else { continue }
+            if let i = index[key] {
                 matched[i] = true
-                let (s, e) = Self.carry(sockets[i], to: r, key: key, at: time, previousTime: previousTime)
+                let (s, e) = Self.carry(sockets[i], to: r, key: key, at: time, previousTime: previousTime,
+                                        reportEvents: reportEvents)
                 if let e { tagged.append((next.count, e)) }
                 next.append(s)
             } else {
@@ -142,40 +175,47 @@ public struct ChangeTracker: Sendable {
                 if case .proc = sockets[i].key { byTuple[TupleKey(sockets[i].record)] = i }
             }
             var stillNew: [Int] = []
-            for j in unmatched {
-                let r = next[j].record
-                if case .proc = next[j].key, r.inode == 0, let i = byTuple.removeValue(forKey: TupleKey(r)) {
-                    matched[i] = true
-                    let (s, e) = Self.carry(sockets[i], to: r, key: next[j].key, at: time, previousTime: previousTime)
-                    if let e { tagged.append((j, e)) }
-                    next[j] = s
-                } else {
-                    stillNew.append(j)
+            if !byTuple.isEmpty {
+                for j in unmatched {
+                    let r = next[j].record
+                    if case .proc = next[j].key, r.inode == 0, let i = byTuple.removeValue(forKey: TupleKey(r)) {
+                        matched[i] = true
+                        let (s, e) = Self.carry(sockets[i], to: r, key: next[j].key, at: time, previousTime: previousTime,
+                                                reportEvents: reportEvents)
+                        if let e { tagged.append((j, e)) }
+                        next[j] = s
+                    } else {
+                        stillNew.append(j)
+                    }
                 }
+                unmatched = stillNew
             }
-            unmatched = stillNew
         }
-        for j in unmatched {
-            tagged.append((j, SocketEvent(kind: priming ? .snapshot : .open, key: next[j].key, record: next[j].record,
-                                          time: time)))
+        var events: [SocketEvent] = []
+        if reportEvents {
+            for j in unmatched {
+                tagged.append((j, SocketEvent(kind: priming ? .snapshot : .open, key: next[j].key, record: next[j].record,
+                                              time: time)))
+            }
+            // Rows are unique per event, so this ordering is total.
+            tagged.sort { $0.row < $1.row }
+            events = tagged.map(\.event)
         }
-        // Rows are unique per event, so this ordering is total.
-        tagged.sort { $0.row < $1.row }
-        var events = tagged.map(\.event)
 
         let newLive = next.count
         // Previously closed sockets that are still within their grace period (and not back).
         for s in sockets[liveCount...] {
-            guard let closed = s.closedAt, time - closed < closedRetention, !seen.contains(s.key) else { continue }
+            guard let closed = s.closedAt, time - closed < closedRetention, nextIndex[s.key] == nil else { continue }
             next.append(s)
         }
         for i in 0..<liveCount where !matched[i] {
             var s = sockets[i]
             s.closedAt = time
-            events.append(SocketEvent(kind: .close, key: s.key, record: s.record, time: time))
+            if reportEvents { events.append(SocketEvent(kind: .close, key: s.key, record: s.record, time: time)) }
             if closedRetention > 0 { next.append(s) }
         }
         sockets = next
+        index = nextIndex
         liveCount = newLive
         lastUpdate = time
         return events
@@ -183,7 +223,7 @@ public struct ChangeTracker: Sendable {
 
     /// The tracked socket continued into a new snapshot: new values, state change (and its event), rates.
     static func carry(_ old: TrackedSocket, to r: SocketRecord, key: SocketKey, at time: Double,
-                      previousTime: Double?) -> (TrackedSocket, SocketEvent?) {
+                      previousTime: Double?, reportEvents: Bool = true) -> (TrackedSocket, SocketEvent?) {
         var s = TrackedSocket(key: key, record: r, firstSeen: old.firstSeen, presentAtStart: old.presentAtStart,
                               lastSeen: time, closedAt: nil, previousState: old.previousState,
                               stateChangedAt: old.stateChangedAt, throughput: nil)
@@ -191,7 +231,7 @@ public struct ChangeTracker: Sendable {
         if old.record.state != r.state {
             s.previousState = old.record.state
             s.stateChangedAt = time
-            event = SocketEvent(kind: .state(from: old.record.state), key: key, record: r, time: time)
+            if reportEvents { event = SocketEvent(kind: .state(from: old.record.state), key: key, record: r, time: time) }
         }
         if let t0 = previousTime, old.lastSeen == t0 {
             s.throughput = throughput(from: old.record.tcpInfo, to: r.tcpInfo, seconds: time - t0)
@@ -215,7 +255,8 @@ public struct ChangeTracker: Sendable {
 
     /// The tracked socket with this key (live or retained closed).
     public func socket(_ key: SocketKey) -> TrackedSocket? {
-        sockets.first { $0.key == key }
+        if let i = index[key] { return sockets[i] }
+        return sockets[liveCount...].first { $0.key == key }
     }
 
     struct TupleKey: Hashable {

@@ -55,6 +55,7 @@ extension ViewModel {
         left += "  " + (source?.rawValue ?? "-") + "  every " + Format.interval(interval)
         left += "  " + (mode == .connections ? "connections" : "listeners")
         left += "  sort " + sort.rawValue + (descending ? " v" : " ^")
+        if needsReorder != nil { left += " (sorting...)" }  // the rows are still in the old order
         let right = paused ? "[PAUSED] " : ""
         f.put(left, y: y, x: 0, .title)
         if !right.isEmpty {
@@ -65,21 +66,12 @@ extension ViewModel {
 
     /// Totals by state over the rows passing the filter, then the filter itself.
     func totalsLine(_ f: inout Frame, y: Int) {
-        var counts: [String: Int] = [:]
-        var order: [String: UInt8] = [:]
-        var live = 0, closed = 0
-        for i in rows {
-            let s = sockets[i]
-            if s.isClosed { closed += 1; continue }
-            live += 1
-            let name = s.record.state == .close && s.record.proto == .udp ? "UNCONN" : s.record.state.ssName
-            counts[name, default: 0] += 1
-            order[name] = s.record.state.rawValue
-        }
-        var text = "\(live) " + (mode == .listeners ? "listener" : "socket") + (live == 1 ? "" : "s")
-        let sorted = counts.sorted { $0.value != $1.value ? $0.value > $1.value : (order[$0.key] ?? 0) < (order[$1.key] ?? 0) }
-        if mode == .connections {
-            text += sorted.isEmpty ? "" : ": " + sorted.map { "\($0.key) \($0.value)" }.joined(separator: "  ")
+        // Counted while filtering (FilteredRows), not here: this runs on every frame.
+        let live = filtered.live, closed = filtered.closed, shown = filtered.ordering.mode
+        var text = "\(live) " + (shown == .listeners ? "listener" : "socket") + (live == 1 ? "" : "s")
+        if shown == .connections {
+            let totals = filtered.totals
+            text += totals.isEmpty ? "" : ": " + totals.map { "\($0.name) \($0.count)" }.joined(separator: "  ")
         }
         if closed > 0 { text += "  (+\(closed) closed)" }
         let x = f.put(text, y: y, x: 1, .bold)
@@ -153,7 +145,7 @@ extension ViewModel {
                 Format.service(s.record, services)
             })
         }
-        if showOwners && rows.contains(where: { sockets[$0].record.processes != nil }) {
+        if showOwners && filtered.anyOwners {
             cols.append(Column(title: "Owner", sort: .owner, width: 14, right: false, dropOrder: 8) { s, _ in
                 Format.owner(s.record)
             })
@@ -191,7 +183,7 @@ extension ViewModel {
                 Format.service(s.record, services)
             })
         }
-        if showOwners && rows.contains(where: { sockets[$0].record.processes != nil }) {
+        if showOwners && filtered.anyOwners {
             cols.append(Column(title: "Owner", sort: .owner, width: 14, right: false, dropOrder: 8) { s, _ in
                 Format.owner(s.record)
             })
@@ -253,7 +245,10 @@ extension ViewModel {
         if bodyHeight > 0 && selected >= scrollTop + bodyHeight { scrollTop = selected - bodyHeight + 1 }
         scrollTop = max(0, min(scrollTop, max(0, rows.count - bodyHeight)))
         let visible = rows[min(scrollTop, rows.count)..<min(rows.count, scrollTop + bodyHeight)]
-        let cols = layout(mode == .connections ? connectionColumns() : listenerColumns(), width: f.width, visible: visible)
+        // The columns of the table as it is sorted now: after `L` the rows are still the other
+        // view's until the re-sort arrives.
+        let shown = filtered.ordering.mode
+        let cols = layout(shown == .connections ? connectionColumns() : listenerColumns(), width: f.width, visible: visible)
 
         if withHeading {
             var x = 1
@@ -269,7 +264,7 @@ extension ViewModel {
             }
         }
         var listenerByIndex: [Int: ListenerSummary] = [:]
-        if mode == .listeners {
+        if shown == .listeners {
             for l in listenerRows[visible.indices.clamped(to: listenerRows.indices)] { listenerByIndex[l.index] = l }
         }
         for (n, i) in visible.enumerated() {

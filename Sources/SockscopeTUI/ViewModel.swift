@@ -66,11 +66,20 @@ public enum SortColumn: String, Sendable, CaseIterable {
 public struct ViewModel: Sendable {
     public let settings: WatchSettings
 
-    // Data, from the last refresh.
-    public private(set) var sockets: [TrackedSocket] = []
-    public private(set) var source: SourceKind?
+    // Data, from the last refresh: prepared (sorted) off the UI thread by the live loop, and
+    // filtered here in one cheap pass whenever the filter changes.
+    public private(set) var table = PreparedTable()
+    public private(set) var filtered = PreparedTable().filtered(by: ViewFilter(states: .all, port: nil))
+    /// The tracked sockets of the last refresh.
+    public var sockets: [TrackedSocket] { table.sockets }
+    public var source: SourceKind? { table.source }
     /// The time of the last refresh (the tracker's clock); ages are measured to it.
-    public private(set) var now: Double = 0
+    public var now: Double { table.time }
+    /// When true (the default, and what the tests use), a key that changes the sort or the view
+    /// re-sorts right away on the calling thread. The live loop sets it to false: such a key then
+    /// only records the wanted `ordering`, the rows stay in the old order, and the loop has the
+    /// table re-sorted off the UI thread (`needsReorder`) and hands it back with `ingest(_:)`.
+    public var reordersInline = true
     /// A one-line message for the bottom line (a collection error, a notice); cleared by the next key.
     public var status: String?
     /// CPU seconds the last refresh took and how many sockets it read, shown in the help.
@@ -92,10 +101,10 @@ public struct ViewModel: Sendable {
     /// The filter prompt while it is open.
     public private(set) var prompt: Prompt?
 
-    /// Row positions into `sockets` after filtering and sorting (connections view).
-    public private(set) var rows: [Int] = []
-    /// Listener rows after filtering and sorting (listeners view).
-    public private(set) var listenerRows: [ListenerSummary] = []
+    /// Row positions into `sockets` after filtering and sorting (both views).
+    public var rows: [Int] { filtered.rows }
+    /// Listener rows after filtering and sorting (listeners view), in the order of `rows`.
+    public var listenerRows: [ListenerSummary] { filtered.listeners }
     public private(set) var selected = 0
     var selectedKey: SocketKey?
     var scrollTop = 0
@@ -121,13 +130,41 @@ public struct ViewModel: Sendable {
 
     // MARK: data
 
-    /// Takes the tracker's sockets after a refresh at `time`.
+    /// Takes the tracker's sockets after a refresh at `time`, and prepares them here (sorting on
+    /// the calling thread: for tests and small tables; the live loop uses `ingest(_:filtered:)`).
     public mutating func ingest(_ sockets: [TrackedSocket], source: SourceKind, at time: Double) {
-        self.sockets = sockets
-        self.source = source
-        now = time
-        rebuild()
+        ingest(PreparedTable(sockets: sockets, source: source, time: time, generation: table.generation + 1,
+                             ordering: ordering, settings: settings))
     }
+
+    /// Takes a table prepared elsewhere, and the rows already filtered with it when the preparer
+    /// knew the filter (used only if the filter is still the same). Newer data is always taken;
+    /// a re-sort of the current data only when it is sorted as now wanted (the user may have
+    /// pressed `s` again meanwhile); anything older is ignored.
+    public mutating func ingest(_ prepared: PreparedTable, filtered pre: FilteredRows? = nil) {
+        guard prepared.generation > table.generation
+            || (prepared.generation == table.generation && prepared.ordering == ordering) else { return }
+        table = prepared
+        if table.ordering != ordering && reordersInline {
+            table = table.reordered(for: ordering, settings: settings)
+        }
+        if let pre, pre.filter == viewFilter, pre.ordering == table.ordering, pre.generation == table.generation {
+            filtered = pre
+            reselect()
+        } else {
+            refilter()
+        }
+    }
+
+    /// The ordering the user asked for (`s`, `r`, `L`); the table may still be sorted for another.
+    public var ordering: Ordering { Ordering(mode: mode, sort: sort, reversed: reversed) }
+
+    /// The filter the user asked for (`l`/`e`/`a`, `/`).
+    /// (The listeners view ignores the states: `FilteredRows` checks only the port there.)
+    public var viewFilter: ViewFilter { ViewFilter(states: states, port: portFilter) }
+
+    /// The ordering the table must be re-sorted for, when it is not sorted as wanted.
+    public var needsReorder: Ordering? { table.ordering == ordering ? nil : ordering }
 
     /// Whether a record passes the whole current filter (state presets included).
     public func matches(_ r: SocketRecord) -> Bool {
@@ -146,86 +183,33 @@ public struct ViewModel: Sendable {
         !s.presentAtStart && !s.isClosed && (s.firstSeen >= now || now - s.firstSeen < settings.newHighlight)
     }
 
-    /// Recomputes the rows after a change of data, filter or sort, keeping the selected socket selected.
+    /// Applies a change of filter or sort, keeping the selected socket selected. A filter change
+    /// is one pass over the table's facts; a sort change re-sorts here only when `reordersInline`.
     mutating func rebuild() {
-        switch mode {
-        case .connections:
-            var r: [Int] = []
-            r.reserveCapacity(sockets.count)
-            for (i, s) in sockets.enumerated() where matches(s.record) { r.append(i) }
-            sortRows(&r)
-            rows = r
-            listenerRows = []
-        case .listeners:
-            var l = Listeners.aggregate(sockets).filter { matchesIgnoringState(sockets[$0.index].record) }
-            sortListeners(&l)
-            listenerRows = l
-            rows = l.map(\.index)
+        if table.ordering != ordering && reordersInline {
+            table = table.reordered(for: ordering, settings: settings)
         }
-        if let key = selectedKey, let i = rows.firstIndex(where: { sockets[$0].key == key }) {
+        refilter()
+    }
+
+    /// Filters the table for the current filter (the table's own ordering, whatever is wanted).
+    mutating func refilter() {
+        filtered = table.filtered(by: viewFilter)
+        reselect()
+    }
+
+    /// Finds the selected socket again after the rows changed.
+    mutating func reselect() {
+        let rows = filtered.rows, all = table.sockets
+        if let key = selectedKey, let i = rows.firstIndex(where: { all[$0].key == key }) {
             selected = i
         } else {
             selected = min(selected, max(0, rows.count - 1))
         }
-        selectedKey = rows.isEmpty ? nil : sockets[rows[selected]].key
+        selectedKey = rows.isEmpty ? nil : all[rows[selected]].key
     }
 
     var descending: Bool { sort.descendingByDefault != reversed }
-
-    /// A total order: the sort column, then the endpoints, then the position (so equal rows never swap).
-    func sortRows(_ r: inout [Int]) {
-        let s = sockets, col = sort, desc = descending
-        r.sort { a, b in
-            let x = s[a], y = s[b]
-            switch Self.compare(x, y, by: col) {
-            case .some(let less): return desc ? !less : less
-            case .none: return Self.tiebreak(x, y, a, b)
-            }
-        }
-    }
-
-    func sortListeners(_ l: inout [ListenerSummary]) {
-        let s = sockets, col = sort, desc = descending
-        l.sort { a, b in
-            let order: Bool?
-            switch col {
-            case .established: order = a.established == b.established ? nil : a.established < b.established
-            case .peers: order = a.peers == b.peers ? nil : a.peers < b.peers
-            default: order = Self.compare(s[a.index], s[b.index], by: col == .acceptQueue ? .recvQ : col)
-            }
-            if let order { return desc ? !order : order }
-            return Self.tiebreak(s[a.index], s[b.index], a.index, b.index)
-        }
-    }
-
-    /// nil when equal by this column, else whether `x` sorts before `y` ascending.
-    static func compare(_ x: TrackedSocket, _ y: TrackedSocket, by col: SortColumn) -> Bool? {
-        func cmp<T: Comparable>(_ a: T, _ b: T) -> Bool? { a == b ? nil : a < b }
-        let a = x.record, b = y.record
-        switch col {
-        case .local: return cmp(a.local, b.local)
-        case .remote: return cmp(a.remote, b.remote)
-        case .state: return cmp(a.state, b.state)
-        case .proto: return a.proto != b.proto ? a.proto < b.proto : cmp(a.family, b.family)
-        case .recvQ, .acceptQueue: return cmp(a.recvQueue, b.recvQueue)
-        case .sendQ: return cmp(a.sendQueue, b.sendQueue)
-        case .rtt: return cmp(a.tcpInfo.map { Int64($0.rttUs) } ?? -1, b.tcpInfo.map { Int64($0.rttUs) } ?? -1)
-        case .rateIn: return cmp(x.throughput?.inBytesPerSecond ?? -1, y.throughput?.inBytesPerSecond ?? -1)
-        case .rateOut: return cmp(x.throughput?.outBytesPerSecond ?? -1, y.throughput?.outBytesPerSecond ?? -1)
-        case .age: return cmp(y.firstSeen, x.firstSeen)  // youngest first
-        case .owner:
-            return cmp(a.processes?.min()?.pid ?? Int32.max, b.processes?.min()?.pid ?? Int32.max)
-        case .established, .peers: return nil
-        }
-    }
-
-    static func tiebreak(_ x: TrackedSocket, _ y: TrackedSocket, _ i: Int, _ j: Int) -> Bool {
-        let a = x.record, b = y.record
-        if a.local != b.local { return a.local < b.local }
-        if a.remote != b.remote { return a.remote < b.remote }
-        if a.proto != b.proto { return a.proto < b.proto }
-        return i < j
-    }
 
     /// The selected socket, if any row is selected.
     public var selectedSocket: TrackedSocket? {

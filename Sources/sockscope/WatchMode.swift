@@ -25,9 +25,7 @@ extension Sockscope {
         var collectQuery = q
         collectQuery.states = .all
         collectQuery.ports = PortFilter(source: sport, destination: dport)
-        // tcp_info for rtt and throughput, memory for the detail pane (netlink only; /proc has neither).
-        let collector = SocketCollector(options: CollectOptions(source: source, procRoot: procRoot, tcpInfo: true,
-                                                                memory: true))
+        let collector = SocketCollector(options: WatchCollection.options(source: source, procRoot: procRoot))
         var environment: [String: String] = [:]
         for name in ["TERM", "NO_COLOR"] {
             if let v = getenv(name) { environment[name] = String(cString: v) }

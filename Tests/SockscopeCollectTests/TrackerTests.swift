@@ -117,4 +117,30 @@ private func snap(_ records: [SocketRecord], _ source: SourceKind = .netlink) ->
         let events = t.update(snap([rec(local: 1, remote: 2, cookie: 5), rec(.closeWait, local: 1, remote: 2, cookie: 5)]), at: 0)
         #expect(events.count == 1 && t.sockets.count == 1 && t.sockets[0].record.state == .established)
     }
+
+    /// `track` (no events, for the live view) keeps exactly the sockets `update` keeps, and the
+    /// persistent index finds live and closed sockets across updates, /proc keys included.
+    @Test func trackMatchesUpdateAndTheIndexFollowsRows() {
+        let rounds: [[SocketRecord]] = [
+            [rec(.listen, local: 22, cookie: 1), rec(local: 40000, remote: 22, cookie: 2, received: 10),
+             rec(local: 5, remote: 6, inode: 77)],
+            [rec(local: 40001, remote: 22, cookie: 3), rec(.listen, local: 22, cookie: 1),
+             rec(local: 40000, remote: 22, cookie: 2, received: 30), rec(local: 40000, remote: 22, cookie: 2)],
+            [rec(.timeWait, local: 5, remote: 6), rec(local: 40001, remote: 22, cookie: 3)],
+        ]
+        var a = ChangeTracker(closedRetention: 5), b = ChangeTracker(closedRetention: 5)
+        for (n, records) in rounds.enumerated() {
+            _ = a.update(snap(records, n == 2 ? .proc : .netlink), at: Double(n))
+            b.track(snap(records, n == 2 ? .proc : .netlink), at: Double(n))
+            #expect(a.sockets.map(\.key) == b.sockets.map(\.key))
+            #expect(a.sockets.map(\.record) == b.sockets.map(\.record))
+            #expect(a.sockets.map(\.throughput) == b.sockets.map(\.throughput))
+            #expect(a.liveCount == b.liveCount)
+            for s in b.sockets { #expect(b.socket(s.key)?.record == s.record) }
+        }
+        // The duplicate row of cookie 2 was dropped; cookie 2 and the listener closed at 2.
+        #expect(b.socket(.cookie(.tcp, 2))?.closedAt == 2)
+        #expect(b.socket(.cookie(.tcp, 1))?.isClosed == true)
+        #expect(b.socket(.cookie(.udp, 3)) == nil)   // same cookie, other protocol: not the same socket
+    }
 }

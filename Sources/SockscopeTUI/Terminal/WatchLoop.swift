@@ -7,79 +7,6 @@ import Synchronization
 import Glibc
 #endif
 
-/// One refresh's result, handed from the collector thread to the UI thread.
-struct Refresh: Sendable {
-    var sockets: [TrackedSocket]
-    var source: SourceKind?
-    var notices: [String]
-    var error: String?
-    /// The tracker's clock at the snapshot.
-    var time: Double
-    /// CPU the collector thread spent on collection and tracking, and the socket count.
-    var cpuSeconds: Double
-    var count: Int
-}
-
-/// What the UI and collector threads share. Every access goes through the mutex; the semaphore
-/// only wakes the collector early (interval change, resume, quit).
-final class CollectorControl: Sendable {
-    struct State {
-        var interval: Double
-        var paused = false
-        /// Whether to scan /proc for owners (the owner column is shown).
-        var owners: Bool
-        var stop = false
-        var latest: Refresh?
-    }
-
-    let state: Mutex<State>
-    let wake = DispatchSemaphore(value: 0)
-
-    init(interval: Double, owners: Bool) { state = Mutex(State(interval: interval, owners: owners)) }
-
-    /// The collector's loop: collect, track, publish, wake the UI, sleep; until told to stop.
-    func run(retention: Double, collect: @Sendable (_ owners: Bool) throws -> Snapshot) {
-        var tracker = ChangeTracker(closedRetention: retention)
-        let clock = ContinuousClock()
-        let start = clock.now
-        func seconds() -> Double {
-            let d = start.duration(to: clock.now).components
-            return Double(d.seconds) + Double(d.attoseconds) * 1e-18
-        }
-        var noticesShown = false
-        while true {
-            let (stop, paused, interval, owners) = state.withLock { ($0.stop, $0.paused, $0.interval, $0.owners) }
-            if stop { return }
-            if paused {
-                _ = wake.wait(timeout: .now() + 1)
-                continue
-            }
-            let began = seconds()
-            let cpu0 = sockscope_thread_cpu_us()
-            var refresh: Refresh
-            do {
-                let snapshot = try collect(owners)
-                let time = seconds()
-                _ = tracker.update(snapshot, at: time)
-                refresh = Refresh(sockets: tracker.sockets, source: snapshot.source,
-                                  notices: noticesShown ? [] : snapshot.notices, error: nil, time: time,
-                                  cpuSeconds: 0, count: snapshot.records.count)
-                noticesShown = noticesShown || !snapshot.notices.isEmpty
-            } catch {
-                refresh = Refresh(sockets: tracker.sockets, source: nil, notices: [], error: "\(error)",
-                                  time: tracker.lastUpdate ?? seconds(), cpuSeconds: 0, count: 0)
-            }
-            let cpu1 = sockscope_thread_cpu_us()
-            refresh.cpuSeconds = cpu0 >= 0 && cpu1 >= cpu0 ? Double(cpu1 - cpu0) / 1e6 : 0
-            let published = refresh
-            state.withLock { $0.latest = published }
-            sockscope_wake()
-            let remaining = began + interval - seconds()
-            if remaining > 0 { _ = wake.wait(timeout: .now() + remaining) }
-        }
-    }
-}
-
 /// The live view's main loop: a collector thread produces refreshes; this thread waits for keys,
 /// signals and refreshes, updates the view model and draws. The terminal is restored on every way out.
 public enum WatchLoop {
@@ -96,24 +23,24 @@ public enum WatchLoop {
         let screen = try CursesScreen(style: style)
         defer { screen.end() }
 
-        let control = CollectorControl(interval: settings.interval, owners: settings.showOwners)
+        var session = LiveSession(settings: settings, notify: { sockscope_wake() })
+        let control = session.control
         let retention = closedRetention
         DispatchQueue(label: "sockscope.collector").async {
-            control.run(retention: retention, collect: collect)
+            control.run(retention: retention, cpuMicroseconds: { sockscope_thread_cpu_us() }, collect: collect)
         }
         defer {
             control.state.withLock { $0.stop = true }
             control.wake.signal()
         }
 
-        var model = ViewModel(settings: settings)
         var (rows, cols) = screen.size
         var dirty = true
         var idleReads = 0
         var buffer = [UInt8](repeating: 0, count: 64)
         while true {
             if dirty {
-                screen.draw(model.render(width: cols, height: rows))
+                screen.draw(session.model.render(width: cols, height: rows))
                 dirty = false
             }
             let ready = sockscope_wait(0, signalFD, 1000)
@@ -144,10 +71,10 @@ public enum WatchLoop {
                 while let key = screen.readKey() {
                     gotAny = true
                     if let key {
-                        model.handle(key)
+                        session.handle(key)
                         dirty = true
                     }
-                    if model.quitRequested { return 0 }
+                    if session.model.quitRequested { return 0 }
                 }
                 // Readable yet nothing to read is end of input or a read error: a gone terminal,
                 // which would otherwise spin here.
@@ -156,29 +83,8 @@ public enum WatchLoop {
             } else if ready & 2 != 0 {
                 return 129  // hang-up with nothing left to read
             }
-            if let refresh = control.state.withLock({ s -> Refresh? in
-                defer { s.latest = nil }
-                return s.latest
-            }) {
-                if !model.paused {
-                    if let source = refresh.source {
-                        model.ingest(refresh.sockets, source: source, at: refresh.time)
-                    }
-                    if let e = refresh.error { model.status = "refresh failed: " + e }
-                    if let notice = refresh.notices.first { model.status = notice }
-                    model.lastRefreshCost = (refresh.cpuSeconds, refresh.count)
-                    dirty = true
-                }
-            }
-            let (paused, interval, owners) = (model.paused, model.interval, model.showOwners)
-            let changed = control.state.withLock { s -> Bool in
-                let changed = s.paused != paused || s.interval != interval || s.owners != owners
-                s.paused = paused
-                s.interval = interval
-                s.owners = owners
-                return changed
-            }
-            if changed { control.wake.signal() }
+            // Only hand-overs here: the collection, tracking, sorting and freeing run elsewhere.
+            if session.poll() { dirty = true }
         }
     }
 }
