@@ -113,10 +113,12 @@ public struct OwnerScanner: Sendable {
                 index.owners[s.inode, default: []].append(o)
             }
         }
-        // /proc lists pids and fds in ascending order, but nothing promises it.
-        for (inode, list) in index.owners where list.count > 1 {
-            index.owners[inode] = list.sorted()
+        // /proc lists pids and fds in ascending order, but nothing promises it. Find the lists to
+        // sort first: writing while iterating would copy the whole dictionary.
+        let unsorted = index.owners.compactMap { inode, list in
+            zip(list, list.dropFirst()).contains { !($0 < $1) } ? inode : nil
         }
+        for inode in unsorted { index.owners[inode]?.sort() }
         return index
     }
 
