@@ -27,13 +27,22 @@ public struct ProcNetParser {
     /// Parses a whole file, calling `emit` for each socket and `malformed` for each bad line.
     public func parse(_ bytes: UnsafeRawBufferPointer, emit: (SocketRecord) -> Void,
                       malformed: (MalformedLine) -> Void) {
+        _ = parse(bytes, linesBefore: 0, isEnd: true, emit: emit, malformed: malformed)
+    }
+
+    /// Parses part of a file read in chunks: the complete lines of `bytes`, whose first line is line
+    /// `linesBefore + 1` of the file (line 1 is the header). Unless `isEnd`, a last line without its
+    /// newline is left unparsed. Returns how many bytes were consumed and how many lines were seen.
+    public func parse(_ bytes: UnsafeRawBufferPointer, linesBefore: Int, isEnd: Bool, emit: (SocketRecord) -> Void,
+                      malformed: (MalformedLine) -> Void) -> (consumed: Int, lines: Int) {
         let b = bytes.bindMemory(to: UInt8.self)
         let n = b.count
         var pos = 0
-        var lineNo = 0
+        var lineNo = linesBefore
         while pos < n {
             var end = pos
             while end < n && b[end] != 0x0A { end += 1 }
+            if end == n && !isEnd { break }
             lineNo += 1
             if lineNo == 1 {
                 // The header. A file whose first line is already data would be misread, so check it.
@@ -43,6 +52,7 @@ public struct ProcNetParser {
             }
             pos = end + 1
         }
+        return (min(pos, n), lineNo - linesBefore)
     }
 
     /// Convenience for tests and fixtures.

@@ -44,3 +44,21 @@ public enum Interfaces {
         return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
+
+/// A file opened for reading in chunks (for /proc tables too large to hold whole comfortably).
+public final class ReadOnlyFile {
+    public let path: String
+    private let fd: Int32
+
+    public init(_ path: String) throws(SystemError) {
+        self.path = path
+        fd = try retryingEINTR("open", path: path) { open(path, O_RDONLY | O_CLOEXEC) }
+    }
+
+    deinit { close(fd) }
+
+    /// Reads up to `buffer.count` bytes; 0 at end of file. EINTR is retried.
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int {
+        try retryingEINTR("read", path: path) { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+    }
+}

@@ -179,3 +179,26 @@ struct OwnLoad {
         }
     }
 }
+
+@Suite struct ChunkedProcReadTests {
+    /// A generated /proc/net/tcp of 12,000 lines (~1.8 MiB): lines straddle the reader's 1 MiB chunks.
+    @Test func filesLargerThanOneChunkAreReadWholeWithExactLineNumbers() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sockscope-big-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("net"), withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var text = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+        let badLine = 9_001  // line number in the file (the header is line 1)
+        for i in 0..<12_000 {
+            if i + 2 == badLine { text += "  \(i): not a socket line at all\n"; continue }
+            let port = String(format: "%04X", 1024 + i % 60000)
+            text += "  \(i): 0100007F:\(port) 0100007F:0050 01 00000000:00000000 00:00000000 00000000  1000        0 \(100_000 + i) 1 0000000000000000 20 4 30 10 -1                     \n"
+        }
+        #expect(text.utf8.count > 3 * (1 << 19))
+        try Data(text.utf8).write(to: dir.appendingPathComponent("net/tcp"))
+        let snap = try SocketCollector(options: CollectOptions(source: .proc, procRoot: dir.path))
+            .collect(Query(protocols: [.tcp], families: [.inet], states: .all))
+        #expect(snap.records.count == 11_999)
+        #expect(Set(snap.records.map(\.inode)).count == 11_999)
+        #expect(snap.notices == ["\(dir.path)/net/tcp: skipped malformed line \(badLine): bad hex digit in local address"], "\(snap.notices)")
+    }
+}
