@@ -44,6 +44,11 @@ public struct SocketSummary: Sendable, Hashable, Codable {
     public var topListeningPorts: [ListeningPort]
     /// Remote addresses, most established connections first.
     public var topPeers: [Peer]
+    /// Kernel-wide `ListenOverflows` / `ListenDrops` since boot (issue 7); nil when unreadable.
+    public var listenOverflows: UInt64?
+    public var listenDrops: UInt64?
+    /// Source ports in use per destination against the ephemeral range (issue 7); nil when unknown.
+    public var ephemeralPorts: EphemeralReport?
 
     public init(total: Int, protocols: [ProtocolCount], states: [StateCount], topListeningPorts: [ListeningPort],
                 topPeers: [Peer]) {
@@ -53,5 +58,6 @@ public struct SocketSummary: Sendable, Hashable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case total, protocols, states, topListeningPorts = "top_listening_ports", topPeers = "top_peers"
+        case listenOverflows = "listen_overflows", listenDrops = "listen_drops", ephemeralPorts = "ephemeral_ports"
     }
 }

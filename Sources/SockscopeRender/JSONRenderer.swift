@@ -5,8 +5,13 @@ import SockscopeModel
 public struct JSONRenderer: Sendable {
     /// Include `cookie` (asked for with `-e`).
     public var includeCookie: Bool
+    /// When given, each endpoint also carries `service`, `class` and `ephemeral` (issue 7);
+    /// `SocketRecord`'s `Encodable` does the same when the context is in the encoder's `userInfo`.
+    public var ports: PortContext?
 
-    public init(includeCookie: Bool = false) { self.includeCookie = includeCookie }
+    public init(includeCookie: Bool = false, ports: PortContext? = nil) {
+        self.includeCookie = includeCookie; self.ports = ports
+    }
 
     /// Renders records as a JSON array, one object per line, calling `flush` whenever the buffer grows large.
     public func renderArray(_ records: [SocketRecord], into out: inout [UInt8],
@@ -29,9 +34,9 @@ public struct JSONRenderer: Sendable {
         out.append(contentsOf: #"","state":""#.utf8)
         out.append(contentsOf: r.stateName.utf8)
         out.append(contentsOf: #"","local":"#.utf8)
-        Self.endpoint(r.local, to: &out)
+        Self.endpoint(r.local, to: &out, annotated: ports.map { ($0, r.proto) })
         out.append(contentsOf: #","remote":"#.utf8)
-        Self.endpoint(r.remote, to: &out)
+        Self.endpoint(r.remote, to: &out, annotated: ports.map { ($0, r.proto) })
         Self.number("recv_q", UInt64(r.recvQueue), to: &out)
         Self.number("send_q", UInt64(r.sendQueue), to: &out)
         Self.number("uid", UInt64(r.uid), to: &out)
@@ -55,11 +60,12 @@ public struct JSONRenderer: Sendable {
         out.append(UInt8(ascii: "}"))
     }
 
-    static func endpoint(_ e: Endpoint, to out: inout [UInt8]) {
+    static func endpoint(_ e: Endpoint, to out: inout [UInt8], annotated: (PortContext, TransportProtocol)? = nil) {
         out.append(contentsOf: #"{"address":""#.utf8)
         e.address.write(to: &out)
         out.append(contentsOf: #"","port":"#.utf8)
         appendDecimal(UInt64(e.port), to: &out)
+        if let (context, proto) = annotated { portKeys(e.port, proto, context, to: &out) }
         out.append(UInt8(ascii: "}"))
     }
 

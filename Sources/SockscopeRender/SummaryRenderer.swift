@@ -2,7 +2,8 @@ import SockscopeModel
 
 /// Renders a `SocketSummary` as text (like `ss -s`).
 public enum SummaryRenderer {
-    public static func text(_ s: SocketSummary) -> String {
+    /// - Parameter ports: names the ports of the ephemeral-port section (issue 7).
+    public static func text(_ s: SocketSummary, ports: PortContext = PortContext()) -> String {
         var out = "Total: \(s.total)\n"
         for p in TransportProtocol.allCases {
             let rows = s.protocols.filter { $0.proto == p }
@@ -23,6 +24,7 @@ public enum SummaryRenderer {
         for p in s.topPeers {
             out += "  \(p.address.description.padding(40)) \(p.established)\n"
         }
+        out += insightText(s, ports: ports)
         return out
     }
 }
@@ -58,7 +60,9 @@ extension SummaryRenderer {
             if i > 0 { out.append(UInt8(ascii: ",")) }
             out.append(contentsOf: #"{"address":"\#(p.address)","established":\#(p.established)}"#.utf8)
         }
-        out.append(contentsOf: "]}\n".utf8)
+        out.append(UInt8(ascii: "]"))
+        insightJSON(s, to: &out)
+        out.append(contentsOf: "}\n".utf8)
         return out
     }
 }

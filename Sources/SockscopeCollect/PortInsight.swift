@@ -1,0 +1,399 @@
+import SockscopeModel
+import SockscopeSystem
+
+// Port insight (issue 7): parsers for the two /proc files it reads, and pure analyses over a
+// snapshot's records (listener health, connection map, ephemeral-port pressure). No I/O except
+// in the `load` functions, which read a path under a given procfs root.
+
+/// Parses `net/ipv4/ip_local_port_range`: two decimal numbers, `32768\t60999\n`.
+public enum EphemeralRangeParser {
+    /// The range, or nil when the text is not two ports with low ≤ high.
+    public static func parse(_ bytes: [UInt8]) -> EphemeralRange? {
+        let words = bytes.split(whereSeparator: { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D })
+        guard words.count == 2, words.allSatisfy({ $0.count <= 5 && $0.allSatisfy { (0x30...0x39).contains($0) } }),
+              let low = UInt16(String(decoding: words[0], as: UTF8.self)),
+              let high = UInt16(String(decoding: words[1], as: UTF8.self)) else { return nil }
+        return EphemeralRange(low: low, high: high)
+    }
+
+    /// Reads `procRoot/sys/net/ipv4/ip_local_port_range`; nil when missing or unreadable.
+    public static func load(procRoot: String = "/proc") -> EphemeralRange? {
+        guard let bytes = try? Files.readAll(procRoot + "/sys/net/ipv4/ip_local_port_range", sizeHint: 64, limit: 4096)
+        else { return nil }
+        return parse(bytes)
+    }
+}
+
+/// Parses `/proc/net/netstat` (and `/proc/net/snmp`, same shape): per section a header line of
+/// names and a line of values, both starting with the section's prefix (`TcpExt:`).
+public enum NetstatParser {
+    /// Counters by section and name, e.g. `["TcpExt": ["ListenOverflows": 2, …], …]`. A value
+    /// line without its header, a value that is not an unsigned number, or extra values are skipped.
+    public static func parse(_ bytes: [UInt8]) -> [String: [String: UInt64]] {
+        var out: [String: [String: UInt64]] = [:]
+        var header: (prefix: [UInt8], names: [ArraySlice<UInt8>])?
+        for line in bytes.split(separator: 0x0A) {
+            let words = line.split(whereSeparator: { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D })
+            guard let first = words.first, first.count > 1, first.last == UInt8(ascii: ":") else { header = nil; continue }
+            let prefix = Array(first.dropLast())
+            if let h = header, h.prefix == prefix {
+                let section = String(decoding: prefix, as: UTF8.self)
+                var fields = out[section] ?? [:]
+                for (name, value) in zip(h.names, words.dropFirst()) {
+                    if let v = UInt64(String(decoding: value, as: UTF8.self)) {
+                        fields[String(decoding: name, as: UTF8.self)] = v
+                    }
+                }
+                out[section] = fields
+                header = nil
+            } else {
+                header = (prefix, Array(words.dropFirst()))
+            }
+        }
+        return out
+    }
+
+    /// `ListenOverflows` and `ListenDrops` from the `TcpExt` section; nil when either is missing.
+    public static func listenCounters(_ bytes: [UInt8]) -> ListenCounters? {
+        guard let ext = parse(bytes)["TcpExt"], let o = ext["ListenOverflows"], let d = ext["ListenDrops"] else { return nil }
+        return ListenCounters(overflows: o, drops: d)
+    }
+
+    /// Reads `procRoot/net/netstat`; nil when missing, unreadable or without the counters.
+    public static func loadListenCounters(procRoot: String = "/proc") -> ListenCounters? {
+        guard let bytes = try? Files.readAll(procRoot + "/net/netstat", sizeHint: 8192, limit: 1 << 20) else { return nil }
+        return listenCounters(bytes)
+    }
+}
+
+// MARK: listener health
+
+/// One listening socket's share of the established connections, by position in the input.
+public struct ListenerStats: Sendable, Hashable {
+    /// Index of the listener in the collection it was computed from.
+    public var index: Int
+    /// Established connections on this listener's address and port.
+    public var established: Int
+    /// Distinct remote addresses among them.
+    public var peers: Int
+    /// The busiest remote addresses, most connections first (as many as asked for).
+    public var topPeers: [PeerCount]
+}
+
+/// Groups established TCP connections under the listening socket that accepted them. Shared by
+/// `--listeners` and the live view's listeners view.
+public enum ListenerAnalysis {
+    struct BindKey: Hashable {
+        var family: AddressFamily
+        var address: IPAddress
+        var port: UInt16
+    }
+
+    /// One entry per TCP LISTEN element of `items`, in their order. A live established
+    /// connection counts for the listener bound to its exact local address and port, or else for
+    /// the wildcard listener of its family on that port: the one the kernel would have chosen.
+    /// Closed listeners (`isClosed`) are listed too, but a live one with the same binding takes
+    /// the connections; closed connections are not counted.
+    ///
+    /// - Parameter topPeers: how many of the busiest peers to keep per listener (0: none, cheapest).
+    public static func aggregate<C: Collection>(_ items: C, topPeers: Int = 0, record: (C.Element) -> SocketRecord,
+                                                isClosed: (C.Element) -> Bool) -> [ListenerStats] {
+        var byBind: [BindKey: Int] = [:]  // binding -> position in `out`
+        var out: [ListenerStats] = []
+        var closed: [Bool] = []
+        for (i, item) in items.enumerated() {
+            let r = record(item)
+            guard r.proto == .tcp && r.state == .listen else { continue }
+            let k = BindKey(family: r.family, address: r.local.address, port: r.local.port)
+            let gone = isClosed(item)
+            if let existing = byBind[k] {
+                if closed[existing] && !gone { byBind[k] = out.count }
+            } else {
+                byBind[k] = out.count
+            }
+            out.append(ListenerStats(index: i, established: 0, peers: 0, topPeers: []))
+            closed.append(gone)
+        }
+        guard !out.isEmpty else { return out }
+        var peers = [[IPAddress: Int]](repeating: [:], count: out.count)
+        for item in items {
+            let r = record(item)
+            guard r.proto == .tcp && r.state == .established && !isClosed(item) else { continue }
+            let exact = BindKey(family: r.family, address: r.local.address, port: r.local.port)
+            let wild = BindKey(family: r.family, address: r.family == .inet ? .anyIPv4 : .anyIPv6, port: r.local.port)
+            guard let j = byBind[exact] ?? byBind[wild] else { continue }
+            out[j].established += 1
+            peers[j][r.remote.address, default: 0] += 1
+        }
+        for j in out.indices {
+            out[j].peers = peers[j].count
+            if topPeers > 0 && !peers[j].isEmpty {
+                out[j].topPeers = peers[j].map { PeerCount(address: $0.key, connections: $0.value) }
+                    .sorted { ($1.connections, $0.address) < ($0.connections, $1.address) }
+                    .prefix(topPeers).map { $0 }
+            }
+        }
+        return out
+    }
+
+    /// Listener health for `--listeners`: one entry per TCP LISTEN record, ordered by port,
+    /// family and address.
+    ///
+    /// - Parameter backlogKnown: the records come from netlink, whose `send_q` for a listener is
+    ///   the backlog (/proc reports 0 there, which must not read as "no room").
+    public static func health(_ records: [SocketRecord], backlogKnown: Bool, topPeers: Int = 3) -> [ListenerHealth] {
+        aggregate(records, topPeers: topPeers, record: { $0 }, isClosed: { _ in false })
+            .map { s in
+                let r = records[s.index]
+                return ListenerHealth(listener: r, backlog: backlogKnown ? r.sendQueue : nil, established: s.established,
+                                      peers: s.peers, topPeers: s.topPeers)
+            }
+            .sorted {
+                ($0.listener.local.port, $0.listener.family, $0.listener.local.address, $0.listener.inode)
+                    < ($1.listener.local.port, $1.listener.family, $1.listener.local.address, $1.listener.inode)
+            }
+    }
+}
+
+/// Local sockets that accept connections: TCP listeners and bound, unconnected UDP sockets, by
+/// protocol, address (IPv4-mapped addresses as IPv4) and port.
+struct ServerBindings {
+    struct Key: Hashable { var proto: TransportProtocol; var address: IPAddress; var port: UInt16 }
+    var byKey: [Key: SocketRecord] = [:]
+
+    init(_ records: [SocketRecord]) {
+        for r in records where r.local.port != 0 {
+            let serves = (r.proto == .tcp && r.state == .listen) || (r.proto == .udp && r.state == .close && r.remote.port == 0)
+            guard serves else { continue }
+            let k = Key(proto: r.proto, address: r.local.address.unmapped, port: r.local.port)
+            // SO_REUSEPORT groups: the first socket stands for the binding; one with owners is preferred.
+            if let existing = byKey[k], !(existing.processes ?? []).isEmpty || (r.processes ?? []).isEmpty { continue }
+            byKey[k] = r
+        }
+    }
+
+    /// The socket that would receive a connection to `endpoint`: bound to that address exactly,
+    /// or to the wildcard (an IPv4 destination also reaches a dual-stack `::` socket).
+    func match(_ proto: TransportProtocol, _ endpoint: Endpoint) -> SocketRecord? {
+        if byKey.isEmpty { return nil }
+        let a = endpoint.address.unmapped
+        if let r = byKey[Key(proto: proto, address: a, port: endpoint.port)] { return r }
+        if !a.isIPv6, let r = byKey[Key(proto: proto, address: .anyIPv4, port: endpoint.port)] { return r }
+        return byKey[Key(proto: proto, address: .anyIPv6, port: endpoint.port)]
+    }
+}
+
+/// Which end of each connection among a snapshot's records serves, for the map and the
+/// ephemeral-port report alike.
+struct HostConnections {
+    let records: [SocketRecord]
+    let servers: ServerBindings
+    /// Local addresses some socket is bound to (IPv4-mapped as IPv4): the host's own.
+    var localAddresses = Set<IPAddress>()
+    var byTuple: [ConnectionMapper.ConnKey: Int] = [:]
+    let range: EphemeralRange
+
+    /// - Parameter pairing: which connected sockets may be the other end of a local pair.
+    init(_ records: [SocketRecord], ephemeral: EphemeralRange?, pairing: (SocketRecord) -> Bool) {
+        self.records = records
+        servers = ServerBindings(records)
+        range = ephemeral ?? .linuxDefault
+        for (i, r) in records.enumerated() {
+            if !r.local.address.isUnspecified { localAddresses.insert(r.local.address.unmapped) }
+            if ConnectionMapper.isConnection(r) && pairing(r) {
+                let k = ConnectionMapper.ConnKey(r.proto, r.local, r.remote)
+                if byTuple[k] == nil { byTuple[k] = i }
+            }
+        }
+    }
+
+    /// The index of the socket at the other end of `records[i]`, when it is on this host too.
+    func peer(of i: Int) -> Int? {
+        let r = records[i]
+        guard ConnectionMapper.isConnection(r) else { return nil }
+        return byTuple[ConnectionMapper.ConnKey(r.proto, r.remote, r.local)]
+    }
+
+    /// True for the serving end: bound where a listener is; in a local pair where neither or both
+    /// ends are, the one outside the ephemeral range, else the lower port (exactly one end wins).
+    func isServerSide(_ i: Int) -> Bool {
+        let r = records[i]
+        let mine = servers.match(r.proto, r.local) != nil
+        guard let p = peer(of: i), p != i else { return mine }
+        let peer = records[p]
+        let theirs = servers.match(peer.proto, peer.local) != nil
+        if mine != theirs { return mine }
+        let (myEph, theirEph) = (range.contains(r.local.port), range.contains(peer.local.port))
+        if myEph != theirEph { return !myEph }
+        if r.local.port != peer.local.port { return r.local.port < peer.local.port }
+        return r.local.address.unmapped < peer.local.address.unmapped
+    }
+}
+
+// MARK: connection map
+
+/// Aggregates established connections into client → server edges (`--map`).
+public enum ConnectionMapper {
+    struct ConnKey: Hashable {
+        var proto: TransportProtocol
+        var local: Endpoint
+        var remote: Endpoint
+        init(_ proto: TransportProtocol, _ local: Endpoint, _ remote: Endpoint) {
+            self.proto = proto
+            self.local = Endpoint(address: local.address.unmapped, port: local.port)
+            self.remote = Endpoint(address: remote.address.unmapped, port: remote.port)
+        }
+    }
+
+    struct EdgeKey: Hashable {
+        var proto: TransportProtocol, kind: MapEdge.Kind, client: MapNode, server: MapNode, port: UInt16
+    }
+
+    /// The edges of the established connections among `records` (which should include the
+    /// listeners, so that each connection's server end is known; owners make process nodes).
+    ///
+    /// - A connection whose other end is also in `records` (both ends on this host) becomes one
+    ///   `local` edge: client process → server process, server port.
+    /// - A connection accepted by a local listener, from elsewhere, becomes an `inbound` edge:
+    ///   remote address → local process, local port.
+    /// - Any other becomes an `outbound` edge: local process → remote address, remote port.
+    ///
+    /// The server end of a local pair is the one bound where a listener is; failing that, the one
+    /// whose port is outside the ephemeral range, else the lower port. A server socket whose owner
+    /// cannot be read (one still in the accept queue) is attributed to its listener's owner, else
+    /// shown as its local port; a client socket without a readable owner is grouped by uid.
+    /// IPv4-mapped addresses are shown as IPv4. Most connections first.
+    public static func edges(_ records: [SocketRecord], ephemeral: EphemeralRange? = nil) -> [MapEdge] {
+        // Only ESTABLISHED peers pair up: a closing end would hide its partner's edge.
+        let host = HostConnections(records, ephemeral: ephemeral, pairing: { $0.state == .established })
+        let servers = host.servers
+        func onHost(_ a: IPAddress) -> Bool { a.isLoopback || host.localAddresses.contains(a.unmapped) }
+
+        var edges: [EdgeKey: (edge: MapEdge, clientPIDs: Set<Int32>, serverPIDs: Set<Int32>)] = [:]
+        func add(_ r: SocketRecord, kind: MapEdge.Kind, client: (MapNode, [Int32]), server: (MapNode, [Int32]),
+                 port: UInt16, localIsClient: Bool) {
+            let k = EdgeKey(proto: r.proto, kind: kind, client: client.0, server: server.0, port: port)
+            var e = edges[k] ?? (MapEdge(proto: r.proto, kind: kind, client: client.0, server: server.0, port: port), [], [])
+            e.edge.connections += 1
+            e.clientPIDs.formUnion(client.1)
+            e.serverPIDs.formUnion(server.1)
+            if let t = r.tcpInfo {
+                // The local socket's view: what it sent (acknowledged) and what it received.
+                let sent = t.bytesAcked ?? t.bytesSent, received = t.bytesReceived
+                let (up, down) = localIsClient ? (sent, received) : (received, sent)
+                if let up { e.edge.bytesToServer = (e.edge.bytesToServer ?? 0) &+ up }
+                if let down { e.edge.bytesToClient = (e.edge.bytesToClient ?? 0) &+ down }
+            }
+            edges[k] = e
+        }
+
+        for (i, r) in records.enumerated() where r.state == .established && isConnection(r) {
+            let peerIndex = host.peer(of: i)
+            let peer = peerIndex.map { records[$0] }
+            if peerIndex == i {
+                // Connected to itself (TCP simultaneous open onto its own port): one local edge.
+                let me = processNode(r) ?? (.localPort(r.local.port), [])
+                add(r, kind: .local, client: me, server: me, port: r.local.port, localIsClient: true)
+                continue
+            }
+            if host.isServerSide(i) {
+                if peer != nil { continue }  // the pair is counted once, from its client end
+                add(r, kind: .inbound, client: (.remote(r.remote.address.unmapped), []),
+                    server: serverNode(r, servers), port: r.local.port, localIsClient: false)
+                continue
+            }
+            let client = processNode(r) ?? (.user(r.uid), [])
+            if let peer {
+                add(r, kind: .local, client: client, server: serverNode(peer, servers), port: r.remote.port,
+                    localIsClient: true)
+            } else if onHost(r.remote.address), let listener = servers.match(r.proto, r.remote) {
+                add(r, kind: .local, client: client,
+                    server: processNode(listener) ?? (.localPort(r.remote.port), []), port: r.remote.port,
+                    localIsClient: true)
+            } else {
+                add(r, kind: .outbound, client: client, server: (.remote(r.remote.address.unmapped), []),
+                    port: r.remote.port, localIsClient: true)
+            }
+        }
+        return edges.values.map { v in
+            var e = v.edge
+            e.clientPIDs = v.clientPIDs.sorted()
+            e.serverPIDs = v.serverPIDs.sorted()
+            return e
+        }.sorted {
+            if $0.connections != $1.connections { return $0.connections > $1.connections }
+            return ($0.kind, $0.client, $0.server, $0.port, $0.proto) < ($1.kind, $1.client, $1.server, $1.port, $1.proto)
+        }
+    }
+
+    /// A socket with both ends set (an established TCP or connected UDP socket has them).
+    static func isConnection(_ r: SocketRecord) -> Bool {
+        r.local.port != 0 && r.remote.port != 0 && !r.remote.address.isUnspecified
+    }
+
+    /// The process holding `r` (the lowest pid's name, with every pid of that name), nil when unknown.
+    static func processNode(_ r: SocketRecord) -> (MapNode, [Int32])? {
+        guard let owners = r.processes, let first = owners.min() else { return nil }
+        let pids = owners.filter { $0.rawName == first.rawName }.map(\.pid)
+        return (.process(first.rawName), pids)
+    }
+
+    /// The server end: its own owner, else its listener's (a connection waiting to be accepted), else its port.
+    static func serverNode(_ r: SocketRecord, _ servers: ServerBindings) -> (MapNode, [Int32]) {
+        if let p = processNode(r) { return p }
+        if let l = servers.match(r.proto, r.local), let p = processNode(l) { return p }
+        return (.localPort(r.local.port), [])
+    }
+}
+
+extension MapEdge {
+    /// True when a process with this pid is at either end.
+    public func involves(pid: Int32) -> Bool { clientPIDs.contains(pid) || serverPIDs.contains(pid) }
+
+    /// True when a process of this name (the kernel's bytes) is at either end.
+    public func involves(processName name: [UInt8]) -> Bool {
+        client == .process(name) || server == .process(name)
+    }
+}
+
+// MARK: ephemeral-port pressure
+
+/// Source ports in use per destination, against the ephemeral range.
+public enum EphemeralPressure {
+    struct Destination: Hashable { var proto: TransportProtocol; var remote: Endpoint }
+
+    /// Every client socket in `records` (any state but LISTEN, remote port set, local port inside
+    /// `range`, not the serving end of a connection: see `HostConnections.isServerSide`) counts for its remote
+    /// address:port. Per destination, the local address using the most distinct source ports
+    /// decides `localPorts`. Busiest first; `top` keeps that many, plus every one over half.
+    public static func report(_ records: [SocketRecord], range: EphemeralRange, top: Int? = nil) -> EphemeralReport {
+        let host = HostConnections(records, ephemeral: range, pairing: { $0.state != .listen })
+        var ports: [Destination: [IPAddress: Set<UInt16>]] = [:]
+        var sockets: [Destination: Int] = [:]
+        for (i, r) in records.enumerated()
+        where r.state != .listen && ConnectionMapper.isConnection(r) && range.contains(r.local.port) {
+            // A server end's local port is its listener's (or its own bound one), not drawn from the range.
+            if host.isServerSide(i) { continue }
+            let d = Destination(proto: r.proto, remote: Endpoint(address: r.remote.address.unmapped, port: r.remote.port))
+            ports[d, default: [:]][r.local.address.unmapped, default: []].insert(r.local.port)
+            sockets[d, default: 0] += 1
+        }
+        var out: [PortPressure] = []
+        out.reserveCapacity(ports.count)
+        for (d, byLocal) in ports {
+            // The local address with the most ports; ties go to the lowest address, for stable output.
+            guard let busiest = byLocal.max(by: { ($0.value.count, $1.key) < ($1.value.count, $0.key) }) else { continue }
+            out.append(PortPressure(proto: d.proto, remote: d.remote, localAddress: busiest.key,
+                                    localPorts: busiest.value.count, connections: sockets[d] ?? 0, rangeSize: range.size))
+        }
+        out.sort {
+            if $0.localPorts != $1.localPorts { return $0.localPorts > $1.localPorts }
+            return ($0.proto, $0.remote) < ($1.proto, $1.remote)
+        }
+        if let top, out.count > top {
+            let over = out.prefix { $0.isOverHalf }.count
+            out = Array(out.prefix(max(top, over)))
+        }
+        return EphemeralReport(range: range, destinations: out)
+    }
+}

@@ -1,0 +1,442 @@
+import SockscopeModel
+
+// Port insight (issue 7): the listeners view, the connection map (table, JSON, DOT) and the
+// ephemeral-port report. Everything a renderer needs beyond the values (service names, the
+// ephemeral range) comes in a `PortContext`, so nothing here does I/O.
+
+extension JSONRenderer {
+    /// `,"service":"ssh","class":"system","ephemeral":false` for a non-zero port.
+    static func portKeys(_ port: UInt16, _ proto: TransportProtocol, _ context: PortContext, to out: inout [UInt8]) {
+        guard port != 0 else { return }
+        if let s = context.service(port, proto) { string("service", Array(s.utf8), to: &out) }
+        out.append(contentsOf: #","class":""#.utf8)
+        out.append(contentsOf: PortClass(port: port).rawValue.utf8)
+        out.append(UInt8(ascii: "\""))
+        if let range = context.ephemeral {
+            out.append(contentsOf: (range.contains(port) ? #","ephemeral":true"# : #","ephemeral":false"#).utf8)
+        }
+    }
+}
+
+extension Escape {
+    /// The contents of a double-quoted Graphviz DOT string (no quotes) showing `bytes` as the
+    /// terminal escaping does (`\x1b`, `\u{202e}`, `\\`), with `\` and `"` escaped for DOT and
+    /// `&` as `&amp;` (DOT labels interpret entities): any name renders literally, on one line.
+    public static func dot(_ bytes: some Collection<UInt8>, to out: inout [UInt8]) {
+        var visible: [UInt8] = []
+        terminal(bytes, to: &visible)
+        for c in visible {
+            switch c {
+            case UInt8(ascii: "\\"), UInt8(ascii: "\""): out.append(UInt8(ascii: "\\")); out.append(c)
+            case UInt8(ascii: "&"): out.append(contentsOf: "&amp;".utf8)
+            default: out.append(c)
+            }
+        }
+    }
+}
+
+/// Left-aligned columns separated by one space; the last column is not padded and trailing
+/// spaces are trimmed. Cells must already be terminal-safe.
+struct Columns {
+    var rows: [[String]] = []
+
+    func render(to out: inout [UInt8]) {
+        var widths: [Int] = []
+        for row in rows {
+            for (i, cell) in row.enumerated() {
+                let w = cell.unicodeScalars.count
+                if i < widths.count { widths[i] = max(widths[i], w) } else { widths.append(w) }
+            }
+        }
+        for row in rows {
+            var line = ""
+            for (i, cell) in row.enumerated() {
+                line += cell
+                if i < row.count - 1 { line += String(repeating: " ", count: widths[i] - cell.unicodeScalars.count + 1) }
+            }
+            while line.hasSuffix(" ") { line.removeLast() }
+            out.append(contentsOf: line.utf8)
+            out.append(0x0A)
+        }
+    }
+}
+
+/// Text shared by the insight views.
+enum InsightText {
+    /// `127.0.0.1`, `[::1]`.
+    static func address(_ a: IPAddress) -> String { a.isIPv6 && !a.isIPv4Mapped ? "[\(a)]" : a.description }
+
+    /// A port as the table shows it: the service name unless numeric (escaped), else the number.
+    static func port(_ p: UInt16, _ proto: TransportProtocol, _ context: PortContext) -> String {
+        if p == 0 { return "*" }
+        return context.service(p, proto).map { Escape.terminal($0) } ?? String(p)
+    }
+
+    /// `443 (https)` or `443`.
+    static func portWithService(_ p: UInt16, _ proto: TransportProtocol, _ context: PortContext) -> String {
+        guard let s = context.service(p, proto) else { return String(p) }
+        return "\(p) (\(Escape.terminal(s)))"
+    }
+
+    /// `1234/sshd`, `+N` when more processes hold the socket, `-` when none could be read, empty when not scanned.
+    static func owner(_ r: SocketRecord) -> String {
+        guard let ps = r.processes else { return "" }
+        guard let p = ps.min() else { return "-" }
+        var out: [UInt8] = []
+        appendDecimal(UInt64(max(0, p.pid)), to: &out)
+        out.append(UInt8(ascii: "/"))
+        Escape.terminal(p.rawName, to: &out)
+        if ps.count > 1 { out.append(contentsOf: "+\(ps.count - 1)".utf8) }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// A map node for the table: `name(1234,1240)`, `port 8080`, `uid 1000`, `10.0.0.5`.
+    static func node(_ n: MapNode, pids: [Int32]) -> String {
+        switch n {
+        case .process(let name):
+            let s = String(decoding: Escape.terminalBytes(name), as: UTF8.self)
+            if pids.isEmpty { return s }
+            let shown = pids.prefix(3).map(String.init).joined(separator: ",")
+            return s + "(" + shown + (pids.count > 3 ? ",+\(pids.count - 3)" : "") + ")"
+        case .localPort(let p): return "port \(p)"
+        case .user(let uid): return "uid \(uid)"
+        case .remote(let a): return address(a)
+        }
+    }
+}
+
+extension Escape {
+    /// `terminal(_:to:)` into a fresh array.
+    static func terminalBytes(_ bytes: some Collection<UInt8>) -> [UInt8] {
+        var out: [UInt8] = []
+        terminal(bytes, to: &out)
+        return out
+    }
+}
+
+// MARK: listeners
+
+/// Renders `--listeners`: one row per listening socket.
+public struct ListenersRenderer: Sendable {
+    public var ports: PortContext
+    public var header: Bool
+
+    public init(ports: PortContext, header: Bool = true) { self.ports = ports; self.header = header }
+
+    /// The table; a `!` after the fill marks a queue over half the backlog. `counters` adds the
+    /// kernel's totals on a last line (with the header only, so `-H` output is rows alone).
+    public func table(_ rows: [ListenerHealth], counters: ListenCounters? = nil) -> [UInt8] {
+        var cols = Columns()
+        if header {
+            cols.rows.append(["Local Address:Port", "Accept-Q", "Fill", "Estab", "Peers", "Process", "Top peers"])
+        }
+        for h in rows {
+            let r = h.listener
+            var local = InsightText.address(r.local.address)
+            if r.hasInterface { local += "%" + Escape.terminal(r.interfaceLabel) }
+            local += ":" + InsightText.port(r.local.port, r.proto, ports)
+            let queue = "\(h.acceptQueue)/" + (h.backlog.map(String.init) ?? "-")
+            let fill = (h.queuePercent.map { "\($0)%" } ?? "-") + (h.isQueueOverHalf ? "!" : "")
+            let peers = h.topPeers.map { "\(InsightText.address($0.address))(\($0.connections))" }.joined(separator: " ")
+            cols.rows.append([local, queue, fill, String(h.established), String(h.peers), InsightText.owner(r), peers])
+        }
+        var out: [UInt8] = []
+        cols.render(to: &out)
+        if header, let c = counters {
+            out.append(contentsOf: "Since boot, all listeners: \(c.overflows) listen overflows, \(c.drops) listen drops\n".utf8)
+        }
+        return out
+    }
+
+    /// A JSON array, one object per listener:
+    /// `{"proto","family","local","inode","uid","accept_queue","backlog","queue_percent","queue_over_half",
+    /// "established","peers","top_peers":[{"address","connections"}],"processes"}`
+    /// (`backlog` and `queue_percent` only when known, `processes` when owners were scanned).
+    public func json(_ rows: [ListenerHealth]) -> [UInt8] {
+        var out: [UInt8] = [UInt8(ascii: "[")]
+        for (i, h) in rows.enumerated() {
+            out.append(contentsOf: i == 0 ? [0x0A] : [0x2C, 0x0A])
+            let r = h.listener
+            out.append(contentsOf: #"{"proto":""#.utf8)
+            out.append(contentsOf: r.proto.rawValue.utf8)
+            out.append(contentsOf: #"","family":""#.utf8)
+            out.append(contentsOf: r.family.rawValue.utf8)
+            out.append(contentsOf: #"","local":"#.utf8)
+            JSONRenderer.endpoint(r.local, to: &out, annotated: (ports, r.proto))
+            JSONRenderer.number("inode", r.inode, to: &out)
+            JSONRenderer.number("uid", UInt64(r.uid), to: &out)
+            if r.hasInterface { JSONRenderer.string("interface", Array(r.interfaceLabel.utf8), to: &out) }
+            JSONRenderer.number("accept_queue", UInt64(h.acceptQueue), to: &out)
+            if let b = h.backlog { JSONRenderer.number("backlog", UInt64(b), to: &out) }
+            if let p = h.queuePercent { JSONRenderer.number("queue_percent", UInt64(p), to: &out) }
+            out.append(contentsOf: (h.isQueueOverHalf ? #","queue_over_half":true"# : #","queue_over_half":false"#).utf8)
+            JSONRenderer.number("established", UInt64(h.established), to: &out)
+            JSONRenderer.number("peers", UInt64(h.peers), to: &out)
+            out.append(contentsOf: #","top_peers":["#.utf8)
+            for (j, p) in h.topPeers.enumerated() {
+                if j > 0 { out.append(UInt8(ascii: ",")) }
+                out.append(contentsOf: #"{"address":""#.utf8)
+                p.address.write(to: &out)
+                out.append(contentsOf: #"","connections":"#.utf8)
+                appendDecimal(UInt64(p.connections), to: &out)
+                out.append(UInt8(ascii: "}"))
+            }
+            out.append(UInt8(ascii: "]"))
+            if let ps = r.processes {
+                out.append(contentsOf: #","processes":["#.utf8)
+                for (j, p) in ps.enumerated() {
+                    if j > 0 { out.append(UInt8(ascii: ",")) }
+                    JSONRenderer.owner(p, to: &out)
+                }
+                out.append(UInt8(ascii: "]"))
+            }
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(contentsOf: rows.isEmpty ? [0x5D, 0x0A] : [0x0A, 0x5D, 0x0A])
+        return out
+    }
+}
+
+// MARK: ephemeral ports
+
+/// Renders an `EphemeralReport`.
+public enum PressureRenderer {
+    /// A text section: the range, then one line per destination; `!` marks one over half.
+    public static func text(_ report: EphemeralReport, ports: PortContext) -> String {
+        let out = "Ephemeral ports (\(report.range.low)-\(report.range.high), \(report.range.size) ports) in use per destination:\n"
+        if report.destinations.isEmpty { return out + "  (none)\n" }
+        var cols = Columns()
+        for d in report.destinations {
+            cols.rows.append(["  " + d.proto.rawValue,
+                              InsightText.address(d.remote.address) + ":" + InsightText.port(d.remote.port, d.proto, ports),
+                              "from " + InsightText.address(d.localAddress),
+                              "\(d.localPorts) port\(d.localPorts == 1 ? "" : "s")", "\(d.percent)%" + (d.isOverHalf ? "!" : ""),
+                              "(\(d.connections) socket\(d.connections == 1 ? "" : "s"))"])
+        }
+        var bytes: [UInt8] = []
+        cols.render(to: &bytes)
+        return out + String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The stderr warning for a destination over half the range.
+    public static func warning(_ d: PortPressure, ports: PortContext) -> String {
+        "ephemeral ports: \(d.localPorts) of \(d.rangeSize) (\(d.percent)%) in use from "
+            + "\(InsightText.address(d.localAddress)) to \(d.proto.rawValue) "
+            + "\(InsightText.address(d.remote.address)):\(InsightText.portWithService(d.remote.port, d.proto, ports)); "
+            + "new connections there will fail when they run out"
+    }
+
+    /// The same object as `EphemeralReport`'s `Codable` form.
+    public static func json(_ report: EphemeralReport, to out: inout [UInt8]) {
+        out.append(contentsOf: #"{"low":"#.utf8)
+        appendDecimal(UInt64(report.range.low), to: &out)
+        JSONRenderer.number("high", UInt64(report.range.high), to: &out)
+        JSONRenderer.number("size", UInt64(report.range.size), to: &out)
+        out.append(contentsOf: #","destinations":["#.utf8)
+        for (i, d) in report.destinations.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: #"{"proto":""#.utf8)
+            out.append(contentsOf: d.proto.rawValue.utf8)
+            out.append(contentsOf: #"","address":""#.utf8)
+            d.remote.address.write(to: &out)
+            out.append(contentsOf: #"","port":"#.utf8)
+            appendDecimal(UInt64(d.remote.port), to: &out)
+            out.append(contentsOf: #","local_address":""#.utf8)
+            d.localAddress.write(to: &out)
+            out.append(UInt8(ascii: "\""))
+            JSONRenderer.number("local_ports", UInt64(max(0, d.localPorts)), to: &out)
+            JSONRenderer.number("connections", UInt64(max(0, d.connections)), to: &out)
+            JSONRenderer.number("range_size", UInt64(max(0, d.rangeSize)), to: &out)
+            JSONRenderer.number("percent", UInt64(max(0, d.percent)), to: &out)
+            out.append(contentsOf: (d.isOverHalf ? #","over_half":true}"# : #","over_half":false}"#).utf8)
+        }
+        out.append(contentsOf: "]}".utf8)
+    }
+}
+
+// MARK: connection map
+
+/// Renders `--map`: a table, a JSON object or a Graphviz digraph.
+public struct MapRenderer: Sendable {
+    public var ports: PortContext
+    public var header: Bool
+
+    public init(ports: PortContext, header: Bool = true) { self.ports = ports; self.header = header }
+
+    /// The destinations of `report` over half the range, for marking edges.
+    func pressured(_ report: EphemeralReport?) -> [PressureKey: PortPressure] {
+        var out: [PressureKey: PortPressure] = [:]
+        for d in report?.warnings ?? [] { out[PressureKey(proto: d.proto, port: d.remote.port, address: d.remote.address)] = d }
+        return out
+    }
+
+    struct PressureKey: Hashable { var proto: TransportProtocol; var port: UInt16; var address: IPAddress }
+
+    /// Columns Kind, Proto, Client, Server, Port (number and service), Conns, and Bytes when any
+    /// edge has byte counts (`-i`); then the ephemeral-port section when a report is given.
+    public func table(_ edges: [MapEdge], pressure: EphemeralReport? = nil) -> [UInt8] {
+        let withBytes = edges.contains { $0.bytes != nil }
+        var cols = Columns()
+        if header { cols.rows.append(["Kind", "Proto", "Client", "Server", "Port", "Conns"] + (withBytes ? ["Bytes"] : [])) }
+        for e in edges {
+            var row = [e.kind.rawValue, e.proto.rawValue, InsightText.node(e.client, pids: e.clientPIDs),
+                       InsightText.node(e.server, pids: e.serverPIDs),
+                       InsightText.portWithService(e.port, e.proto, ports), String(e.connections)]
+            if withBytes { row.append(e.bytes.map { String($0) } ?? "-") }
+            cols.rows.append(row)
+        }
+        var out: [UInt8] = []
+        cols.render(to: &out)
+        if let pressure, header {
+            out.append(0x0A)
+            out.append(contentsOf: PressureRenderer.text(pressure, ports: ports).utf8)
+        }
+        return out
+    }
+
+    /// `{"edges":[…],"ephemeral_ports":{…}}`; each edge is
+    /// `{"kind","proto","client":NODE,"server":NODE,"port","service"?,"class","connections","bytes_to_server"?,"bytes_to_client"?}`
+    /// and a node is `{"process":name,"pids":[…]}`, `{"port":N}`, `{"uid":N}` or `{"address":…}`.
+    public func json(_ edges: [MapEdge], pressure: EphemeralReport? = nil) -> [UInt8] {
+        var out: [UInt8] = []
+        out.append(contentsOf: #"{"edges":["#.utf8)
+        for (i, e) in edges.enumerated() {
+            out.append(contentsOf: i == 0 ? [0x0A] : [0x2C, 0x0A])
+            out.append(contentsOf: #"{"kind":""#.utf8)
+            out.append(contentsOf: e.kind.rawValue.utf8)
+            out.append(contentsOf: #"","proto":""#.utf8)
+            out.append(contentsOf: e.proto.rawValue.utf8)
+            out.append(contentsOf: #"","client":"#.utf8)
+            Self.node(e.client, pids: e.clientPIDs, to: &out)
+            out.append(contentsOf: #","server":"#.utf8)
+            Self.node(e.server, pids: e.serverPIDs, to: &out)
+            JSONRenderer.number("port", UInt64(e.port), to: &out)
+            JSONRenderer.portKeys(e.port, e.proto, ports, to: &out)
+            JSONRenderer.number("connections", UInt64(max(0, e.connections)), to: &out)
+            if let b = e.bytesToServer { JSONRenderer.number("bytes_to_server", b, to: &out) }
+            if let b = e.bytesToClient { JSONRenderer.number("bytes_to_client", b, to: &out) }
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(contentsOf: (edges.isEmpty ? "]" : "\n]").utf8)
+        if let pressure {
+            out.append(contentsOf: #","ephemeral_ports":"#.utf8)
+            PressureRenderer.json(pressure, to: &out)
+        }
+        out.append(contentsOf: "}\n".utf8)
+        return out
+    }
+
+    static func node(_ n: MapNode, pids: [Int32], to out: inout [UInt8]) {
+        switch n {
+        case .process(let name):
+            out.append(contentsOf: #"{"process":""#.utf8)
+            Escape.json(name, to: &out)
+            out.append(contentsOf: #"","pids":["#.utf8)
+            for (i, p) in pids.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                appendDecimal(UInt64(max(0, p)), to: &out)
+            }
+            out.append(contentsOf: "]}".utf8)
+        case .localPort(let p):
+            out.append(contentsOf: #"{"port":"#.utf8)
+            appendDecimal(UInt64(p), to: &out)
+            out.append(UInt8(ascii: "}"))
+        case .user(let uid):
+            out.append(contentsOf: #"{"uid":"#.utf8)
+            appendDecimal(UInt64(uid), to: &out)
+            out.append(UInt8(ascii: "}"))
+        case .remote(let a):
+            out.append(contentsOf: #"{"address":""#.utf8)
+            a.write(to: &out)
+            out.append(contentsOf: #""}"#.utf8)
+        }
+    }
+
+    /// A Graphviz digraph: local nodes as boxes, remote hosts as ellipses, one arrow per edge from
+    /// client to server labelled with protocol, port (service) and connection count (and bytes).
+    /// Node ids are generated (`n0`, `n1`…); every label is escaped with `Escape.dot`. An edge to a
+    /// destination over half the ephemeral range is drawn red with its share.
+    public func dot(_ edges: [MapEdge], pressure: EphemeralReport? = nil) -> [UInt8] {
+        var out: [UInt8] = []
+        out.append(contentsOf: """
+        digraph sockscope {
+          graph [rankdir=LR, fontname="monospace"];
+          node [shape=box, fontname="monospace"];
+          edge [fontname="monospace", fontsize=10];
+
+        """.utf8)
+        var ids: [MapNode: Int] = [:]
+        var pidsByNode: [MapNode: Set<Int32>] = [:]
+        var order: [MapNode] = []
+        for e in edges {
+            for (n, pids) in [(e.client, e.clientPIDs), (e.server, e.serverPIDs)] {
+                if ids[n] == nil { ids[n] = order.count; order.append(n) }
+                pidsByNode[n, default: []].formUnion(pids)
+            }
+        }
+        for (i, n) in order.enumerated() {
+            out.append(contentsOf: "  n\(i) [label=\"".utf8)
+            switch n {
+            case .process(let name):
+                Escape.dot(name, to: &out)
+                let pids = (pidsByNode[n] ?? []).sorted()
+                if !pids.isEmpty {
+                    let shown = pids.prefix(5).map(String.init).joined(separator: ", ")
+                    out.append(contentsOf: "\\npid \(shown)\(pids.count > 5 ? ", +\(pids.count - 5)" : "")".utf8)
+                }
+                out.append(contentsOf: "\"];\n".utf8)
+            case .localPort(let p):
+                out.append(contentsOf: "local port \(p)\\n(owner unknown)\", style=dashed];\n".utf8)
+            case .user(let uid):
+                out.append(contentsOf: "uid \(uid)\\n(owner unknown)\", style=dashed];\n".utf8)
+            case .remote(let a):
+                out.append(contentsOf: "\(a)\", shape=ellipse];\n".utf8)
+            }
+        }
+        let hot = pressured(pressure)
+        for e in edges {
+            guard let c = ids[e.client], let s = ids[e.server] else { continue }
+            out.append(contentsOf: "  n\(c) -> n\(s) [label=\"\(e.proto.rawValue) \(e.port)".utf8)
+            if let svc = ports.service(e.port, e.proto) {
+                out.append(contentsOf: " (".utf8)
+                Escape.dot(Array(svc.utf8), to: &out)
+                out.append(UInt8(ascii: ")"))
+            }
+            out.append(contentsOf: "\\n\(e.connections) conn\(e.connections == 1 ? "" : "s")".utf8)
+            if let b = e.bytes { out.append(contentsOf: ", \(b) bytes".utf8) }
+            var attrs = ""
+            if case .remote(let a) = e.server, let d = hot[PressureKey(proto: e.proto, port: e.port, address: a)] {
+                out.append(contentsOf: "\\nsource ports \(d.percent)%".utf8)
+                attrs = ", color=red, fontcolor=red"
+            }
+            out.append(contentsOf: "\"\(attrs)\(e.kind == .local ? ", style=bold" : "")];\n".utf8)
+        }
+        out.append(contentsOf: "}\n".utf8)
+        return out
+    }
+}
+
+// MARK: summary
+
+extension SummaryRenderer {
+    /// The issue-7 sections of `-s`: the kernel's listen queue totals and the ephemeral ports.
+    static func insightText(_ s: SocketSummary, ports: PortContext) -> String {
+        var out = ""
+        if s.listenOverflows != nil || s.listenDrops != nil {
+            out += "\nListen queues since boot (all listeners): "
+            out += "\(s.listenOverflows.map(String.init) ?? "?") overflows, \(s.listenDrops.map(String.init) ?? "?") drops\n"
+        }
+        if let e = s.ephemeralPorts { out += "\n" + PressureRenderer.text(e, ports: ports) }
+        return out
+    }
+
+    /// `,"listen_overflows":N,"listen_drops":N,"ephemeral_ports":{…}`, each key only when known.
+    static func insightJSON(_ s: SocketSummary, to out: inout [UInt8]) {
+        if let v = s.listenOverflows { JSONRenderer.number("listen_overflows", v, to: &out) }
+        if let v = s.listenDrops { JSONRenderer.number("listen_drops", v, to: &out) }
+        if let e = s.ephemeralPorts {
+            out.append(contentsOf: #","ephemeral_ports":"#.utf8)
+            PressureRenderer.json(e, to: &out)
+        }
+    }
+}
