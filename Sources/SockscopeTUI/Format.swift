@@ -25,13 +25,7 @@ enum Format {
     /// The service a row is about: the local port for a listener or unconnected socket, else the
     /// remote port's service when known, else the local port's.
     static func service(_ r: SocketRecord, _ services: ServiceTable) -> String {
-        let name: String?
-        if r.state == .listen || (r.proto == .udp && r.state == .close) || r.remote.port == 0 {
-            name = services.name(port: r.local.port, proto: r.proto)
-        } else {
-            name = services.name(port: r.remote.port, proto: r.proto) ?? services.name(port: r.local.port, proto: r.proto)
-        }
-        return name.map { Escape.terminal($0) } ?? ""
+        services.name(describing: r).map { Escape.terminal($0) } ?? ""
     }
 
     /// `1234/nginx`, `+2` more when several processes share the socket; empty when unknown.
