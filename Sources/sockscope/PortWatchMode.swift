@@ -72,9 +72,10 @@ extension Sockscope {
             out.append(contentsOf: #"","port":"#.utf8)
             appendDecimal(UInt64(port), to: &out)
             out.append(contentsOf: #","sockets":["#.utf8)
+            let renderer = JSONRenderer(ports: portContext)
             for (i, r) in sockets.enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
-                JSONRenderer().appendObject(r, to: &out)
+                renderer.appendObject(r, to: &out)
             }
             out.append(contentsOf: "]}\n".utf8)
             return

@@ -110,6 +110,19 @@ struct Sockscope: ParsableCommand {
         "Seconds --until-up waits (default 30).", valueName: "seconds"), transform: parseInterval)
     var timeout: Double = 30
 
+    // MARK: insight options (issue 7)
+    @Flag(name: .customLong("listeners"), help: ArgumentHelp(
+        "Listener health: per listening TCP socket, the accept queue against its backlog (! when over half), "
+            + "established connections, distinct and top peers, and owner."))
+    var listeners = false
+    @Flag(name: .customLong("map"), help: ArgumentHelp(
+        "Connection map: established connections as client -> server edges with counts (and bytes with -i), "
+            + "plus ephemeral-port use per destination."))
+    var map = false
+    @Option(name: .customLong("format"), help: ArgumentHelp(
+        "Output of --map and --listeners: table (default), json, or dot (Graphviz; --map only).", valueName: "format"))
+    var format: InsightFormat?
+
     // MARK: robustness options (issue 8)
     @Option(name: .customLong("netns"), help: ArgumentHelp(
         "List the sockets of this network namespace: a name under /run/netns, or a path such as /proc/PID/ns/net.",
@@ -156,6 +169,8 @@ struct Sockscope: ParsableCommand {
     func execute() -> Int32 {
         // MARK: mode dispatch (watch, stream, summary… are added here)
         if let ports = untilUp ?? watchPorts { return runPortWatch(ports, until: untilUp != nil) }
+        if listeners { return runListeners() }
+        if map { return runMap() }
         if summary { return runSummary() }
         // -w --json is the NDJSON event stream, never the TUI.
         if watch && json { return runStream() }

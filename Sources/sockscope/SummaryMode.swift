@@ -17,8 +17,10 @@ extension Sockscope {
             return 1
         }
         for n in snapshot.notices { FileOutput.standardError("sockscope: \(n)") }
-        let summary = Summarizer.summarize(snapshot.records)
-        let bytes = json ? SummaryRenderer.json(summary) : Array(SummaryRenderer.text(summary).utf8)
+        var summary = Summarizer.summarize(snapshot.records)
+        let ports = portContext
+        addInsight(to: &summary, records: snapshot.records, ports: ports)
+        let bytes = json ? SummaryRenderer.json(summary) : Array(SummaryRenderer.text(summary, ports: ports).utf8)
         return LineWriter().write(bytes) ?? 0
     }
 }

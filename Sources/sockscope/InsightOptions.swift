@@ -1,0 +1,53 @@
+import ArgumentParser
+import SockscopeCollect
+import SockscopeModel
+import SockscopeRender
+import SockscopeSystem
+
+/// `--format`: how `--map` and `--listeners` print.
+enum InsightFormat: String, CaseIterable, ExpressibleByArgument {
+    case table, json, dot
+}
+
+extension Sockscope {
+    /// Service names (none with `-n`) and this host's ephemeral range, read once per call: the
+    /// renderers get them as a value and do no I/O.
+    var portContext: PortContext {
+        PortContext(services: numeric ? ServiceTable() : services, ephemeral: EphemeralRangeParser.load(procRoot: procRoot))
+    }
+
+    /// The output of `--map` / `--listeners`: `--format`, else `--json`, else a table.
+    var insightFormat: InsightFormat { format ?? (json ? .json : .table) }
+
+    /// Combinations that cannot mean anything are usage errors (status 2), not silently ignored.
+    func validate() throws {
+        if listeners && map { throw ValidationError("--listeners and --map cannot be combined") }
+        if let format {
+            guard listeners || map else { throw ValidationError("--format applies to --map and --listeners only") }
+            if format == .dot && !map { throw ValidationError("--format dot applies to --map only") }
+            if json && format != .json { throw ValidationError("--json and --format \(format.rawValue) cannot be combined") }
+        }
+        if (listeners || map) && (watch || summary || watchPorts != nil || untilUp != nil) {
+            throw ValidationError("\(listeners ? "--listeners" : "--map") cannot be combined with -w, -s, --watch-port or --until-up")
+        }
+    }
+
+    /// One stderr notice per destination using more than half the ephemeral range.
+    func warnEphemeralPressure(_ report: EphemeralReport?, ports: PortContext) {
+        for d in report?.warnings ?? [] { FileOutput.standardError("sockscope: \(PressureRenderer.warning(d, ports: ports))") }
+    }
+
+    /// Adds the issue-7 parts of `-s`: the kernel's listen queue totals and ephemeral-port use
+    /// (the ten busiest destinations, and every one over half the range, which is also warned about).
+    func addInsight(to summary: inout SocketSummary, records: [SocketRecord], ports: PortContext) {
+        if let c = NetstatParser.loadListenCounters(procRoot: procRoot) {
+            summary.listenOverflows = c.overflows
+            summary.listenDrops = c.drops
+        }
+        if let range = ports.ephemeral {
+            let report = EphemeralPressure.report(records, range: range, top: 10)
+            summary.ephemeralPorts = report
+            warnEphemeralPressure(report, ports: ports)
+        }
+    }
+}

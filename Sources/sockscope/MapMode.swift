@@ -1,0 +1,45 @@
+import SockscopeCollect
+import SockscopeFilter
+import SockscopeModel
+import SockscopeRender
+import SockscopeSystem
+
+extension Sockscope {
+    /// `--map`: established connections aggregated into client → server edges, as a table, JSON
+    /// or Graphviz DOT, with the ephemeral-port use per destination.
+    func runMap() -> Int32 {
+        var q = query
+        // Every state: listeners tell which end of a connection serves, and TIME_WAIT sockets hold
+        // source ports too. Edges are made of ESTABLISHED sockets only.
+        q.states = .all
+        // --pid/--process select edges by either end, after the map is made.
+        q.pid = nil
+        q.processName = nil
+        let snapshot: Snapshot
+        do {
+            snapshot = try SocketCollector(options: CollectOptions(source: source, procRoot: procRoot, tcpInfo: info))
+                .collect(q, owners: true)
+        } catch {
+            FileOutput.standardError("sockscope: \(error)")
+            return 1
+        }
+        for n in snapshot.notices { FileOutput.standardError("sockscope: \(n)") }
+        if snapshot.source == .proc && info {
+            FileOutput.standardError("sockscope: --info needs netlink; /proc has no byte counts, so they are left out")
+        }
+        let ports = portContext
+        var edges = ConnectionMapper.edges(snapshot.records, ephemeral: ports.ephemeral)
+        if let pid { edges = edges.filter { $0.involves(pid: pid) } }
+        if let processName { edges = edges.filter { $0.involves(processName: Array(processName.utf8)) } }
+        let pressure = ports.ephemeral.map { EphemeralPressure.report(snapshot.records, range: $0, top: 10) }
+        warnEphemeralPressure(pressure, ports: ports)
+        let renderer = MapRenderer(ports: ports, header: !noHeader)
+        let bytes: [UInt8]
+        switch insightFormat {
+        case .table: bytes = renderer.table(edges, pressure: pressure)
+        case .json: bytes = renderer.json(edges, pressure: pressure)
+        case .dot: bytes = renderer.dot(edges, pressure: pressure)
+        }
+        return LineWriter().write(bytes) ?? 0
+    }
+}
