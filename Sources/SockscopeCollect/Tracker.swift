@@ -108,7 +108,7 @@ public struct ChangeTracker: Sendable {
     /// How many of `sockets` are live (they come first).
     public private(set) var liveCount = 0
     /// Row in `sockets` of each live socket, kept from one update to the next.
-    var index: [SocketKey: Int] = [:]
+    var index = KeyIndex()
 
     public init(closedRetention: Double = 5) {
         self.closedRetention = closedRetention
@@ -136,8 +136,7 @@ public struct ChangeTracker: Sendable {
         // `index` maps the live sockets of the previous update to their rows; the one for this
         // update is built while the snapshot is walked and kept for the next (one hash per record
         // here plus one lookup, instead of rebuilding the previous index every time).
-        var nextIndex: [SocketKey: Int] = [:]
-        nextIndex.reserveCapacity(snapshot.records.count)
+        var nextIndex = KeyIndex(capacity: snapshot.records.count)
 
         var matched = [Bool](repeating: false, count: liveCount)
         var next: [TrackedSocket] = []
@@ -148,16 +147,11 @@ public struct ChangeTracker: Sendable {
         // TIME_WAIT (its inode drops to 0), matched by 5-tuple below.
         var unmatched: [Int] = []
 
-        @inline(__always) func claim(_ slot: inout Int, _ row: Int) -> Bool {
-            if slot >= 0 { return false }
-            slot = row
-            return true
-        }
         for r in snapshot.records {
             let key = SocketKey(r)
             // A duplicate row (one hash: the dictionary's modify accessor): keep the first.
-            guard claim(&nextIndex[key, default: -1], next.count) else { continue }
-            if let i = index[key] {
+            guard nextIndex.claim(key, row: next.count, rows: next) else { continue }
+            if let i = index.row(of: key, in: sockets) {
                 matched[i] = true
                 let (s, e) = Self.carry(sockets[i], to: r, key: key, at: time, previousTime: previousTime,
                                         reportEvents: reportEvents)
@@ -205,7 +199,8 @@ public struct ChangeTracker: Sendable {
         let newLive = next.count
         // Previously closed sockets that are still within their grace period (and not back).
         for s in sockets[liveCount...] {
-            guard let closed = s.closedAt, time - closed < closedRetention, nextIndex[s.key] == nil else { continue }
+            guard let closed = s.closedAt, time - closed < closedRetention,
+                  nextIndex.row(of: s.key, in: next) == nil else { continue }
             next.append(s)
         }
         for i in 0..<liveCount where !matched[i] {
@@ -255,8 +250,42 @@ public struct ChangeTracker: Sendable {
 
     /// The tracked socket with this key (live or retained closed).
     public func socket(_ key: SocketKey) -> TrackedSocket? {
-        if let i = index[key] { return sockets[i] }
+        if let i = index.row(of: key, in: sockets) { return sockets[i] }
         return sockets[liveCount...].first { $0.key == key }
+    }
+
+    /// Rows by key. Cookies (every netlink socket) go in a dictionary of plain integers, which is
+    /// far cheaper to hash and probe at 100k sockets than one of whole keys; the rest (/proc
+    /// keys, and a cookie shared by two protocols, which the kernel does not do) in the other.
+    struct KeyIndex: Sendable {
+        var cookies: [UInt64: Int] = [:]
+        var others: [SocketKey: Int] = [:]
+
+        init(capacity: Int = 0) { cookies.reserveCapacity(capacity) }
+
+        /// The row of `key` in `rows` (the array this index was built for), if present.
+        func row(of key: SocketKey, in rows: [TrackedSocket]) -> Int? {
+            if case .cookie(_, let c) = key, let i = cookies[c], rows[i].key == key { return i }
+            return others.isEmpty ? nil : others[key]
+        }
+
+        /// Records `key` at `row` unless it is already there (a duplicate row); false then.
+        mutating func claim(_ key: SocketKey, row: Int, rows: [TrackedSocket]) -> Bool {
+            if case .cookie(_, let c) = key {
+                var existing = -1
+                Self.take(&cookies[c, default: -1], row, &existing)
+                if existing < 0 { return true }
+                if rows[existing].key == key { return false }
+            }
+            var existing = -1
+            Self.take(&others[key, default: -1], row, &existing)
+            return existing < 0
+        }
+
+        /// One hash per claim: sets an empty slot, or reports what it holds.
+        @inline(__always) static func take(_ slot: inout Int, _ row: Int, _ existing: inout Int) {
+            if slot >= 0 { existing = slot } else { slot = row }
+        }
     }
 
     struct TupleKey: Hashable {

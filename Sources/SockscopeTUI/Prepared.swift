@@ -66,10 +66,13 @@ public struct PreparedTable: Sendable {
                 settings: WatchSettings) {
         var facts: [RowFacts] = []
         facts.reserveCapacity(sockets.count)
-        for s in sockets {
-            let r = s.record
-            facts.append(RowFacts(localPort: r.local.port, remotePort: r.remote.port, state: r.state.rawValue,
-                                  isUDP: r.proto == .udp, closed: s.isClosed, hasOwners: r.processes != nil))
+        // Field by field through the buffer: copying a whole socket would retain its record's storage.
+        sockets.withUnsafeBufferPointer { b in
+            for i in b.indices {
+                facts.append(RowFacts(localPort: b[i].record.local.port, remotePort: b[i].record.remote.port,
+                                      state: b[i].record.state.rawValue, isUDP: b[i].record.proto == .udp,
+                                      closed: b[i].closedAt != nil, hasOwners: b[i].record.processes != nil))
+            }
         }
         self.init(sockets: sockets, facts: facts, source: source, time: time, generation: generation,
                   ordering: ordering, settings: settings)
@@ -103,6 +106,11 @@ public struct PreparedTable: Sendable {
         init(_ s: WatchSettings) {
             protocols = s.protocols; families = s.families; source = s.ports.source; destination = s.ports.destination
         }
+        /// True when nothing is excluded (the usual case: no -t/-u/-4/-6, --sport, --dport).
+        var matchesEverything: Bool {
+            protocols.count == TransportProtocol.allCases.count && families.count == AddressFamily.allCases.count
+                && source == nil && destination == nil
+        }
         func matches(_ r: SocketRecord) -> Bool {
             protocols.contains(r.proto) && families.contains(r.family)
                 && (source?.contains(r.local.port) ?? true) && (destination?.contains(r.remote.port) ?? true)
@@ -119,26 +127,27 @@ public struct PreparedTable: Sendable {
         var proto: TransportProtocol
     }
 
-    static func sortKey(_ s: TrackedSocket, _ col: SortColumn, listener: ListenerSummary? = nil) -> SortKey {
-        let r = s.record
+    @inline(__always)
+    static func sortKey(_ s: borrowing TrackedSocket, _ col: SortColumn, listener: ListenerSummary? = nil) -> SortKey {
         var primary = 0.0
-        var endpoint = r.local
+        var endpoint = s.record.local
         switch col {
         case .local: break
-        case .remote: endpoint = r.remote
-        case .state: primary = Double(r.state.rawValue)
-        case .proto: primary = Double(r.proto.ipProtocol) * 16 + Double(r.family.rawFamily)
-        case .recvQ, .acceptQueue: primary = Double(r.recvQueue)
-        case .sendQ: primary = Double(r.sendQueue)
-        case .rtt: primary = r.tcpInfo.map { Double($0.rttUs) } ?? -1
+        case .remote: endpoint = s.record.remote
+        case .state: primary = Double(s.record.state.rawValue)
+        case .proto: primary = Double(s.record.proto.ipProtocol) * 16 + Double(s.record.family.rawFamily)
+        case .recvQ, .acceptQueue: primary = Double(s.record.recvQueue)
+        case .sendQ: primary = Double(s.record.sendQueue)
+        case .rtt: primary = s.record.tcpInfo.map { Double($0.rttUs) } ?? -1
         case .rateIn: primary = s.throughput?.inBytesPerSecond ?? -1
         case .rateOut: primary = s.throughput?.outBytesPerSecond ?? -1
         case .age: primary = -s.firstSeen  // youngest first
-        case .owner: primary = Double(r.processes?.min()?.pid ?? Int32.max)
+        case .owner: primary = Double(s.record.processes?.min()?.pid ?? Int32.max)
         case .established: primary = Double(listener?.established ?? 0)
         case .peers: primary = Double(listener?.peers ?? 0)
         }
-        return SortKey(primary: primary, primaryEndpoint: endpoint, local: r.local, remote: r.remote, proto: r.proto)
+        return SortKey(primary: primary, primaryEndpoint: endpoint, local: s.record.local, remote: s.record.remote,
+                       proto: s.record.proto)
     }
 
     /// A total order: the sort column (reversed when descending), then local, remote, protocol,
@@ -164,10 +173,13 @@ public struct PreparedTable: Sendable {
         var keys: [SortKey] = []
         rows.reserveCapacity(sockets.count)
         keys.reserveCapacity(sockets.count)
-        for (i, s) in sockets.enumerated() {
-            // Keys are indexed by socket position; a filtered-out socket gets a key it never uses.
-            keys.append(sortKey(s, col))
-            if fixed.matches(s.record) { rows.append(Int32(i)) }
+        let everything = fixed.matchesEverything
+        sockets.withUnsafeBufferPointer { b in
+            for i in b.indices {
+                // Keys are indexed by socket position; a filtered-out socket gets a key it never uses.
+                keys.append(sortKey(b[i], col))
+                if everything || fixed.matches(b[i].record) { rows.append(Int32(i)) }
+            }
         }
         let byEndpoint = col == .local || col == .remote, desc = ordering.descending
         keys.withUnsafeBufferPointer { k in
