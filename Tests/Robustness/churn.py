@@ -64,7 +64,8 @@ def churn(port, stop_at):
 
 def endpoints(text):
     a, _, p = text.rpartition(":")
-    return a.strip("[]"), int(p)
+    # ss prints port 0 as "*" (a socket caught mid-reset can show it).
+    return a.strip("[]"), 0 if p == "*" else int(p)
 
 def inside(args):
     subprocess.check_call(["ip", "link", "set", "lo", "up"])
