@@ -62,7 +62,8 @@ struct Columns {
 }
 
 /// Text shared by the insight views.
-enum InsightText {
+/// Text cells shared by the insight views and the live view.
+public enum InsightText {
     /// `127.0.0.1`, `[::1]`.
     static func address(_ a: IPAddress) -> String { a.isIPv6 && !a.isIPv4Mapped ? "[\(a)]" : a.description }
 
@@ -79,7 +80,7 @@ enum InsightText {
     }
 
     /// `1234/sshd`, `+N` when more processes hold the socket, `-` when none could be read, empty when not scanned.
-    static func owner(_ r: SocketRecord) -> String {
+    public static func owner(_ r: SocketRecord) -> String {
         guard let ps = r.processes else { return "" }
         guard let p = ps.min() else { return "-" }
         var out: [UInt8] = []

@@ -12,21 +12,7 @@ public enum Files {
     public static func readAll(_ path: String, sizeHint: Int = 64 * 1024, limit: Int = 1 << 30) throws(SystemError) -> [UInt8] {
         let fd = try retryingEINTR("open", path: path) { open(path, O_RDONLY | O_CLOEXEC) }
         defer { close(fd) }
-        var out = [UInt8](repeating: 0, count: max(sizeHint, 4096))
-        var used = 0
-        while true {
-            if used == out.count {
-                if out.count >= limit { break }
-                out.append(contentsOf: repeatElement(0, count: out.count))
-            }
-            let n = try retryingEINTR("read", path: path) {
-                out.withUnsafeMutableBytes { buf in read(fd, buf.baseAddress! + used, buf.count - used) }
-            }
-            if n == 0 { break }
-            used += n
-        }
-        out.removeSubrange(used...)
-        return out
+        return try readAll(fd: fd, path: path, sizeHint: max(sizeHint, 4096), limit: limit)
     }
 
     /// True when the path exists (any type).

@@ -48,20 +48,27 @@ public final class SockDiagSocket {
     ///   - bytecode: an `INET_DIAG_REQ_BYTECODE` filter program, or nil.
     public func requestDump(family: UInt8, protocol proto: UInt8, states: UInt32, extensions: UInt8,
                             bytecode: [UInt8]?) throws(SystemError) -> UInt32 {
+        try send(type: UInt16(SOCK_DIAG_BY_FAMILY), header: inet_diag_req_v2.self, bytecode: bytecode) { req in
+            req.pointee.sdiag_family = family
+            req.pointee.sdiag_protocol = proto
+            req.pointee.idiag_states = states
+            req.pointee.idiag_ext = extensions
+        }
+    }
+
+    /// Builds one dump request (netlink header, the request struct `Header` filled by `fill`, an
+    /// optional bytecode attribute) with libmnl, sends it, and returns its sequence number.
+    private func send<Header>(type: UInt16, header: Header.Type, bytecode: [UInt8]?,
+                              fill: (UnsafeMutablePointer<Header>) -> Void) throws(SystemError) -> UInt32 {
         let seq = nextSeq
         nextSeq &+= 1
         var buf = [UInt8](repeating: 0, count: 256 + (bytecode?.count ?? 0))
         let sent: Int = buf.withUnsafeMutableBytes { raw in
             let nlh = mnl_nlmsg_put_header(raw.baseAddress)!
-            nlh.pointee.nlmsg_type = UInt16(SOCK_DIAG_BY_FAMILY)
+            nlh.pointee.nlmsg_type = type
             nlh.pointee.nlmsg_flags = UInt16(NLM_F_REQUEST | NLM_F_DUMP)
             nlh.pointee.nlmsg_seq = seq
-            let req = mnl_nlmsg_put_extra_header(nlh, MemoryLayout<inet_diag_req_v2>.size)!
-                .assumingMemoryBound(to: inet_diag_req_v2.self)
-            req.pointee.sdiag_family = family
-            req.pointee.sdiag_protocol = proto
-            req.pointee.idiag_states = states
-            req.pointee.idiag_ext = extensions
+            fill(mnl_nlmsg_put_extra_header(nlh, MemoryLayout<Header>.size)!.assumingMemoryBound(to: Header.self))
             if let bytecode {
                 bytecode.withUnsafeBytes { bc in
                     mnl_attr_put(nlh, UInt16(INET_DIAG_REQ_BYTECODE), bc.count, bc.baseAddress)
@@ -103,32 +110,11 @@ public final class SockDiagSocket {
     /// where two `SOCK_DIAG_BY_FAMILY` requests walk them twice (measured: the walk is most of the
     /// kernel's share of a dump). Replies have type `TCPDIAG_GETSOCK` (18), same payload.
     public func requestLegacyTCPDump(states: UInt32, extensions: UInt8, bytecode: [UInt8]?) throws(SystemError) -> UInt32 {
-        let seq = nextSeq
-        nextSeq &+= 1
-        var buf = [UInt8](repeating: 0, count: 256 + (bytecode?.count ?? 0))
-        let sent: Int = buf.withUnsafeMutableBytes { raw in
-            let nlh = mnl_nlmsg_put_header(raw.baseAddress)!
-            nlh.pointee.nlmsg_type = UInt16(TCPDIAG_GETSOCK)
-            nlh.pointee.nlmsg_flags = UInt16(NLM_F_REQUEST | NLM_F_DUMP)
-            nlh.pointee.nlmsg_seq = seq
-            let req = mnl_nlmsg_put_extra_header(nlh, MemoryLayout<inet_diag_req>.size)!
-                .assumingMemoryBound(to: inet_diag_req.self)
+        try send(type: UInt16(TCPDIAG_GETSOCK), header: inet_diag_req.self, bytecode: bytecode) { req in
             req.pointee.idiag_family = 0  // AF_UNSPEC: both families
             req.pointee.idiag_ext = extensions
             req.pointee.idiag_states = states
-            if let bytecode {
-                bytecode.withUnsafeBytes { bc in
-                    mnl_attr_put(nlh, UInt16(INET_DIAG_REQ_BYTECODE), bc.count, bc.baseAddress)
-                }
-            }
-            while true {
-                let n = mnl_socket_sendto(nl, nlh, Int(nlh.pointee.nlmsg_len))
-                if n < 0 && Glibc.errno == EINTR { continue }
-                return n
-            }
         }
-        if sent < 0 { throw SystemError("sendto(sock_diag)", errno: Errno(rawValue: Glibc.errno)) }
-        return seq
     }
 
     /// Receives one batch of reply messages into `buffer`; returns the byte count.

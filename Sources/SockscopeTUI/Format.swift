@@ -29,16 +29,7 @@ enum Format {
     }
 
     /// `1234/nginx`, `+2` more when several processes share the socket; empty when unknown.
-    static func owner(_ r: SocketRecord) -> String {
-        guard let ps = r.processes else { return "" }
-        guard let p = ps.min() else { return "-" }
-        var out: [UInt8] = []
-        appendDecimal(UInt64(max(0, p.pid)), to: &out)
-        out.append(UInt8(ascii: "/"))
-        Escape.terminal(p.rawName, to: &out)
-        if ps.count > 1 { out.append(contentsOf: "+\(ps.count - 1)".utf8) }
-        return String(decoding: out, as: UTF8.self)
-    }
+    static func owner(_ r: SocketRecord) -> String { InsightText.owner(r) }
 
     /// Bytes per second in at most 5 columns: `0`, `812`, `1.2K`, `34K`, `5.6M`, `1.1G`; `-` when unknown.
     static func rate(_ v: Double?) -> String {
