@@ -12,6 +12,11 @@ enum InsightFormat: String, CaseIterable, ExpressibleByArgument {
 extension Sockscope {
     /// Service names (none with `-n`) and this host's ephemeral range, read once per call: the
     /// renderers get them as a value and do no I/O.
+    /// The port context for socket objects in JSON (`local.service`, `.class`, `.ephemeral`): only with
+    /// `-e`. The core schema's `local`/`remote` are exactly `{address, port}`, which scripts and the
+    /// independent conformance check compare whole; extra detail is asked for, like the cookie.
+    var socketPortContext: PortContext? { extended ? portContext : nil }
+
     var portContext: PortContext {
         PortContext(services: numeric ? ServiceTable() : services, ephemeral: EphemeralRangeParser.load(procRoot: procRoot))
     }

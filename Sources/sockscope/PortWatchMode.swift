@@ -72,7 +72,7 @@ extension Sockscope {
             out.append(contentsOf: #"","port":"#.utf8)
             appendDecimal(UInt64(port), to: &out)
             out.append(contentsOf: #","sockets":["#.utf8)
-            let renderer = JSONRenderer(ports: portContext)
+            let renderer = JSONRenderer(ports: socketPortContext)
             for (i, r) in sockets.enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
                 renderer.appendObject(r, to: &out)

@@ -25,7 +25,7 @@ extension Sockscope {
         defer { listener?.stop() }
         // Keep closed sockets long enough that a late destroy message for one is recognised as known.
         var tracker = ChangeTracker(closedRetention: max(2 * interval, 2))
-        let renderer = EventRenderer(socket: JSONRenderer(includeCookie: extended, ports: portContext))
+        let renderer = EventRenderer(socket: JSONRenderer(includeCookie: extended, ports: socketPortContext))
         let writer = LineWriter()
         var refreshes = 0
         var warnedNotices = Set<String>()

@@ -124,8 +124,11 @@ func jsonObject(_ r: RunResult) throws -> [String: Any] {
         try #require(!listeners.isEmpty, "none of 22, 443, 8080, 50000 is free on 127.0.0.1")
         let expected: [UInt16: (String?, String)] = [22: ("ssh", "system"), 443: ("https", "system"),
                                                      8080: ("http-alt", "registered"), 50000: (nil, "dynamic")]
-        let rows = try jsonRows(try Binary.sockscope(["-l", "--json", "--sport", "22,443,8080,50000"]))
-        let numeric = try jsonRows(try Binary.sockscope(["-ln", "--json", "--sport", "22,443,8080,50000"]))
+        // The port details are asked for with -e; the plain schema's endpoints stay {address, port}.
+        let rows = try jsonRows(try Binary.sockscope(["-le", "--json", "--sport", "22,443,8080,50000"]))
+        let numeric = try jsonRows(try Binary.sockscope(["-lne", "--json", "--sport", "22,443,8080,50000"]))
+        let plain = try jsonRows(try Binary.sockscope(["-l", "--json", "--sport", "22,443,8080,50000"]))
+        #expect(!plain.isEmpty && plain.allSatisfy { Set(($0["local"] as? [String: Any] ?? [:]).keys) == ["address", "port"] })
         for (port, s) in listeners {
             let row = try #require(rows.first { $0["inode"] as? Int == Int(s.inode) && $0["proto"] as? String == "tcp" })
             let local = try #require(row["local"] as? [String: Any])
