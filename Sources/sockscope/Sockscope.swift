@@ -149,7 +149,7 @@ struct Sockscope: ParsableCommand {
             Glibc.exit(0)
         }
         FileOutput.standardError("sockscope: \(message(for: error).split(separator: "\n").first ?? "invalid arguments")")
-        FileOutput.standardError(usageString())
+        FileOutput.standardError("Usage: " + usageString())
         FileOutput.standardError("See 'sockscope --help' for more information.")
         Glibc.exit(2)
     }
