@@ -183,14 +183,7 @@ public struct ListenersRenderer: Sendable {
                 out.append(UInt8(ascii: "}"))
             }
             out.append(UInt8(ascii: "]"))
-            if let ps = r.processes {
-                out.append(contentsOf: #","processes":["#.utf8)
-                for (j, p) in ps.enumerated() {
-                    if j > 0 { out.append(UInt8(ascii: ",")) }
-                    JSONRenderer.owner(p, to: &out)
-                }
-                out.append(UInt8(ascii: "]"))
-            }
+            if let ps = r.processes { JSONRenderer.processes(ps, to: &out) }
             out.append(UInt8(ascii: "}"))
         }
         out.append(contentsOf: rows.isEmpty ? [0x5D, 0x0A] : [0x0A, 0x5D, 0x0A])

@@ -47,14 +47,7 @@ public struct JSONRenderer: Sendable {
             out.append(UInt8(ascii: "\""))
         }
         if includeCookie, let c = r.cookie { Self.number("cookie", c, to: &out) }
-        if let ps = r.processes {
-            out.append(contentsOf: #","processes":["#.utf8)
-            for (i, p) in ps.enumerated() {
-                if i > 0 { out.append(UInt8(ascii: ",")) }
-                Self.owner(p, to: &out)
-            }
-            out.append(UInt8(ascii: "]"))
-        }
+        if let ps = r.processes { Self.processes(ps, to: &out) }
         if let t = r.tcpInfo { Self.tcpInfo(t, to: &out) }
         if let m = r.memory { Self.memory(m, to: &out) }
         out.append(UInt8(ascii: "}"))
@@ -83,6 +76,16 @@ public struct JSONRenderer: Sendable {
         out.append(contentsOf: #"":""#.utf8)
         Escape.json(v, to: &out)
         out.append(UInt8(ascii: "\""))
+    }
+
+    /// `,"processes":[…]`, shared by every object that lists owners.
+    static func processes(_ ps: [SocketOwner], to out: inout [UInt8]) {
+        out.append(contentsOf: #","processes":["#.utf8)
+        for (i, p) in ps.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            owner(p, to: &out)
+        }
+        out.append(UInt8(ascii: "]"))
     }
 
     static func owner(_ p: SocketOwner, to out: inout [UInt8]) {

@@ -124,7 +124,6 @@ extension ViewModel {
     // MARK: table
 
     func connectionColumns() -> [Column] {
-        let services = settings.services
         let now = self.now
         var cols: [Column] = [
             Column(title: "Proto", sort: .proto, width: 5, right: false, dropOrder: 6) { s, _ in
@@ -140,16 +139,7 @@ extension ViewModel {
                 Format.endpoint(s.record, local: false)
             },
         ]
-        if !settings.numeric {
-            cols.append(Column(title: "Service", sort: nil, width: 8, right: false, dropOrder: 7) { s, _ in
-                Format.service(s.record, services)
-            })
-        }
-        if showOwners && filtered.anyOwners {
-            cols.append(Column(title: "Owner", sort: .owner, width: 14, right: false, dropOrder: 8) { s, _ in
-                Format.owner(s.record)
-            })
-        }
+        cols += serviceAndOwnerColumns()
         cols += [
             Column(title: "Recv-Q", sort: .recvQ, width: 6, right: true, dropOrder: 2) { s, _ in String(s.record.recvQueue) },
             Column(title: "Send-Q", sort: .sendQ, width: 6, right: true, dropOrder: 2) { s, _ in String(s.record.sendQueue) },
@@ -167,17 +157,10 @@ extension ViewModel {
         return cols
     }
 
-    func listenerColumns() -> [Column] {
+    /// The Service column (unless numeric) and the Owner column (when shown and known): the same in both tables.
+    func serviceAndOwnerColumns() -> [Column] {
         let services = settings.services
-        let now = self.now
-        var cols: [Column] = [
-            Column(title: "Proto", sort: nil, width: 5, right: false, dropOrder: 6) { s, _ in
-                s.record.proto.rawValue + (s.record.family == .inet6 ? "6" : "")
-            },
-            Column(title: "Listen", sort: .local, width: 0, right: false, dropOrder: 0, flexible: true) { s, _ in
-                Format.endpoint(s.record, local: true)
-            },
-        ]
+        var cols: [Column] = []
         if !settings.numeric {
             cols.append(Column(title: "Service", sort: nil, width: 8, right: false, dropOrder: 7) { s, _ in
                 Format.service(s.record, services)
@@ -188,6 +171,20 @@ extension ViewModel {
                 Format.owner(s.record)
             })
         }
+        return cols
+    }
+
+    func listenerColumns() -> [Column] {
+        let now = self.now
+        var cols: [Column] = [
+            Column(title: "Proto", sort: nil, width: 5, right: false, dropOrder: 6) { s, _ in
+                s.record.proto.rawValue + (s.record.family == .inet6 ? "6" : "")
+            },
+            Column(title: "Listen", sort: .local, width: 0, right: false, dropOrder: 0, flexible: true) { s, _ in
+                Format.endpoint(s.record, local: true)
+            },
+        ]
+        cols += serviceAndOwnerColumns()
         cols += [
             Column(title: "Accept-Q", sort: .acceptQueue, width: 11, right: true, dropOrder: 1) { s, _ in
                 "\(s.record.recvQueue)/\(s.record.sendQueue)"

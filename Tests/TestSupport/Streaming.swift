@@ -67,3 +67,16 @@ public final class StreamingProcess: Sendable {
 }
 
 struct UncheckedSendable<T>: @unchecked Sendable { let value: T; init(_ v: T) { value = v } }
+
+extension Pipe {
+    /// Reads until the first newline, or EOF if the writer failed first (the caller's child bounds the wait).
+    public func readFirstLine() -> Data {
+        var line = Data()
+        while !line.contains(0x0A) {
+            let chunk = fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            line.append(chunk)
+        }
+        return line
+    }
+}

@@ -49,12 +49,7 @@ final class MapChild: @unchecked Sendable {
         try process.run()
         pid = process.processIdentifier
         // One line, or EOF if the child failed; its alarm and connect timeouts bound the wait.
-        var line = Data()
-        while !line.contains(0x0A) {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            line.append(chunk)
-        }
+        let line = out.readFirstLine()
         guard let obj = try? JSONSerialization.jsonObject(with: line) as? [String: Any], let p = obj["port"] as? Int,
               obj["pid"] as? Int == Int(pid) else {
             stop()

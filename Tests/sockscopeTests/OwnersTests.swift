@@ -56,12 +56,7 @@ final class ListeningChild: @unchecked Sendable {
         try process.run()
         pid = process.processIdentifier
         // One line, or EOF if the child failed; the child's alarm bounds the wait.
-        var line = Data()
-        while !line.contains(0x0A) {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            line.append(chunk)
-        }
+        let line = out.readFirstLine()
         guard let obj = try? JSONSerialization.jsonObject(with: line) as? [String: Any],
               let port = obj["port"] as? Int, let fd = obj["fd"] as? Int, let p = obj["pid"] as? Int else {
             stop()
