@@ -190,7 +190,7 @@ func jsonObject(_ r: RunResult) throws -> [String: Any] {
     /// Two named children talking over loopback (3 connections), and a third connecting twice to
     /// a listener of this test that never accepts: two joined process ↔ process edges, the second
     /// attributed to this process through its listener.
-    @Test func mapJoinsLocalPairsIntoProcessEdges() throws {
+    @Test(.requires(DotCheck.dot)) func mapJoinsLocalPairsIntoProcessEdges() throws {
         let tag = String(UInt32.random(in: 0..<0xFFFFFF), radix: 16)
         let server = try MapChild(name: "sscS\(tag)", arguments: ["server"])
         defer { server.stop() }
@@ -245,7 +245,7 @@ func jsonObject(_ r: RunResult) throws -> [String: Any] {
     /// A procfs of our own (`--source proc --proc-root`): a 10-port range and six connections from
     /// one address to 10.0.0.5:443 is 60 %: warned on stderr and flagged in JSON, in -s and --map;
     /// the netstat counters are read from the same root.
-    @Test func ephemeralPressureOnFakeProcfs() throws {
+    @Test(.requires(DotCheck.dot)) func ephemeralPressureOnFakeProcfs() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("sockscope-insight-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         defer { try? FileManager.default.removeItem(at: root) }
         for dir in ["net", "sys/net/ipv4"] {
@@ -317,13 +317,12 @@ func jsonObject(_ r: RunResult) throws -> [String: Any] {
     }
 }
 
-/// Runs Graphviz's `dot -Tsvg`; records an issue when `dot` is missing (.ci/run installs graphviz).
+/// Runs Graphviz's `dot -Tsvg` (tests that call it carry `.requires(DotCheck.dot)`).
 enum DotCheck {
+    static let dot = Requirement.tool("dot", package: "graphviz")
+
     static func parses(_ dot: [UInt8], sourceLocation: SourceLocation = #_sourceLocation) throws {
-        guard let path = ["/usr/bin/dot", "/usr/local/bin/dot"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            Issue.record("graphviz `dot` is not installed: DOT output not parsed", sourceLocation: sourceLocation)
-            return
-        }
+        let path = try Self.dot.path()
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("sockscope-map-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).dot")
         defer { try? FileManager.default.removeItem(at: file) }
         try Data(dot).write(to: file)

@@ -215,7 +215,7 @@ func terminalSafe(_ data: Data) -> Bool {
         #expect((serverInfo["rtt_us"] as? Int ?? 0) > 0)
     }
 
-    @Test(.enabled(if: getuid() == 0, "needs root to switch to uid 65534"))
+    @Test(.requires(.root, .tool("setpriv", package: "util-linux")))  // switches to uid 65534
     func unprivilegedSeesAllSocketsAndOnlyItsOwners() throws {
         let nobody = 65534
         let rootListener = try Loopback.tcpListener()

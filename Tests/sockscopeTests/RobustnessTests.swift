@@ -10,9 +10,8 @@ import Testing
 ///
 /// Faults with no natural trigger are injected with strace (`-e inject=SYSCALL:error=ERRNO:when=N`;
 /// .ci/run installs it) or, for reply contents strace cannot reach, an LD_PRELOAD wrapper of
-/// recvmsg compiled here. Root-only cases check `geteuid() == 0` (CI runs as root).
+/// recvmsg compiled here. Root-only cases carry `.requires(.root)`.
 @Suite struct FaultTests {
-    static let strace = "/usr/bin/strace"
 
     struct Row: Decodable { var proto: String, state: String, inode: UInt64, local: Endpoint, remote: Endpoint }
 
@@ -20,7 +19,7 @@ import Testing
 
     /// sockscope under strace with one injection; the trace goes to `log` so the test can see it fired.
     static func injected(_ inject: String, _ args: [String], log: String) throws -> RunResult {
-        try Binary.run(strace, ["-f", "-qq", "-o", log, "-e", "trace=\(inject.split(separator: ":")[0])",
+        try Binary.run(try Requirement.tool("strace").path(), ["-f", "-qq", "-o", log, "-e", "trace=\(inject.split(separator: ":")[0])",
                                 "-e", "inject=\(inject)", Binary.sockscope] + args, timeout: 60)
     }
 
@@ -43,11 +42,8 @@ import Testing
         #expect(seen.count == Set(seen).count, "\(what): a socket listed twice")
     }
 
-    @Test(arguments: ["EAFNOSUPPORT", "EPROTONOSUPPORT"])
+    @Test(.requires(.tool("strace")), arguments: ["EAFNOSUPPORT", "EPROTONOSUPPORT"])
     func netlinkRefusedFallsBackToProcWithTheSameSockets(errno: String) throws {
-        guard FileManager.default.isExecutableFile(atPath: Self.strace) else {
-            Issue.record("strace is needed (.ci/run installs it)"); return
-        }
         let socks = try Self.ownSockets(pairs: 3)
         let log = Self.tempPath("strace")
         defer { try? FileManager.default.removeItem(atPath: log) }
@@ -60,11 +56,8 @@ import Testing
 
     /// ENOBUFS (the kernel dropped replies) or EIO on the second recvmsg of a dump: the dump is
     /// redone on a new socket and the listing is whole.
-    @Test(arguments: ["ENOBUFS", "EIO"])
+    @Test(.requires(.tool("strace")), arguments: ["ENOBUFS", "EIO"])
     func receiveFailureMidDumpIsRedone(errno: String) throws {
-        guard FileManager.default.isExecutableFile(atPath: Self.strace) else {
-            Issue.record("strace is needed (.ci/run installs it)"); return
-        }
         let socks = try Self.ownSockets(pairs: 300)  // > 32 KiB of replies: several recvmsg calls
         let log = Self.tempPath("strace")
         defer { try? FileManager.default.removeItem(atPath: log) }
@@ -76,11 +69,8 @@ import Testing
     }
 
     /// The same failure on every receive: exit 1 with the reason, and nothing on stdout.
-    @Test(arguments: ["ENOBUFS", "EIO"])
+    @Test(.requires(.tool("strace")), arguments: ["ENOBUFS", "EIO"])
     func receiveFailingEveryTimeIsAnErrorWithoutOutput(errno: String) throws {
-        guard FileManager.default.isExecutableFile(atPath: Self.strace) else {
-            Issue.record("strace is needed (.ci/run installs it)"); return
-        }
         let socks = try Self.ownSockets(pairs: 300)
         let log = Self.tempPath("strace")
         defer { try? FileManager.default.removeItem(atPath: log) }
@@ -171,10 +161,7 @@ import Testing
 
     /// No descriptor left for the netlink socket (EMFILE, injected: a real `ulimit -n` low enough for
     /// that leaves none for the dynamic loader either): a clear error, never a fallback or a listing.
-    @Test func noDescriptorForTheSocketIsAClearError() throws {
-        guard FileManager.default.isExecutableFile(atPath: Self.strace) else {
-            Issue.record("strace is needed (.ci/run installs it)"); return
-        }
+    @Test(.requires(.tool("strace"))) func noDescriptorForTheSocketIsAClearError() throws {
         let log = Self.tempPath("strace")
         defer { try? FileManager.default.removeItem(atPath: log) }
         for args in [["-ta"], ["-tap", "--json"]] {
@@ -200,8 +187,8 @@ import Testing
 
 /// `--netns`: the sockets of another namespace, with their owners; none of them in ours.
 @Suite struct NetnsTests {
-    @Test func listsAnotherNamespaceWithOwnersLikeSSN() throws {
-        guard geteuid() == 0 else { return }  // ip netns add needs root; CI runs as root
+    @Test(.requires(.root)) func listsAnotherNamespaceWithOwnersLikeSSN() throws {
+        try Requirement.root.check()
         let name = "sockscope-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let add = try Binary.run("/usr/sbin/ip", ["netns", "add", name])
         try #require(add.status == 0, "\(add.stderrText)")
@@ -318,8 +305,7 @@ import Testing
 
     /// The live view under tmux: the pane's raw output (pipe-pane) has no OSC 52 and no C1 byte,
     /// and the screen shows the names escaped.
-    @Test func liveViewCarriesNoRawControls() throws {
-        guard TmuxServer.path != nil else { Issue.record("\(TmuxMissing())"); return }
+    @Test(.requires(.tool("tmux"))) func liveViewCarriesNoRawControls() throws {
         let (p, ports, input) = try Self.startListeners()
         defer { try? input.fileHandleForWriting.close(); p.waitUntilExit() }
         let tmux = TmuxServer()

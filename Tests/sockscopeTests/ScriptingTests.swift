@@ -45,11 +45,8 @@ import Testing
 
     /// A connection opened and closed between two refreshes: the kernel's destroy notification
     /// reports it (needs CAP_NET_ADMIN; CI runs as root).
-    @Test func shortLivedConnectionBetweenRefreshesIsReported() throws {
-        guard geteuid() == 0 else {
-            Issue.record("destroy notifications need CAP_NET_ADMIN: run the tests as root")
-            return
-        }
+    @Test(.requires(.root)) func shortLivedConnectionBetweenRefreshesIsReported() throws {
+        try Requirement.root.check()  // destroy notifications need CAP_NET_ADMIN
         let l = try Loopback.tcpListener("127.0.0.1")
         let port = l.local.port
         let stream = try StreamingProcess(Binary.sockscope, ["-w", "--json", "-t", "--interval", "3", "--port", String(port)])
@@ -80,8 +77,8 @@ import Testing
     }
 
     /// In a private network namespace nothing else opens sockets, so the two runs see the same table.
-    @Test func summaryEqualsCountsFromTheJSONListing() throws {
-        guard geteuid() == 0 else { Issue.record("needs root for unshare -n"); return }
+    @Test(.requires(.root)) func summaryEqualsCountsFromTheJSONListing() throws {
+        try Requirement.root.check()  // unshare -n
         let script = """
         import json, socket, subprocess, sys
         subprocess.run(["ip", "link", "set", "lo", "up"], check=True)

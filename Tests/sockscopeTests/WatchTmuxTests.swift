@@ -13,9 +13,7 @@ import Testing
 struct TmuxServer {
     let name = "sockscope-test-\(UInt32.random(in: 0...UInt32.max))"
     let output = FileManager.default.temporaryDirectory.appendingPathComponent("sockscope-tmux-\(UUID().uuidString)").path
-    static let path = ["/usr/bin/tmux", "/usr/local/bin/tmux", "/bin/tmux"].first {
-        FileManager.default.isExecutableFile(atPath: $0)
-    }
+    static var path: String? { Requirement.tool("tmux").location }
 
     /// Runs tmux on this server with stdin from /dev/null and stdout+stderr into a file; returns
     /// (status, output). Killed after `timeout` seconds.
@@ -97,7 +95,7 @@ func mentions(_ line: String, port: UInt16) -> Bool {
 }
 
 /// The real binary in a real terminal: tmux gives it a pty of a fixed size, we read the screen back.
-@Suite(.serialized) struct WatchTmuxTests {
+@Suite(.serialized, .requires(.tool("tmux"))) struct WatchTmuxTests {
     /// A scratch directory for the shell's files (stty state before and after, exit status).
     static func scratch() throws -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sockscope-watch-\(UUID().uuidString)")
