@@ -9,6 +9,8 @@ public struct DestroyedSocket: Sendable {
     public var record: SocketRecord
     /// Wall-clock seconds since the epoch when the message arrived.
     public var time: Double
+
+    public init(record: SocketRecord, time: Double) { self.record = record; self.time = time }
 }
 
 /// Listens to the sock_diag destroy groups (what `ss -E` uses) on a background thread, so that a

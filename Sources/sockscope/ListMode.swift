@@ -8,16 +8,8 @@ extension Sockscope {
     /// The plain listing: collect once, render as a table or JSON, write.
     func runListing() -> Int32 {
         let q = query
-        var options = CollectOptions(source: source, procRoot: procRoot, tcpInfo: info, memory: memory)
-        options.kernelFilter = true
-        let snapshot: Snapshot
-        do {
-            snapshot = try SocketCollector(options: options).collect(q, owners: wantsOwners)
-        } catch {
-            FileOutput.standardError("sockscope: \(error)")
-            return 1
-        }
-        for n in snapshot.notices { FileOutput.standardError("sockscope: \(n)") }
+        let options = CollectOptions(source: source, procRoot: procRoot, tcpInfo: info, memory: memory)
+        guard let snapshot = collect(q, options, owners: wantsOwners) else { return 1 }
         if snapshot.source == .proc && (info || memory) {
             FileOutput.standardError("sockscope: --info and --memory need netlink; /proc does not have them, so they are left out")
         }

@@ -15,15 +15,8 @@ extension Sockscope {
         // --pid/--process select edges by either end, after the map is made.
         q.pid = nil
         q.processName = nil
-        let snapshot: Snapshot
-        do {
-            snapshot = try SocketCollector(options: CollectOptions(source: source, procRoot: procRoot, tcpInfo: info))
-                .collect(q, owners: true)
-        } catch {
-            FileOutput.standardError("sockscope: \(error)")
-            return 1
-        }
-        for n in snapshot.notices { FileOutput.standardError("sockscope: \(n)") }
+        guard let snapshot = collect(q, CollectOptions(source: source, procRoot: procRoot, tcpInfo: info), owners: true)
+        else { return 1 }
         if snapshot.source == .proc && info {
             FileOutput.standardError("sockscope: --info needs netlink; /proc has no byte counts, so they are left out")
         }

@@ -87,9 +87,10 @@ struct Sockscope: ParsableCommand {
           help: "Live view: a full-screen table that refreshes in place (q quits, ? lists the keys).")
     var watch = false
     @Option(name: .customLong("interval"), help: ArgumentHelp(
-        "Seconds between refreshes with -w (default 1; more than 0, at most 3600).", valueName: "seconds"),
-            transform: parseInterval)
-    var interval: Double = 1
+        "Seconds between refreshes with -w, --watch-port and --until-up (default 1; more than 0, at most 3600).",
+        valueName: "seconds"), transform: parseInterval)
+    var intervalGiven: Double?
+    var interval: Double { intervalGiven ?? 1 }
 
     // MARK: scripting options (issue 5)
     @Option(name: .customLong("count"), help: ArgumentHelp(
@@ -107,8 +108,9 @@ struct Sockscope: ParsableCommand {
             transform: parsePorts)
     var untilUp: PortSpec?
     @Option(name: .customLong("timeout"), help: ArgumentHelp(
-        "Seconds --until-up waits (default 30).", valueName: "seconds"), transform: parseInterval)
-    var timeout: Double = 30
+        "Seconds --until-up waits (default 30).", valueName: "seconds"), transform: parseTimeout)
+    var timeoutGiven: Double?
+    var timeout: Double { timeoutGiven ?? 30 }
 
     // MARK: insight options (issue 7)
     @Flag(name: .customLong("listeners"), help: ArgumentHelp(
@@ -132,9 +134,12 @@ struct Sockscope: ParsableCommand {
     static func main() {
         ProcessSetup.ignoreBrokenPipe()
         ProcessSetup.reserveStandardDescriptors()
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        // Completion scripts offer `help` as a word; make it mean what it says.
+        if arguments.first == "help" { arguments = ["--help"] }
         let command: Sockscope
         do {
-            command = try Sockscope.parse(Array(CommandLine.arguments.dropFirst()))
+            command = try Sockscope.parse(arguments)
         } catch {
             exitForParseError(error)
         }
@@ -142,15 +147,17 @@ struct Sockscope: ParsableCommand {
         Glibc.exit(command.execute())
     }
 
-    /// Help and version go to stdout with status 0; anything else is a usage error: one line and status 2.
+    /// Help and version go to stdout with status 0; anything else is a usage error: one line naming the
+    /// problem, a pointer to --help, and status 2.
     static func exitForParseError(_ error: Error) -> Never {
         if exitCode(for: error) == .success {
             print(fullMessage(for: error))
             Glibc.exit(0)
         }
+        // The reason on one line, then where to read more (as GNU tools do): the usage string of
+        // this many options would bury the reason.
         FileOutput.standardError("sockscope: \(message(for: error).split(separator: "\n").first ?? "invalid arguments")")
-        FileOutput.standardError("Usage: " + usageString())
-        FileOutput.standardError("See 'sockscope --help' for more information.")
+        FileOutput.standardError("Try 'sockscope --help' for more information.")
         Glibc.exit(2)
     }
 
@@ -165,17 +172,20 @@ struct Sockscope: ParsableCommand {
         return q
     }
 
+    func validate() throws { try validateMode() }
+
     /// Runs the chosen mode; returns the exit status.
     func execute() -> Int32 {
-        // MARK: mode dispatch (watch, stream, summary… are added here)
-        if let ports = untilUp ?? watchPorts { return runPortWatch(ports, until: untilUp != nil) }
-        if listeners { return runListeners() }
-        if map { return runMap() }
-        if summary { return runSummary() }
-        // -w --json is the NDJSON event stream, never the TUI.
-        if watch && json { return runStream() }
-        if watch { return runWatch() }
-        return runListing()
+        switch mode {
+        case .list: return runListing()
+        case .stream: return runStream()
+        case .watch: return runWatch()
+        case .summary: return runSummary()
+        case .listeners: return runListeners()
+        case .map: return runMap()
+        case .watchPort(let ports): return runPortWatch(ports, until: false)
+        case .untilUp(let ports): return runPortWatch(ports, until: true)
+        }
     }
 }
 

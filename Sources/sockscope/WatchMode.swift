@@ -49,8 +49,17 @@ extension Sockscope {
 
 /// `--interval`: seconds, more than 0 and at most an hour.
 func parseInterval(_ text: String) throws -> Double {
+    try parseSeconds(text, option: "--interval")
+}
+
+/// `--timeout`: seconds, more than 0 and at most an hour.
+func parseTimeout(_ text: String) throws -> Double {
+    try parseSeconds(text, option: "--timeout")
+}
+
+func parseSeconds(_ text: String, option: String) throws -> Double {
     guard let v = Double(text), v.isFinite, v > 0, v <= 3600 else {
-        throw ValidationError("--interval must be a number of seconds, more than 0 and at most 3600 (got '\(text)')")
+        throw ValidationError("\(option) must be a number of seconds, more than 0 and at most 3600 (got '\(text)')")
     }
     return v
 }
