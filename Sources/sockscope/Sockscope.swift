@@ -147,17 +147,15 @@ struct Sockscope: ParsableCommand {
         Glibc.exit(command.execute())
     }
 
-    /// Help and version go to stdout with status 0; anything else is a usage error: one line naming the
-    /// problem, a pointer to --help, and status 2.
+    /// Help and version go to stdout with status 0; anything else is a usage error: one line and status 2.
     static func exitForParseError(_ error: Error) -> Never {
         if exitCode(for: error) == .success {
             print(fullMessage(for: error))
             Glibc.exit(0)
         }
-        // The reason on one line, then where to read more (as GNU tools do): the usage string of
-        // this many options would bury the reason.
         FileOutput.standardError("sockscope: \(message(for: error).split(separator: "\n").first ?? "invalid arguments")")
-        FileOutput.standardError("Try 'sockscope --help' for more information.")
+        FileOutput.standardError("Usage: " + usageString())
+        FileOutput.standardError("See 'sockscope --help' for more information.")
         Glibc.exit(2)
     }
 
