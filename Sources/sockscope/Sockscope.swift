@@ -71,7 +71,7 @@ struct Sockscope: ParsableCommand {
     @Option(name: .customLong("proc-root"), help: ArgumentHelp("Where procfs is mounted.", valueName: "dir"))
     var procRoot = "/proc"
 
-    // MARK: owner options (issue 3)
+    // MARK: owners
     @Flag(name: [.customShort("p"), .customLong("processes")], help: "Show the processes holding each socket (pid, name, fd).")
     var processes = false
     @Option(name: .customLong("pid"), help: ArgumentHelp("Only sockets held by this process (implies -p).", valueName: "pid"),
@@ -82,7 +82,7 @@ struct Sockscope: ParsableCommand {
         valueName: "name"))
     var processName: String?
 
-    // MARK: watch options (issue 4)
+    // MARK: live view
     @Flag(name: [.customShort("w"), .customLong("watch")],
           help: "Live view: a full-screen table that refreshes in place (q quits, ? lists the keys).")
     var watch = false
@@ -92,7 +92,7 @@ struct Sockscope: ParsableCommand {
     var intervalGiven: Double?
     var interval: Double { intervalGiven ?? 1 }
 
-    // MARK: scripting options (issue 5)
+    // MARK: scripting
     @Option(name: .customLong("count"), help: ArgumentHelp(
         "With -w --json or --watch-port: stop after this many refreshes.", valueName: "n"), transform: parseCount)
     var count: Int?
@@ -112,7 +112,7 @@ struct Sockscope: ParsableCommand {
     var timeoutGiven: Double?
     var timeout: Double { timeoutGiven ?? 30 }
 
-    // MARK: insight options (issue 7)
+    // MARK: port insight
     @Flag(name: .customLong("listeners"), help: ArgumentHelp(
         "Listener health: per listening TCP socket, the accept queue against its backlog (! when over half), "
             + "established connections, distinct and top peers, and owner."))
@@ -125,9 +125,10 @@ struct Sockscope: ParsableCommand {
         "Output of --map and --listeners: table (default), json, or dot (Graphviz; --map only).", valueName: "format"))
     var format: InsightFormat?
 
-    // MARK: robustness options (issue 8)
-    @Option(name: .customLong("netns"), help: ArgumentHelp(
-        "List the sockets of this network namespace: a name under /run/netns, or a path such as /proc/PID/ns/net.",
+    // MARK: namespaces
+    @Option(name: [.customShort("N"), .customLong("net"), .customLong("netns")], help: ArgumentHelp(
+        "List the sockets of this network namespace: a name under /run/netns, or a path such as /proc/PID/ns/net "
+            + "(-N/--net is ss's spelling).",
         valueName: "name"))
     var netns: String?
 
@@ -153,7 +154,13 @@ struct Sockscope: ParsableCommand {
             print(fullMessage(for: error))
             Glibc.exit(0)
         }
-        FileOutput.standardError("sockscope: \(message(for: error).split(separator: "\n").first ?? "invalid arguments")")
+        let reason = message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid arguments"
+        if let unknown = SSCompatibility.quoted(in: reason, after: "Unknown option "),
+           let answer = SSCompatibility.answer(for: unknown) {
+            FileOutput.standardError("sockscope: \(answer)")
+        } else {
+            FileOutput.standardError("sockscope: \(SSCompatibility.tune(reason))")
+        }
         FileOutput.standardError("Usage: " + usageString())
         FileOutput.standardError("See 'sockscope --help' for more information.")
         Glibc.exit(2)
