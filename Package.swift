@@ -49,7 +49,7 @@ let package = Package(
         .testTarget(name: "SockscopeFilterTests", dependencies: ["SockscopeFilter", "TestSupport"]),
         .testTarget(name: "SockscopeCollectTests", dependencies: ["SockscopeCollect", "SockscopeFilter", "TestSupport"],
                     exclude: ["Fixtures"]),
-        .testTarget(name: "SockscopeRenderTests", dependencies: ["SockscopeRender", "TestSupport"]),
+        .testTarget(name: "SockscopeRenderTests", dependencies: ["SockscopeRender", "TestSupport"], exclude: ["Golden"]),
         .testTarget(name: "SockscopeTUITests", dependencies: ["SockscopeTUI", "SockscopeCollect", "TestSupport"],
                     exclude: ["Golden", "loopback_load.py"]),
         .testTarget(name: "sockscopeTests", dependencies: ["TestSupport"]),
