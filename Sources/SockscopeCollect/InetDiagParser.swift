@@ -113,7 +113,7 @@ public struct InetDiagParser {
 
     private func record(_ p: UnsafeRawBufferPointer) throws(DumpError) -> SocketRecord? {
         guard p.count >= Self.messageSize else { throw .malformed("inet_diag_msg of \(p.count) bytes") }
-        guard let family = AddressFamily(rawFamily: p[0]), let state = SocketState(rawValue: p[1]) else {
+        guard let family = AddressFamily(rawFamily: p[0]), family.isIP, let state = SocketState(rawValue: p[1]) else {
             return nil  // another family, or a state this build does not know: not ours to guess
         }
         let sport = UInt16(bigEndian: Self.u16(p, 4)), dport = UInt16(bigEndian: Self.u16(p, 6))

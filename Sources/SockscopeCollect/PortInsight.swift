@@ -174,7 +174,7 @@ struct ServerBindings {
 
     /// The socket that would receive a connection to `endpoint`: bound to that address exactly,
     /// or to the wildcard (an IPv4 destination also reaches a dual-stack `::` socket).
-    func match(_ proto: TransportProtocol, _ endpoint: Endpoint) -> SocketRecord? {
+    func match(_ proto: TransportProtocol, _ endpoint: SocketEndpoint) -> SocketRecord? {
         if byKey.isEmpty { return nil }
         let a = endpoint.address.unmapped
         if let r = byKey[Key(proto: proto, address: a, port: endpoint.port)] { return r }
@@ -238,7 +238,7 @@ public enum ConnectionMapper {
         var proto: TransportProtocol
         var local: Endpoint
         var remote: Endpoint
-        init(_ proto: TransportProtocol, _ local: Endpoint, _ remote: Endpoint) {
+        init(_ proto: TransportProtocol, _ local: SocketEndpoint, _ remote: SocketEndpoint) {
             self.proto = proto
             self.local = Endpoint(address: local.address.unmapped, port: local.port)
             self.remote = Endpoint(address: remote.address.unmapped, port: remote.port)

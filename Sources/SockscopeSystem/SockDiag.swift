@@ -42,23 +42,27 @@ public final class SockDiagSocket {
     ///
     /// - Parameters:
     ///   - family: `AF_INET` or `AF_INET6`.
-    ///   - protocol: `IPPROTO_TCP` or `IPPROTO_UDP`.
+    ///   - protocol: `IPPROTO_TCP`, `IPPROTO_UDP`, … A number past a byte (`IPPROTO_MPTCP`, 262)
+    ///     goes in an `INET_DIAG_REQ_PROTOCOL` attribute, which the kernel reads instead of the byte.
     ///   - states: the `idiag_states` bitmask: the kernel skips sockets in other states.
     ///   - extensions: the `idiag_ext` bitmask (`1 << (INET_DIAG_INFO - 1)`, …).
     ///   - bytecode: an `INET_DIAG_REQ_BYTECODE` filter program, or nil.
-    public func requestDump(family: UInt8, protocol proto: UInt8, states: UInt32, extensions: UInt8,
+    public func requestDump(family: UInt8, protocol proto: UInt16, states: UInt32, extensions: UInt8,
                             bytecode: [UInt8]?) throws(SystemError) -> UInt32 {
-        try send(type: UInt16(SOCK_DIAG_BY_FAMILY), header: inet_diag_req_v2.self, bytecode: bytecode) { req in
+        let wide = proto > UInt8.max
+        return try send(type: UInt16(SOCK_DIAG_BY_FAMILY), header: inet_diag_req_v2.self, bytecode: bytecode,
+                        protocolAttribute: wide ? UInt32(proto) : nil) { req in
             req.pointee.sdiag_family = family
-            req.pointee.sdiag_protocol = proto
+            req.pointee.sdiag_protocol = wide ? 0 : UInt8(proto)
             req.pointee.idiag_states = states
             req.pointee.idiag_ext = extensions
         }
     }
 
     /// Builds one dump request (netlink header, the request struct `Header` filled by `fill`, an
-    /// optional bytecode attribute) with libmnl, sends it, and returns its sequence number.
-    private func send<Header>(type: UInt16, header: Header.Type, bytecode: [UInt8]?,
+    /// optional bytecode attribute and protocol attribute) with libmnl, sends it, and returns its
+    /// sequence number.
+    private func send<Header>(type: UInt16, header: Header.Type, bytecode: [UInt8]?, protocolAttribute: UInt32? = nil,
                               fill: (UnsafeMutablePointer<Header>) -> Void) throws(SystemError) -> UInt32 {
         let seq = nextSeq
         nextSeq &+= 1
@@ -74,6 +78,7 @@ public final class SockDiagSocket {
                     mnl_attr_put(nlh, UInt16(INET_DIAG_REQ_BYTECODE), bc.count, bc.baseAddress)
                 }
             }
+            if let protocolAttribute { mnl_attr_put_u32(nlh, UInt16(INET_DIAG_REQ_PROTOCOL), protocolAttribute) }
             while true {
                 let n = mnl_socket_sendto(nl, nlh, Int(nlh.pointee.nlmsg_len))
                 if n < 0 && Glibc.errno == EINTR { continue }
@@ -143,6 +148,14 @@ public func decodeTCPInfo(_ bytes: UnsafeRawBufferPointer) -> TCPInfo {
         pacingRate: has(SOCKSCOPE_TI_PACING_RATE) && t.pacing_rate != UInt64.max ? t.pacing_rate : nil,
         congestion: nil, lastSendMs: t.last_data_sent, lastRecvMs: t.last_data_recv,
         minRttUs: has(SOCKSCOPE_TI_MIN_RTT) && t.min_rtt != UInt32.max ? t.min_rtt : nil)
+}
+
+/// The sock_diag multicast groups that announce destroyed sockets (`SKNLGRP_*` of <linux/sock_diag.h>).
+public enum DestroyGroup {
+    public static let inetTCP = UInt32(SKNLGRP_INET_TCP_DESTROY.rawValue)
+    public static let inetUDP = UInt32(SKNLGRP_INET_UDP_DESTROY.rawValue)
+    public static let inet6TCP = UInt32(SKNLGRP_INET6_TCP_DESTROY.rawValue)
+    public static let inet6UDP = UInt32(SKNLGRP_INET6_UDP_DESTROY.rawValue)
 }
 
 /// Layout of `struct inet_diag_msg` per the system headers, for tests of the Swift parser.
