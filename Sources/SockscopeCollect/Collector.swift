@@ -14,11 +14,6 @@ public enum SourceChoice: String, Sendable, CaseIterable {
     case proc
 }
 
-/// The interface a snapshot was actually read from.
-public enum SourceKind: String, Sendable, Codable {
-    case netlink, proc
-}
-
 /// How to collect.
 public struct CollectOptions: Sendable {
     public var source: SourceChoice
@@ -37,18 +32,6 @@ public struct CollectOptions: Sendable {
                 kernelFilter: Bool = true, userspaceFilter: Bool = true) {
         self.source = source; self.procRoot = procRoot; self.tcpInfo = tcpInfo; self.memory = memory
         self.kernelFilter = kernelFilter; self.userspaceFilter = userspaceFilter
-    }
-}
-
-/// One consistent read of the socket tables.
-public struct Snapshot: Sendable {
-    public var records: [SocketRecord]
-    public var source: SourceKind
-    /// Things the user should know that did not stop the listing (fallbacks, skipped lines).
-    public var notices: [String]
-
-    public init(records: [SocketRecord], source: SourceKind, notices: [String] = []) {
-        self.records = records; self.source = source; self.notices = notices
     }
 }
 

@@ -1,4 +1,4 @@
-import SockscopeCollect
+import SockscopeAnalysis
 import SockscopeFilter
 import SockscopeModel
 
@@ -274,14 +274,5 @@ public struct FilteredRows: Sendable {
         }
         byName.sort { $0.count != $1.count ? $0.count > $1.count : $0.order < $1.order }
         return byName.map { ($0.name, $0.count) }
-    }
-}
-
-/// What the live view asks the collector for, in one place for `-w` and the refresh benchmark.
-public enum WatchCollection {
-    /// `tcp_info` (with the congestion name) for rtt and throughput, and memory for the detail
-    /// pane; netlink only, /proc has neither.
-    public static func options(source: SourceChoice = .auto, procRoot: String = "/proc") -> CollectOptions {
-        CollectOptions(source: source, procRoot: procRoot, tcpInfo: true, memory: true)
     }
 }

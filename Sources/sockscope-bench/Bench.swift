@@ -36,6 +36,8 @@ struct Options {
                   N TCP sockets (established pairs over 127.0.0.x and ::1, plus listeners and ~1% UDP) are
                   created, then each case is timed R times, sockscope and its reference interleaved.
                   Cases: tan, json, tanp, tani, filter, proc.
+                       sockscope-bench refresh [--sockets N]
+                  The live view's CPU per refresh and per key, phase by phase, over N loopback sockets.
                 """)
                 exit(0)
             default:
@@ -183,6 +185,7 @@ struct Bench {
         if args.first == "hold", args.count == 4 {
             hold(address: args[1], pairs: Int(args[2]) ?? 0, udp: Int(args[3]) ?? 0)
         }
+        if args.first == "refresh" { RefreshCost.main(Array(args.dropFirst())) }
         var o = Options.parse(args)
         signal(SIGPIPE, SIG_IGN)
         let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path

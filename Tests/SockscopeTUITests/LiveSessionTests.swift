@@ -1,5 +1,5 @@
 import Dispatch
-import SockscopeCollect
+import SockscopeAnalysis
 import SockscopeFilter
 import SockscopeModel
 import Synchronization

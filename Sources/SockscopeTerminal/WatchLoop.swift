@@ -1,7 +1,8 @@
 import CCursesShim
 import Dispatch
-import SockscopeCollect
+import SockscopeAnalysis
 import SockscopeModel
+import SockscopeTUI
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -30,8 +31,7 @@ public enum WatchLoop {
             control.run(retention: retention, cpuMicroseconds: { sockscope_thread_cpu_us() }, collect: collect)
         }
         defer {
-            control.state.withLock { $0.stop = true }
-            control.wake.signal()
+            control.stop()
         }
 
         var (rows, cols) = screen.size
