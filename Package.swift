@@ -64,7 +64,7 @@ let package = Package(
         .testTarget(name: "SockscopeModelTests", dependencies: ["SockscopeModel"]),
         .testTarget(name: "SockscopeSystemTests", dependencies: ["SockscopeSystem", "TestSupport"]),
         .testTarget(name: "SockscopeFilterTests", dependencies: ["SockscopeFilter", "TestSupport"]),
-        .testTarget(name: "SockscopeCollectTests", dependencies: ["SockscopeCollect", "SockscopeFilter", "TestSupport"],
+        .testTarget(name: "SockscopeCollectTests", dependencies: ["SockscopeCollect", "SockscopeFilter", "SockscopeSystem", "TestSupport"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "SockscopeAnalysisTests", dependencies: ["SockscopeAnalysis", "TestSupport"]),
         .testTarget(name: "SockscopeRenderTests", dependencies: ["SockscopeRender", "TestSupport"], exclude: ["Golden"]),

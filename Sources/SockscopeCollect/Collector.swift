@@ -152,8 +152,8 @@ public struct SocketCollector: Sendable {
             let states = query.states.restricted(to: proto).mask
             if states == 0 { continue }
             var ext: UInt8 = 0
-            if options.tcpInfo && proto == .tcp { ext |= 1 << 1 | 1 << 3 }  // INET_DIAG_INFO, INET_DIAG_CONG
-            if options.memory { ext |= 1 << 6 }                                 // INET_DIAG_SKMEMINFO
+            if options.tcpInfo && proto == .tcp { ext |= InetDiag.extInfo | InetDiag.extCong }
+            if options.memory { ext |= InetDiag.extSkMemInfo }
             var failures: [String] = []
             while true {
                 let bytecode = options.kernelFilter && !bytecodeRefused
@@ -265,11 +265,12 @@ public struct SocketCollector: Sendable {
                 }
             } catch {
                 switch error {
-                case .kernel(let e) where bytecode != nil && e == EINVAL:
+                case .kernel(let e) where bytecode != nil && e == .invalidArgument:
                     return .bytecodeRefused
-                case .kernel(let e) where e == ENOENT || e == EOPNOTSUPP || e == EPROTONOSUPPORT || e == EAFNOSUPPORT:
+                case .kernel(.noSuchFileOrDirectory), .kernel(.notSupported), .kernel(.protocolNotSupported),
+                     .kernel(.addressFamilyNotSupported):
                     return .unsupported("\(proto.rawValue)/\(family?.rawValue ?? "any") diagnostics: \(error)")
-                case .kernel(let e) where e == EPERM || e == EACCES:
+                case .kernel(.notPermitted), .kernel(.permissionDenied):
                     return .unsupported("\(error)")
                 default:
                     return .retry(error.description)

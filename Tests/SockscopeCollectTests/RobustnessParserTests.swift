@@ -1,5 +1,6 @@
 @testable import SockscopeCollect
 import SockscopeModel
+import SockscopeSystem
 import TestSupport
 import Testing
 
