@@ -17,7 +17,6 @@ import PackageDescription
 // and, for what Swift cannot import, the two shims. Analysis, Render, TUI and Terminal never link libmnl.
 let package = Package(
     name: "sockscope",
-    platforms: [.macOS(.v13)],
     products: [
         .executable(name: "sockscope", targets: ["sockscope"]),
         .executable(name: "sockscope-bench", targets: ["sockscope-bench"]),

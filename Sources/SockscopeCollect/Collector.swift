@@ -2,9 +2,6 @@ import SockscopeFilter
 import SockscopeModel
 import SockscopeSystem
 import SystemPackage
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Which kernel interface to read.
 public enum SourceChoice: String, Sendable, CaseIterable {

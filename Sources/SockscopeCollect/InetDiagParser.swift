@@ -96,7 +96,22 @@ public struct InetDiagParser {
         }
     }
 
-    static func tcpInfo(_ data: UnsafeRawBufferPointer) -> TCPInfo { decodeTCPInfo(data) }
+    /// The report of `tcp_info` bytes: fields an older kernel did not send are nil, as are an
+    /// "infinite" ssthresh (as `ss` leaves it out) and unset rates and minimum rtt (all ones).
+    static func tcpInfo(_ data: UnsafeRawBufferPointer) -> TCPInfo {
+        let t = KernelTCPInfo(data)
+        return TCPInfo(
+            rttUs: t.rtt, rttvarUs: t.rttvar, rtoUs: t.rto, mss: t.sndMSS, cwnd: t.sndCwnd,
+            ssthresh: t.sndSsthresh >= 0x7FFF_FFFF ? nil : t.sndSsthresh, unacked: t.unacked, retrans: t.retrans,
+            totalRetrans: t.totalRetrans, lost: t.lost,
+            bytesAcked: t.has(.bytesAcked) ? t.bytesAcked : nil,
+            bytesReceived: t.has(.bytesReceived) ? t.bytesReceived : nil,
+            bytesSent: t.has(.bytesSent) ? t.bytesSent : nil,
+            deliveryRate: t.has(.deliveryRate) ? t.deliveryRate : nil,
+            pacingRate: t.has(.pacingRate) && t.pacingRate != UInt64.max ? t.pacingRate : nil,
+            congestion: nil, lastSendMs: t.lastDataSent, lastRecvMs: t.lastDataRecv,
+            minRttUs: t.has(.minRTT) && t.minRTT != UInt32.max ? t.minRTT : nil)
+    }
 
     static func memory(_ d: UnsafeRawBufferPointer) -> SocketMemory {
         // SK_MEMINFO_* order; a shorter array from an older kernel leaves the rest zero.

@@ -1,9 +1,7 @@
 import CCursesShim
 import CNcursesw
-import SockscopeTUI
-#if canImport(Glibc)
 import Glibc
-#endif
+import SockscopeTUI
 
 /// Why the terminal could not be used.
 public struct TerminalError: Error, Sendable, CustomStringConvertible {

@@ -1,12 +1,10 @@
 import CCursesShim
 import Dispatch
+import Glibc
 import SockscopeAnalysis
 import SockscopeModel
 import SockscopeTUI
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The live view's main loop: a collector thread produces refreshes; this thread waits for keys,
 /// signals and refreshes, updates the view model and draws. The terminal is restored on every way out.

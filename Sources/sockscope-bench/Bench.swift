@@ -6,9 +6,7 @@
 // Loopback only. Every load process is a child of this one and exits when its stdin closes, so
 // the load is torn down even if the benchmark is killed.
 import Foundation
-#if canImport(Glibc)
 import Glibc
-#endif
 
 struct Options {
     var sockets = 10_000

@@ -5,14 +5,12 @@
 // taking the prepared table and drawing one 120×30 frame. Then what each netlink extension the
 // live view could ask for costs the collection. getrusage counts every thread of the process.
 import Foundation
+import Glibc
 import SockscopeAnalysis
 import SockscopeCollect
 import SockscopeFilter
 import SockscopeModel
 import SockscopeTUI
-#if canImport(Glibc)
-import Glibc
-#endif
 
 enum RefreshCost {
     static func cpuSeconds() -> Double {
