@@ -42,12 +42,15 @@ public struct InetDiagParser {
     static let flagDumpInterrupted: UInt16 = 0x10
     // Attribute types from <linux/inet_diag.h>.
     static let attrInfo: UInt16 = 2, attrCong: UInt16 = 4, attrSkMemInfo: UInt16 = 7
+    static let attrMark: UInt16 = 15, attrCgroupID: UInt16 = 21
 
     public var proto: TransportProtocol
     /// Which sequence number replies must carry (messages for another request are skipped); nil accepts any.
     public var sequence: UInt32?
     public var decodeInfo: Bool
     public var decodeMemory: Bool
+    /// Read `INET_DIAG_MARK` and `INET_DIAG_CGROUP_ID` (only when a filter needs them).
+    public var decodeMark = false, decodeCgroup = false
     private var interrupted = false
 
     public init(proto: TransportProtocol, sequence: UInt32? = nil, decodeInfo: Bool = false, decodeMemory: Bool = false) {
@@ -132,7 +135,7 @@ public struct InetDiagParser {
                              local: Endpoint(address: src, port: sport), remote: Endpoint(address: dst, port: dport),
                              recvQueue: Self.u32(p, 56), sendQueue: Self.u32(p, 60), uid: Self.u32(p, 64),
                              inode: UInt64(Self.u32(p, 68)), interfaceIndex: Self.u32(p, 40), cookie: cookie)
-        if decodeInfo || decodeMemory { try attributes(p, into: &r) }
+        if decodeInfo || decodeMemory || decodeMark || decodeCgroup { try attributes(p, into: &r) }
         return r
     }
 
@@ -153,6 +156,10 @@ public struct InetDiagParser {
                 cong = String(decoding: bytes, as: UTF8.self)
             case Self.attrSkMemInfo where decodeMemory:
                 r.memory = Self.memory(data)
+            case Self.attrMark where decodeMark && data.count >= 4:
+                r.mark = Self.u32(data, 0)
+            case Self.attrCgroupID where decodeCgroup && data.count >= 8:
+                r.cgroupID = UInt64(Self.u32(data, 0)) | UInt64(Self.u32(data, 4)) << 32
             default:
                 break
             }

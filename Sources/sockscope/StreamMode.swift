@@ -64,7 +64,7 @@ extension Sockscope {
                 for d in destroyed {
                     guard !known.contains(SocketKey(d.record)),
                           q.protocols.contains(d.record.proto), q.families.contains(d.record.family),
-                          q.ports.matches(localPort: d.record.local.port, remotePort: d.record.remote.port),
+                          q.matchesPredicate(d.record),
                           d.record.local.port != 0 else { continue }
                     let when = Clock.rfc3339(d.time)
                     renderer.append(event: "open", time: when, record: d.record, via: "destroy", to: &out)
