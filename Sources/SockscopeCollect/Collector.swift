@@ -160,7 +160,7 @@ public struct SocketCollector: Sendable {
             var failures: [String] = []
             while true {
                 let kernel = options.kernelFilter && !bytecodeRefused
-                    ? InetDiagBytecode.plan(predicate, allowMark: markAllowed) : nil
+                    ? InetDiagBytecode.plan(predicate, allowMark: markAllowed, ephemeral: query.ephemeral) : nil
                 let bytecode = kernel?.bytecode
                 // Where the whole expression ran in the kernel its answer stands; autobound and fwmark
                 // are then left to it (it knows how a port was bound, and TIME_WAIT marks).

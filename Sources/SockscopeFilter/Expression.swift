@@ -162,10 +162,10 @@ public struct FilterSubject: Sendable {
 extension FilterExpression {
     /// The userspace evaluator: the reference for every rule.
     ///
-    /// `autobound` is judged here as ss's userspace does, by the local port lying in the ephemeral
-    /// range; the kernel (which runs `INET_DIAG_BC_AUTO` when the program is sent) knows instead
-    /// whether the port was bound explicitly. The collector therefore trusts the kernel for
-    /// `autobound` and `fwmark` whenever the whole expression ran there.
+    /// `autobound` is judged here by the local port lying in the ephemeral range, the part of its
+    /// meaning userspace can see; the kernel program adds "not bound explicitly"
+    /// (`INET_DIAG_BC_AUTO`), which only the kernel knows. The collector therefore trusts the
+    /// kernel for `autobound` and `fwmark` whenever the whole expression ran there.
     public func evaluate(_ r: SocketRecord, ephemeral: EphemeralRange = .linuxDefault) -> Bool {
         evaluate(FilterSubject(r), ephemeral: ephemeral)
     }

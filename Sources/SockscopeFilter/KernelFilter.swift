@@ -40,7 +40,12 @@ extension InetDiagBytecode {
     /// Every rule the kernel knows compiles exactly. With `allowMark` false (the kernel said EPERM:
     /// no CAP_NET_ADMIN) `fwmark` rules cannot be sent: the expression is put in negation normal
     /// form, those rules become "true", and the program selects a superset that userspace narrows.
-    public static func plan(_ e: FilterExpression, allowMark: Bool = true) -> KernelFilter {
+    ///
+    /// `autobound` compiles to "the kernel chose the port" (`INET_DIAG_BC_AUTO`, no
+    /// `SOCK_BINDPORT_LOCK`) and "the port is in the ephemeral range", as ss's kernel and userspace
+    /// filters together mean it: an accepted socket has no bind lock, but its port is the listener's.
+    public static func plan(_ e: FilterExpression, allowMark: Bool = true,
+                            ephemeral: EphemeralRange = .linuxDefault) -> KernelFilter {
         let s = e.simplifiedForInet
         if s == .all { return KernelFilter(bytecode: nil, exact: true, usesMark: false) }
         var exact = true
@@ -54,7 +59,7 @@ extension InetDiagBytecode {
             // Nothing matches: a program that rejects every socket (a JMP past the end).
             return KernelFilter(bytecode: op(jmp, yes: 4, no: 8), exact: exact, usesMark: false)
         }
-        let code = fragment(program)
+        let code = fragment(program, ephemeral: ephemeral)
         guard code.count <= maxLength else { return KernelFilter(bytecode: nil, exact: false, usesMark: false) }
         return KernelFilter(bytecode: code, exact: exact, usesMark: program.usesMark)
     }
@@ -91,7 +96,8 @@ extension InetDiagBytecode {
 
     static func le<T: FixedWidthInteger>(_ v: T) -> [UInt8] { withUnsafeBytes(of: v) { Array($0) } }
 
-    static func fragment(_ e: FilterExpression) -> [UInt8] {
+    static func fragment(_ e: FilterExpression, ephemeral: EphemeralRange) -> [UInt8] {
+        func fragment(_ e: FilterExpression) -> [UInt8] { Self.fragment(e, ephemeral: ephemeral) }
         func compare(_ code: UInt8, _ port: UInt16) -> [UInt8] { op(code, yes: 8, no: 12) + op(0, yes: 0, no: Int(port)) }
         func negate(_ c: [UInt8]) -> [UInt8] { c + op(jmp, yes: 4, no: 8) }
         switch e {
@@ -116,7 +122,9 @@ extension InetDiagBytecode {
         case .device(let index, _): return leaf(devCond, payload: le(index))
         case .mark(let m, let mask): return leaf(markCond, payload: le(m) + le(mask))
         case .cgroup(let id, _): return leaf(cgroupCond, payload: le(id))
-        case .autobound: return leaf(auto, payload: [])
+        case .autobound:
+            return fragment(.and(.port(.source, .greaterOrEqual, ephemeral.low), .port(.source, .lessOrEqual, ephemeral.high)))
+                .withRejectsMoved(by: 4) + leaf(auto, payload: [])
         case .all:
             return op(nop, yes: 4, no: 0)  // only reached inside a tree simplification left whole
         case .unixPath, .link, .netlink:
@@ -254,5 +262,14 @@ extension InetDiagBytecode {
             pc += yes; len -= yes
         }
         return len == 0 ? .accepted : .invalid
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// This fragment followed by `by` more bytes: its rejects still land past the new end.
+    func withRejectsMoved(by extra: Int) -> [UInt8] {
+        var c = self
+        InetDiagBytecode.relocateRejects(&c, by: extra)
+        return c
     }
 }

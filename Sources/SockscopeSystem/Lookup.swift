@@ -39,13 +39,22 @@ public enum Lookup {
         return i == 0 ? nil : i
     }
 
-    /// Where cgroup v2 is mounted.
-    public static let cgroup2Mount = "/sys/fs/cgroup"
+    /// Where cgroup v2 is mounted: the first `cgroup2` line of /proc/self/mounts (`/sys/fs/cgroup`, or
+    /// `/sys/fs/cgroup/unified` on a hybrid host), else `/sys/fs/cgroup`.
+    public static var cgroup2Mount: String {
+        guard let bytes = try? Files.readAll("/proc/self/mounts") else { return "/sys/fs/cgroup" }
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+            let f = line.split(separator: " ")
+            if f.count >= 3 && f[2] == "cgroup2" { return String(f[1]) }
+        }
+        return "/sys/fs/cgroup"
+    }
 
     /// The id of a cgroup v2 directory: its inode number on the cgroup2 file system, which is the id
     /// the kernel reports in `INET_DIAG_CGROUP_ID`. A path that does not exist as given is looked up
     /// under the cgroup2 mount, as ss does (`cgroup /system.slice`).
     public static func cgroupID(path: String) -> Result<UInt64, LookupFailure> {
+        let cgroup2Mount = cgroup2Mount
         func probe(_ p: String) -> Result<UInt64, LookupFailure> {
             var st = stat()
             guard stat(p, &st) == 0 else { return .failure(LookupFailure(SystemError.message(Errno(rawValue: errno)))) }
