@@ -68,7 +68,7 @@ import Testing
         var opsSeen = Set<UInt8>()
         for _ in 0..<1500 {
             let e = g.expression(depth: 4)
-            let plan = InetDiagBytecode.plan(e)
+            let plan = InetDiagBytecode.plan(e, ephemeral: Self.ephemeral)
             #expect(plan.exact)
             guard let code = plan.bytecode else { continue }
             #expect(InetDiagBytecode.audit(code, netAdmin: true) == .accepted, "audit rejects \(e.text)")
@@ -94,7 +94,7 @@ import Testing
         var relaxed = 0
         for _ in 0..<1500 {
             let e = g.expression(depth: 4)
-            let plan = InetDiagBytecode.plan(e, allowMark: false)
+            let plan = InetDiagBytecode.plan(e, allowMark: false, ephemeral: Self.ephemeral)
             #expect(!plan.usesMark)
             if !e.usesMark { #expect(plan.exact); continue }
             relaxed += 1
@@ -123,6 +123,18 @@ import Testing
         #expect(!InetDiagBytecode.run(code, entry: entry(.inet, "10.0.0.1")))
         let six = try #require(InetDiagBytecode.plan(try FilterParser.parse(["src", "[::ffff:127.0.0.5]"]).expression).bytecode)
         #expect(!InetDiagBytecode.run(six, entry: entry(.inet, "127.0.0.5")), "a v4-mapped rule does not match a v4 socket")
+    }
+
+    @Test func autoboundNeedsTheKernelFlagAndTheRange() throws {
+        let code = try #require(InetDiagBytecode.plan(.autobound, ephemeral: Self.ephemeral).bytecode)
+        #expect(InetDiagBytecode.audit(code, netAdmin: false) == .accepted)
+        func run(_ port: UInt16, explicit: Bool) -> Bool {
+            InetDiagBytecode.run(code, entry: KernelEntry(family: .inet, source: .anyIPv4, destination: .anyIPv4,
+                                                          sourcePort: port, destinationPort: 1, portBoundExplicitly: explicit))
+        }
+        #expect(run(40000, explicit: false))
+        #expect(!run(40000, explicit: true), "bound explicitly, even inside the range")
+        #expect(!run(20001, explicit: false), "an accepted socket: no bind lock, but the listener's port")
     }
 
     @Test func auditRejectsMalformedConditions() {
