@@ -74,6 +74,21 @@ import Glibc
         #expect(other.status == 0 && !other.stdoutText.contains("\"port\":\(port)"), "the expression narrows --listeners")
     }
 
+    /// Without CAP_NET_ADMIN the kernel refuses INET_DIAG_BC_MARK_COND (EPERM) and hides marks:
+    /// the request is retried without it, and since no mark can be judged, the run fails loudly
+    /// instead of listing sockets as if unmarked. Other rules still run in the kernel.
+    @Test(.requires(.root, .tool("setpriv", package: "util-linux")))
+    func fwmarkWithoutNetAdminFailsLoudlyAndOtherRulesStillWork() throws {
+        let setpriv = try Requirement.tool("setpriv", package: "util-linux").path()
+        let l = try Loopback.tcpListener("127.0.0.1")
+        let r = try Binary.run(setpriv, ["--bounding-set=-net_admin", Binary.sockscope, "-ta", "fwmark", "=", "0x15"])
+        #expect(r.status == 1)
+        #expect(r.stderrText.contains("CAP_NET_ADMIN"), "\(r.stderrText)")
+        let ok = try Binary.run(setpriv, ["--bounding-set=-net_admin", Binary.sockscope, "-ta", "--json", "sport", "=", ":\(l.local.port)"])
+        #expect(ok.status == 0)
+        #expect(try JSONDecoder().decode([Row].self, from: ok.stdout).map(\.local) == [l.local])
+    }
+
     /// Hundreds of random expressions through `ss -tanHe` and `sockscope -tan --json` on the same
     /// sockets in a private network namespace, compared by inode set.
     @Test(.requires(.root, .tool("ss", package: "iproute2"), .tool("unshare", package: "util-linux"),
