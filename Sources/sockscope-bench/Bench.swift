@@ -35,7 +35,7 @@ struct Options {
                 usage: sockscope-bench [--sockets N] [--reps R] [--bin PATH] [--case NAME]... [--no-netns] [--max-seconds S]
                   N TCP sockets (established pairs over 127.0.0.x and ::1, plus listeners and ~1% UDP) are
                   created, then each case is timed R times, sockscope and its reference interleaved.
-                  Cases: tan, json, tanp, tani, filter, proc.
+                  Cases: tan, json, tanp, tani, filter, hostport, dev, proc.
                 """)
                 exit(0)
             default:
@@ -239,11 +239,18 @@ struct Bench {
         print("sanity: ss -tanH \(ssRows) rows, sockscope -tanH \(ourRows) rows")
 
         let f = String(filterPort)
+        let hostPort = "( src 127.0.0.9:\(f) or dst 127.0.0.9:\(f) )".split(separator: " ").map(String.init)
+        let withDev = "src 127.0.0.9 and ( dport = :\(f) or dev = lo )".split(separator: " ").map(String.init)
         let allCases: [(String, [String], [String])] = [
             ("tan", [o.bin, "-tan"], ["ss", "-tan"]),
             ("json", [o.bin, "--json", "-ta"], ["ss", "-tan"]),
             ("tani", [o.bin, "-tani"], ["ss", "-tani"]),
             ("filter", [o.bin, "-tan", "--sport", f], ["ss", "-tan", "sport = :\(f)"]),
+            // The same ss expression on both sides: an address-and-port rule matching a handful of
+            // sockets (both run it in the kernel), and one with `dev`, for which ss sends no
+            // bytecode and filters every socket in userspace while sockscope still compiles it.
+            ("hostport", [o.bin, "-tan"] + hostPort, ["ss", "-tan"] + hostPort),
+            ("dev", [o.bin, "-tan"] + withDev, ["ss", "-tan"] + withDev),
             ("proc", [o.bin, "--source", "proc", "-tan"], ["netstat", "-tan"]),
             ("tanp", [o.bin, "-tanp"], ["ss", "-tanp"]),
         ]
