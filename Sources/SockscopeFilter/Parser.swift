@@ -63,24 +63,25 @@ public enum FilterParser {
     public static func tokenize(_ words: [String]) -> [FilterToken] {
         var out: [FilterToken] = []
         for w in words {
-            var cur: [Character] = [], started = false
+            // Each character, and whether a backslash escaped it (an escaped parenthesis stays in the word).
+            var cur: [(Character, Bool)] = [], started = false
             var escaped = false
             func flush() {
                 guard started else { return }
                 var s = cur[...]
                 var lead = 0, trail = 0
-                while s.first == "(" && s.count > 1 { s.removeFirst(); lead += 1 }
-                while s.last == ")" && s.count > 1 { s.removeLast(); trail += 1 }
+                while s.count > 1, let f = s.first, f == ("(", false) { s.removeFirst(); lead += 1 }
+                while s.count > 1, let l = s.last, l == (")", false) { s.removeLast(); trail += 1 }
                 for _ in 0..<lead { out.append(FilterToken(text: "(", word: out.count + 1)) }
-                out.append(FilterToken(text: String(s), word: out.count + 1))
+                out.append(FilterToken(text: String(s.map(\.0)), word: out.count + 1))
                 for _ in 0..<trail { out.append(FilterToken(text: ")", word: out.count + 1)) }
                 cur = []; started = false
             }
             for ch in w {
-                if escaped { cur.append(ch); escaped = false; continue }
+                if escaped { cur.append((ch, true)); escaped = false; continue }
                 if ch == "\\" { escaped = true; started = true; continue }
                 if ch == " " || ch == "\t" || ch == "\n" || ch == "\r" { flush(); continue }
-                cur.append(ch); started = true
+                cur.append((ch, false)); started = true
             }
             flush()
         }
@@ -152,7 +153,7 @@ private struct Parser {
             if t.text == "state" { states = (states ?? StateSet()).union(s) } else { states = (states ?? .all).subtracting(s) }
         }
         guard peek != nil else { return ParsedFilter(states: states) }
-        let r = try sequence(nested: false)
+        let r = try sequence()
         if let t = peek { throw fail(t.text == ")" ? "unbalanced ')'" : "unexpected word", t) }
         var notices: [String] = []
         if r.documented != r.ss {
@@ -166,7 +167,7 @@ private struct Parser {
     static let orWords: Set<String> = ["or", "||", "|"]
 
     /// `unary ((and|or)? unary)*`: or-groups of and-groups (documented), and a left fold (ss).
-    mutating func sequence(nested: Bool) throws(FilterError) -> Reading {
+    mutating func sequence() throws(FilterError) -> Reading {
         let first = try unary()
         var groups: [[FilterExpression]] = [[first.documented]]
         var ss = first.ss
@@ -199,7 +200,7 @@ private struct Parser {
         if t.text == "(" {
             pos += 1
             guard let n = peek, n.text != ")" else { throw fail("expected a condition after '('", peek) }
-            let r = try sequence(nested: true)
+            let r = try sequence()
             guard peek?.text == ")" else { throw fail("expected ')' to close '(' of word \(t.word)", peek) }
             pos += 1
             return r

@@ -37,11 +37,11 @@ extension FilterExpression {
 
     static func hex(_ v: UInt32) -> String { "0x" + String(v, radix: 16) }
 
-    /// A word as ss's tokenizer reads it back: blanks and backslashes escaped.
+    /// A word as the tokenizer reads it back: blanks, backslashes and parentheses escaped.
     static func word(_ s: String) -> String {
         var out = ""
         for ch in s {
-            if ch == " " || ch == "\t" || ch == "\\" { out.append("\\") }
+            if ch == " " || ch == "\t" || ch == "\n" || ch == "\r" || ch == "\\" || ch == "(" || ch == ")" { out.append("\\") }
             out.append(ch)
         }
         return out

@@ -33,6 +33,9 @@ func v4(_ s: String, _ plen: UInt8? = nil, port: UInt16? = nil) -> HostCondition
         let positions = FilterParser.tokenize(["a b", "c"]).map(\.word)
         #expect(positions == [1, 2, 3])
         #expect(FilterParser.tokenize(["cgroup", "/a\\ b"]).map(\.text) == ["cgroup", "/a b"], "backslash escapes a blank")
+        #expect(FilterParser.tokenize(["src", "unix:/x\\)"]).map(\.text) == ["src", "unix:/x)"], "an escaped ')' stays")
+        let odd = FilterExpression.unixPath(.source, pattern: "/run/a (b)\\c")
+        #expect((try? FilterParser.parse([odd.text]))?.expression == odd, "\(odd.text)")
     }
 
     @Test func filterFilesDropComments() {
