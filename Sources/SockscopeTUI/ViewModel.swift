@@ -361,6 +361,10 @@ public struct LiveFilter: Sendable, Hashable {
         do {
             let f = try FilterParser.parse([text], environment: env)
             guard f.states == nil else { return .failure(FilterError("states: use l, e and a here")) }
+            // The view filters records it holds: marks, cgroups and bind locks are not among them.
+            if f.expression.usesMark || f.expression.usesCgroup || f.expression.usesAutobound {
+                return .failure(FilterError("fwmark, cgroup and autobound run in the kernel: give them on the command line"))
+            }
             return .success(LiveFilter(expression: f.expression == .all ? nil : f.expression))
         } catch {
             languageError = error

@@ -22,10 +22,14 @@ extension Sockscope {
         // Owners are scanned from /proc while the owner column is shown (`p` hides it and stops the scan).
         // Collect every state and leave --port to the view: `l`/`e`/`a` and `/` change them live.
         // --sport/--dport stay fixed for the session, so the kernel can filter on them.
-        // The expression is the initial `/` filter, so the view can change it.
-        settings.expression = q.expression
+        // The expression is the initial `/` filter, so the view can change it, unless it reads what
+        // only the kernel knows (marks, cgroups, bind locks): then it stays a fixed kernel filter.
         var collectQuery = q
-        collectQuery.expression = .all
+        let e = q.expression
+        if !(e.usesMark || e.usesCgroup || e.usesAutobound) {
+            settings.expression = e
+            collectQuery.expression = .all
+        }
         collectQuery.states = .all
         collectQuery.ports = PortFilter(source: sport, destination: dport)
         let collector = SocketCollector(options: WatchCollection.options(source: source, procRoot: procRoot))

@@ -87,6 +87,15 @@ extension ViewModel {
         #expect(Set(m.rowCookies) == [12, 13, 15])
     }
 
+    @Test func promptRefusesRulesOnlyTheKernelCanJudge() {
+        var m = Synthetic.model()
+        m.handle(.char("/"))
+        m.type("fwmark = 0x1")
+        #expect(m.prompt?.error?.contains("give them on the command line") == true)
+        // While typing, "fwmark" alone was a valid process-name shortcut: that stays in force.
+        #expect(m.processFilter == "fwmark" && m.expressionFilter == nil)
+    }
+
     @Test func promptShortcutsAddressCIDRAndProcessName() {
         var m = Synthetic.model()
         m.handle(.char("/"))
