@@ -6,7 +6,8 @@ first argument, the number of random expressions second and a seed third. It bui
 established pairs over several 127.0.0.x addresses, ::1 and a ULA on lo, v4-mapped peers of a
 dual-stack listener, sockets bound to lo (SO_BINDTODEVICE), marked (SO_MARK) and created in a test
 cgroup; then it runs hundreds of random fully parenthesised expressions through
-`ss -tanHe EXPR` and `sockscope -tan --json EXPR` and compares the inode sets.
+`ss -tanHe EXPR` and `sockscope -tan --json EXPR` (one in four with -u over UDP sockets) and
+compares the inode sets.
 
 Prints one JSON object: {"expressions": N, "compared": N, "mismatches": [...], "nonempty": N}.
 Exits 0 when the two tools agree on every expression.
@@ -127,8 +128,23 @@ if cgroup_rel:
         connect(A4, "127.0.0.8", 20009, server=l9)
     enter_cgroup(home_cgroup or "/")
 
+# UDP: bound (UNCONN) and connected, v4, v6 and a dual-stack one with a v4-mapped peer.
+for addr, fam, port in [("127.0.0.1", A4, 20101), ("127.0.0.2", A4, 20102), ("::1", A6, 20103), ("::", A6, 20104)]:
+    u = socket.socket(fam, socket.SOCK_DGRAM)
+    if fam == A6 and addr == "::":
+        u.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    u.bind((addr, port))
+    keep.append(u)
+for dst, fam, port in [("127.0.0.1", A4, 20101), ("::1", A6, 20103), ("::ffff:127.0.0.1", A6, 20101)]:
+    u = socket.socket(fam, socket.SOCK_DGRAM)
+    if fam == A6:
+        u.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    u.connect((dst, port))
+    keep.append(u)
+
 V4 = ["127.0.0.%d" % i for i in range(1, 10)] + ["127.0.0.0", "127.0.1.0"]
-PORTS = [20001, 20002, 20003, 20004, 20005, 20006, 20007, 20008, 20009, 21000, 21001, 21011, 32768, 60999, 1, 65535]
+PORTS = [20001, 20002, 20003, 20004, 20005, 20006, 20007, 20008, 20009, 21000, 21001, 21011, 32768, 60999, 1, 65535,
+         20101, 20103]
 
 
 def host():
@@ -177,15 +193,15 @@ def expr(depth, positive=True):
     return "not ( %s )" % expr(depth - 1, not positive)
 
 
-def ss_inodes(words):
-    out = subprocess.run(["ss", "-tanHe"] + words, capture_output=True, text=True, timeout=30)
+def ss_inodes(words, proto):
+    out = subprocess.run(["ss", "-%sanHe" % proto] + words, capture_output=True, text=True, timeout=30)
     if out.returncode != 0:
         return None, out.stderr.strip()
     return {int(m) for m in re.findall(r"\bino:(\d+)", out.stdout) if m != "0"}, None
 
 
-def sockscope_inodes(words):
-    out = subprocess.run([SOCKSCOPE, "-tan", "--json"] + words, capture_output=True, text=True, timeout=30)
+def sockscope_inodes(words, proto):
+    out = subprocess.run([SOCKSCOPE, "-%san" % proto, "--json"] + words, capture_output=True, text=True, timeout=30)
     if out.returncode != 0:
         return None, out.stderr.strip()
     return {s["inode"] for s in json.loads(out.stdout) if s["inode"] != 0}, None
@@ -197,8 +213,10 @@ try:
         e = expr(4)
         words = e.split()
         report["expressions"] += 1
-        want, err1 = ss_inodes(words)
-        got, err2 = sockscope_inodes(words)
+        # One in four runs over UDP (kernel bytecode there too), the rest over TCP.
+        proto = "u" if report["expressions"] % 4 == 0 else "t"
+        want, err1 = ss_inodes(words, proto)
+        got, err2 = sockscope_inodes(words, proto)
         if want is None or got is None:
             report["mismatches"].append({"expression": e, "ss_error": err1, "sockscope_error": err2})
             continue
@@ -206,7 +224,7 @@ try:
         if want:
             report["nonempty"] += 1
         if want != got:
-            report["mismatches"].append({"expression": e, "only_ss": sorted(want - got)[:8], "only_sockscope": sorted(got - want)[:8]})
+            report["mismatches"].append({"expression": e, "proto": proto, "only_ss": sorted(want - got)[:8], "only_sockscope": sorted(got - want)[:8]})
 finally:
     for s in keep:
         s.close()
