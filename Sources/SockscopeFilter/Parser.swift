@@ -107,10 +107,12 @@ public enum FilterParser {
         return try p.parseFilter()
     }
 
-    /// Parses an expression alone (no states), as `--src`/`--dst` values are.
-    public static func parseHost(_ text: String, side: PortSide, environment: FilterEnvironment = FilterEnvironment()) throws(FilterError) -> FilterExpression {
-        var p = Parser(tokens: [FilterToken(text: text, word: 1)], env: environment)
-        return try p.host(side: side, token: p.tokens[0], after: side == .source ? "src" : "dst")
+    /// Parses one `[FAMILY:]ADDR[/PREFIX][:PORT]` as a `src` or `dst` rule (`--src`/`--dst` values,
+    /// the live view's address shortcut); errors name `option` when given.
+    public static func parseHost(_ text: String, side: PortSide, option: String? = nil,
+                                 environment: FilterEnvironment = FilterEnvironment()) throws(FilterError) -> FilterExpression {
+        var p = Parser(tokens: [FilterToken(text: text, word: 0)], env: environment)
+        return try p.host(side: side, token: p.tokens[0], after: option ?? (side == .source ? "src" : "dst"))
     }
 
     static let keywords: Set<String> = [
@@ -135,6 +137,7 @@ private struct Parser {
 
     func located(_ t: FilterToken?) -> String {
         guard let t else { return "(at the end)" }
+        if t.word == 0 { return "('\(Escape.visible(t.text))')" }  // an option's value, not a word of the expression
         return "(word \(t.word): '\(Escape.visible(t.text))')"
     }
 
@@ -373,7 +376,7 @@ private struct Parser {
         }
         var port: UInt16?
         if var p = portText, !p.isEmpty {
-            if p.first == ":" { p.removeFirst() } else { throw fail("expected ':PORT' after the address after '\(after)'", t) }
+            if p.first == ":" { p.removeFirst() } else { throw fail("expected ':PORT' to follow the address, after '\(after)'", t) }
             port = try Self.port(String(p), token: t, after: after, env: env, fail: fail)
         }
         if addr.isEmpty || addr == "*" || addr == "all" || addr == "any" || addr == "default" {
@@ -387,7 +390,7 @@ private struct Parser {
             var plen = width
             if parts.count == 2 {
                 guard let n = Self.netmask(String(parts[1]), width: width) else {
-                    throw fail("expected a prefix length of 0-\(width) after '/' after '\(after)'", t)
+                    throw fail("expected a prefix length of 0-\(width) in the address after '\(after)'", t)
                 }
                 plen = n
             }

@@ -43,8 +43,8 @@ extension Sockscope {
             let env = filterEnvironment
             var f = try FilterParser.parse(words, environment: env)
             var parts: [FilterExpression] = []
-            for h in src { parts.append(try FilterParser.parseHost(h, side: .source, environment: env)) }
-            for h in dst { parts.append(try FilterParser.parseHost(h, side: .destination, environment: env)) }
+            for h in src { parts.append(try FilterParser.parseHost(h, side: .source, option: "--src", environment: env)) }
+            for h in dst { parts.append(try FilterParser.parseHost(h, side: .destination, option: "--dst", environment: env)) }
             f.expression = .conjunction(parts + [f.expression])
             for n in f.notices { FileOutput.standardError("sockscope: \(n)") }
             activeFilter = f
