@@ -27,7 +27,8 @@ extension Sockscope {
         do {
             let flush = { (buf: inout [UInt8]) throws in try writer.write(buf); buf.removeAll(keepingCapacity: true) }
             if json {
-                try JSONRenderer(includeCookie: extended, ports: socketPortContext).renderArray(snapshot.records, into: &out, flush: flush)
+                try JSONRenderer(includeCookie: extended, ports: socketPortContext,
+                             listenerBacklog: snapshot.source == .netlink).renderArray(snapshot.records, into: &out, flush: flush)
             } else {
                 let table = TableOptions(header: !noHeader, numeric: numeric, services: numeric ? ServiceTable() : services,
                                          netid: q.protocols.count > 1, extended: extended, processes: wantsOwners,

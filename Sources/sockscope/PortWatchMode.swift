@@ -44,7 +44,8 @@ extension Sockscope {
                 var out: [UInt8] = []
                 for p in changed {
                     last[p] = up[p] != nil
-                    line(port: p, sockets: owned[p] ?? up[p] ?? [], up: up[p] != nil, time: stamp, to: &out)
+                    line(port: p, sockets: owned[p] ?? up[p] ?? [], up: up[p] != nil, time: stamp,
+                         backlog: snapshot.source == .netlink, to: &out)
                 }
                 if let status = writer.write(out) { return status }
             }
@@ -63,7 +64,8 @@ extension Sockscope {
 
     /// `2026-11-21T17:45:01.123Z 8080 UP tcp 127.0.0.1:8080 users:(("python3",pid=1,fd=3))`, or with
     /// `--json` `{"event":"up","time":…,"port":8080,"sockets":[…]}`.
-    func line(port: UInt16, sockets: [SocketRecord], up: Bool, time: String, to out: inout [UInt8]) {
+    func line(port: UInt16, sockets: [SocketRecord], up: Bool, time: String, backlog: Bool = false,
+              to out: inout [UInt8]) {
         if json {
             out.append(contentsOf: #"{"event":""#.utf8)
             out.append(contentsOf: (up ? "up" : "down").utf8)
@@ -72,7 +74,7 @@ extension Sockscope {
             out.append(contentsOf: #"","port":"#.utf8)
             appendDecimal(UInt64(port), to: &out)
             out.append(contentsOf: #","sockets":["#.utf8)
-            let renderer = JSONRenderer(ports: socketPortContext)
+            let renderer = JSONRenderer(ports: socketPortContext, listenerBacklog: backlog)
             for (i, r) in sockets.enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
                 renderer.appendObject(r, to: &out)

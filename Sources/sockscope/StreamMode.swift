@@ -25,7 +25,7 @@ extension Sockscope {
         defer { listener?.stop() }
         // Keep closed sockets long enough that a late destroy message for one is recognised as known.
         var tracker = ChangeTracker(closedRetention: max(2 * interval, 2))
-        let renderer = EventRenderer(socket: JSONRenderer(includeCookie: extended, ports: socketPortContext))
+        var renderer = EventRenderer(socket: JSONRenderer(includeCookie: extended, ports: socketPortContext))
         let writer = LineWriter()
         var refreshes = 0
         var warnedNotices = Set<String>()
@@ -38,6 +38,7 @@ extension Sockscope {
                 return 1
             }
             for n in snapshot.notices where warnedNotices.insert(n).inserted { FileOutput.standardError("sockscope: \(n)") }
+            renderer.socket.listenerBacklog = snapshot.source == .netlink
             let time = Clock.now()
             let events = tracker.update(snapshot, at: Clock.monotonic())
             let stamp = Clock.rfc3339(time)
@@ -59,6 +60,7 @@ extension Sockscope {
                     FileOutput.standardError("sockscope: some destroy notifications were lost (the kernel queue overflowed)")
                 }
                 let destroyed = listener.drain()
+                renderer.socket.listenerBacklog = true  // destroy notifications are netlink messages
                 // Only sockets no snapshot ever showed: the others get their close from the comparison.
                 let known = destroyed.isEmpty ? [] : Set(tracker.sockets.map(\.key))
                 for d in destroyed {
