@@ -4,9 +4,9 @@ import SockscopeModel
 import SockscopeRender
 import SockscopeSystem
 
-/// `--format`: how `--map` and `--listeners` print.
+/// `--format`: how the listing, `--map` and `--listeners` print (csv: the listing; dot: `--map`).
 enum InsightFormat: String, CaseIterable, ExpressibleByArgument {
-    case table, json, dot
+    case table, json, dot, csv
 }
 
 extension Sockscope {
@@ -27,11 +27,16 @@ extension Sockscope {
     /// Combinations that cannot mean anything are usage errors (status 2), not silently ignored.
     func validate() throws {
         if listeners && map { throw ValidationError("--listeners and --map cannot be combined") }
+        let listing = !(listeners || map || watch || summary || watchPorts != nil || untilUp != nil)
         if let format {
-            guard listeners || map else { throw ValidationError("--format applies to --map and --listeners only") }
+            guard listing || listeners || map else {
+                throw ValidationError("--format applies to the listing, --map and --listeners only")
+            }
             if format == .dot && !map { throw ValidationError("--format dot applies to --map only") }
+            if format == .csv && !listing { throw ValidationError("--format csv applies to the listing only") }
             if json && format != .json { throw ValidationError("--json and --format \(format.rawValue) cannot be combined") }
         }
+        if shape.isSet && !listing { throw ValidationError("--sort and --limit apply to the listing only") }
         if (listeners || map) && (watch || summary || watchPorts != nil || untilUp != nil) {
             throw ValidationError("\(listeners ? "--listeners" : "--map") cannot be combined with -w, -s, --watch-port or --until-up")
         }
