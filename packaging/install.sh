@@ -8,7 +8,8 @@
 #
 # PREFIX (default /usr/local), DESTDIR (default empty: the live system). Completion directories:
 # BASHCOMPDIR (PREFIX/share/bash-completion/completions), ZSHCOMPDIR (PREFIX/share/zsh/site-functions),
-# FISHCOMPDIR (PREFIX/share/fish/vendor_completions.d). Prints every installed path.
+# FISHCOMPDIR (PREFIX/share/fish/vendor_completions.d); the JSON Schema goes to DOCDIR
+# (PREFIX/share/doc/sockscope). Prints every installed path.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -19,6 +20,7 @@ MANDIR=${MANDIR:-$PREFIX/share/man}
 BASHCOMPDIR=${BASHCOMPDIR:-$PREFIX/share/bash-completion/completions}
 ZSHCOMPDIR=${ZSHCOMPDIR:-$PREFIX/share/zsh/site-functions}
 FISHCOMPDIR=${FISHCOMPDIR:-$PREFIX/share/fish/vendor_completions.d}
+DOCDIR=${DOCDIR:-$PREFIX/share/doc/sockscope}
 
 # Every executable product but the benchmark and the fuzz targets (development tools).
 products=$(sed -n 's/.*\.executable(name: "\([^"]*\)".*/\1/p' Package.swift | grep -vE -- '-(bench|fuzz)$')
@@ -35,6 +37,7 @@ for p in $products; do put 0755 "$bin/$p" "$BINDIR/$p"; done
 for page in man/*.[1-8]; do
   put 0644 "$page" "$MANDIR/man${page##*.}/$(basename "$page")"
 done
+put 0644 schema/sockscope.schema.json "$DOCDIR/sockscope.schema.json"
 # Completion scripts come from the executables' argument definitions, so they always match them.
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 for p in $products; do
