@@ -307,7 +307,7 @@ func jsonObject(_ r: RunResult) throws -> [String: Any] {
 
     // MARK: usage
 
-    @Test(arguments: [["--map", "--format", "xml"], ["--listeners", "--format", "dot"], ["--format", "json"],
+    @Test(arguments: [["--map", "--format", "xml"], ["--listeners", "--format", "dot"], ["-s", "--format", "json"],
                       ["--map", "--listeners"], ["--map", "-s"], ["--listeners", "-w"], ["--map", "--json", "--format", "dot"]])
     func badInsightArgumentsAreUsageErrors(args: [String]) throws {
         let r = try Binary.sockscope(args)
