@@ -106,7 +106,9 @@ import Glibc
             var expressions: Int; var compared: Int; var nonempty: Int; var cgroup: Bool
             var mismatches: [[String: AnyDecodable]]
         }
-        let report = try JSONDecoder().decode(Report.self, from: Data(r.stdoutText.split(separator: "\n").last.map(String.init)?.utf8 ?? "".utf8))
+        let last = r.stdoutText.split(separator: "\n").last.map(String.init) ?? ""
+        let report = try #require(try? JSONDecoder().decode(Report.self, from: Data(last.utf8)),
+                                  "the differential driver gave no report (exit \(r.status)): \(r.stderrText.suffix(2000))")
         #expect(report.expressions == count && report.compared == count)
         #expect(report.mismatches.isEmpty, "\(r.stdoutText)")
         #expect(report.nonempty > count / 4, "most expressions select something: \(report.nonempty)")
