@@ -117,7 +117,15 @@ public indirect enum FilterExpression: Sendable, Hashable {
             if r.upperBound == .max { return .port(side, .greaterOrEqual, r.lowerBound) }
             return .and(.port(side, .greaterOrEqual, r.lowerBound), .port(side, .lessOrEqual, r.upperBound))
         }
-        return terms.isEmpty ? .all : disjunction(terms)
+        return terms.isEmpty ? .all : balanced(terms[...])
+    }
+
+    /// An OR of many terms as a balanced tree: a long port list stays shallow for the recursive
+    /// evaluator and compiler.
+    static func balanced(_ terms: ArraySlice<FilterExpression>) -> FilterExpression {
+        if terms.count == 1 { return terms.first! }
+        let mid = terms.startIndex + terms.count / 2
+        return .or(balanced(terms[..<mid]), balanced(terms[mid...]))
     }
 
     /// True when some rule reads the socket mark (collected from `INET_DIAG_MARK` only then).

@@ -103,7 +103,10 @@ public enum FilterParser {
 
     /// Parses a whole filter.
     public static func parse(_ words: [String], environment: FilterEnvironment = FilterEnvironment()) throws(FilterError) -> ParsedFilter {
-        var p = Parser(tokens: tokenize(words), env: environment)
+        let tokens = tokenize(words)
+        // Parsing, printing and evaluating recurse over the tree: a bound keeps any input far from the stack's end.
+        guard tokens.count <= maxWords else { throw FilterError("the filter has \(tokens.count) words; at most \(maxWords) are taken") }
+        var p = Parser(tokens: tokens, env: environment)
         return try p.parseFilter()
     }
 
@@ -114,6 +117,9 @@ public enum FilterParser {
         var p = Parser(tokens: [FilterToken(text: text, word: 0)], env: environment)
         return try p.host(side: side, token: p.tokens[0], after: option ?? (side == .source ? "src" : "dst"))
     }
+
+    /// The most words a filter may have.
+    public static let maxWords = 4096
 
     static let keywords: Set<String> = [
         "!", "not", "&", "&&", "and", "|", "||", "or", "(", ")", "dst", "src", "dport", "sport", "dev", "fwmark",

@@ -259,3 +259,20 @@ struct ExpressionGenerator {
         }
     }
 }
+
+@Suite struct FilterLimitsTests {
+    @Test func hugeInputsAreErrorsOrShallowTreesNeverACrash() throws {
+        let deep = [String](repeating: "not", count: 100_000) + ["autobound"]
+        #expect(throws: FilterError.self) { try FilterParser.parse(deep) }
+        let parens = [String](repeating: "(", count: 50_000).joined() + "autobound"
+        #expect(throws: FilterError.self) { try FilterParser.parse([parens]) }
+        // 30,000 separate ports through the option sugar: a balanced tree, evaluated and compiled.
+        let spec = PortSpec(ranges: stride(from: 0, to: 60_000, by: 2).map { UInt16($0)...UInt16($0) })
+        let e = PortFilter(either: spec).filterExpression
+        let r = SocketRecord(proto: .tcp, family: .inet, state: .established, local: Endpoint(address: .anyIPv4, port: 4),
+                             remote: Endpoint(address: .anyIPv4, port: 7))
+        #expect(e.evaluate(r))
+        let plan = InetDiagBytecode.plan(e)
+        #expect(plan.bytecode == nil && !plan.exact, "too long for one attribute: filtered in userspace")
+    }
+}
