@@ -50,6 +50,9 @@ public struct ConnectionCounters: Sendable {
         public var direction: Direction
         /// The listener's port (inbound) or the remote port (outbound), or `other`.
         public var port: String
+        public init(proto: TransportProtocol, direction: Direction, port: String) {
+            self.proto = proto; self.direction = direction; self.port = port
+        }
         public static func < (a: Self, b: Self) -> Bool {
             (a.proto, a.direction, a.port.count, a.port) < (b.proto, b.direction, b.port.count, b.port)
         }
