@@ -84,23 +84,19 @@ public final class ScrapeService: Sendable {
     /// The metrics for a scrape that must be answered within `timeout` seconds.
     public func scrape(timeout: Double) async -> ScrapeOutcome {
         let now = Clock.monotonic()
-        enum Next { case cached(CollectedMetrics), wait(startCollection: Bool, id: UInt64) }
-        let next: Next = state.withLock { s in
-            if let c = s.cached, now - c.finished < config.minInterval, s.inFlight == nil { return .cached(c) }
-            let id = s.nextWaiter
-            s.nextWaiter += 1
-            return .wait(startCollection: false, id: id)
+        let cached: CollectedMetrics? = state.withLock { s in
+            guard let c = s.cached, now - c.finished < config.minInterval else { return nil }
+            return c
         }
-        guard case .wait(_, let id) = next else {
-            if case .cached(let c) = next { return .metrics(c) }
-            return .unavailable("internal error")
-        }
+        if let cached { return .metrics(cached) }
         return await withCheckedContinuation { (c: CheckedContinuation<ScrapeOutcome, Never>) in
-            let start = state.withLock { s -> Bool in
+            let (id, start) = state.withLock { s -> (UInt64, Bool) in
+                let id = s.nextWaiter
+                s.nextWaiter += 1
                 let fresh = s.inFlight == nil
                 s.inFlight = (s.inFlight ?? []) + [Waiter(id: id, continuation: c)]
                 if fresh { s.collectionStarted = Clock.monotonic() }
-                return fresh
+                return (id, fresh)
             }
             if start { queue.async { self.collect() } }
             DispatchQueue.global().asyncAfter(deadline: .now() + max(0, timeout)) {
@@ -115,6 +111,10 @@ public final class ScrapeService: Sendable {
             }
         }
     }
+
+    /// How long a collection waits for a namespace's thread before calling that namespace down
+    /// (a dump that hangs must not hold every later scrape).
+    static let namespaceTimeout = 60.0
 
     /// One collection: every namespace read on its own thread, owners scanned alongside, then the
     /// families built and capped. Runs on `queue`, one at a time.
@@ -141,7 +141,7 @@ public final class ScrapeService: Sendable {
                 }
             }
         }
-        group.wait()
+        let complete = group.wait(timeout: .now() + Self.namespaceTimeout) == .success
         let owners = ownerJob?.wait()
         var readings: [NamespaceReading] = []
         var up: [(String, Bool)] = []
@@ -159,6 +159,9 @@ public final class ScrapeService: Sendable {
                 FileOutput.standardError("sockscope-exporter: \(e)")
                 up.append((t.label, false))
             case nil:
+                if !complete {
+                    FileOutput.standardError("sockscope-exporter: netns \(t.label): no answer within \(Int(Self.namespaceTimeout)) s")
+                }
                 up.append((t.label, false))
             }
         }
