@@ -114,7 +114,6 @@ func fuzzStat(_ bytes: UnsafeRawBufferPointer) {
     _ = CgroupParser.parse(bytes)
 }
 
-#if SOCKSCOPE_FUZZING
 /// Label values from arbitrary bytes (split at NUL, as names could be), in both formats: the payload
 /// is valid UTF-8, has exactly one line per header and sample (no byte splits a line), and no raw
 /// control character but the line ends.
@@ -125,7 +124,7 @@ func fuzzMetrics(_ bytes: UnsafeRawBufferPointer) {
     // Names through labelValue: inert. Raw strings (decoded, but with their controls): still one line each.
     let safe = MetricFamily("sockscope_fuzz", .gauge, help: "comm",
                             samples: values.enumerated().map { MetricSample([MetricLabel("comm", $0.element)], Double($0.offset)) })
-    let raw = MetricFamily("sockscope_raw", .counter, help: String(decoding: parts.first ?? [], as: UTF8.self),
+    let raw = MetricFamily("sockscope_raw", .counter, help: String(decoding: parts.first.map { Array($0) } ?? [], as: UTF8.self),
                            samples: parts.map { MetricSample([MetricLabel("v", String(decoding: $0, as: UTF8.self))], 1) })
     for format in [ExpositionFormat.prometheusText, .openMetrics] {
         for (f, inert) in [(safe, true), (raw, false)] {
@@ -140,6 +139,7 @@ func fuzzMetrics(_ bytes: UnsafeRawBufferPointer) {
     }
 }
 
+#if SOCKSCOPE_FUZZING
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let bytes = UnsafeRawBufferPointer(start: data, count: data == nil ? 0 : size)
