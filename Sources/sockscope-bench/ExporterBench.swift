@@ -64,6 +64,10 @@ enum ExporterBench {
         let configs: [(String, [String], Bool)] = [
             ("default collectors", ["--min-interval", "0"], false),
             ("no rtt (no tcp_info)", ["--min-interval", "0", "--no-collector.rtt"], false),
+            ("no rtt, no ephemeral", ["--min-interval", "0", "--no-collector.rtt", "--no-collector.ephemeral"], false),
+            ("no rtt, no connections", ["--min-interval", "0", "--no-collector.rtt", "--no-collector.connections"], false),
+            ("sockets and netstat only", ["--min-interval", "0", "--no-collector.rtt", "--no-collector.ephemeral",
+                                          "--no-collector.connections", "--no-collector.listeners"], false),
             ("--min-interval 1", ["--min-interval", "1"], true),
         ]
         for (label, extra, concurrent) in configs {
@@ -105,9 +109,10 @@ enum ExporterBench {
                          label, median(cpus), median(tan), median(cpus) / median(tan), median(walls), series, idle,
                          status(pid, "VmHWM"))) }
             if !concurrent { continue }
-            // 64 concurrent scrapes within one --min-interval: one collection should serve them all.
-            usleep(1_100_000)
+            // 64 concurrent scrapes within one --min-interval, once the last collection is stale:
+            // one new collection should serve them all.
             let before = value(get(port).body, "sockscope_collections_total") ?? .nan
+            usleep(1_200_000)
             let results = LockedList()
             DispatchQueue.concurrentPerform(iterations: 64) { _ in results.append(get(port)) }
             let all = results.items
