@@ -241,6 +241,37 @@ import Glibc
         #expect(try HTTP.get(exporter.port, headers: ["Authorization": "Basic \(right)"]).status == 200)
     }
 
+    /// TLS from the web config (a self-signed certificate made here): curl gets the metrics over
+    /// https; plain http on the same port gets no answer it could read as metrics.
+    @Test(.requires(.tool("openssl"), .tool("curl")))
+    func tls() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sockscope-tls-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let made = try Binary.run(try Requirement.tool("openssl").path(), [
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+            "-addext", "subjectAltName=IP:127.0.0.1",
+            "-keyout", dir.appendingPathComponent("key.pem").path, "-out", dir.appendingPathComponent("cert.pem").path])
+        #expect(made.status == 0, "\(made.stderrText)")
+        // Relative paths: resolved against the config file's directory.
+        try Data("tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\n".utf8)
+            .write(to: dir.appendingPathComponent("web.yml"))
+        let exporter = try ExporterProcess(["--web.config.file", dir.appendingPathComponent("web.yml").path])
+        defer { exporter.stop() }
+        #expect(exporter.stderrLines.withLock { $0.contains { $0.contains("listening on https://") } })
+        let curl = try Binary.run(try Requirement.tool("curl").path(), [
+            "-sS", "--max-time", "20", "--cacert", dir.appendingPathComponent("cert.pem").path,
+            "https://127.0.0.1:\(exporter.port)/metrics"])
+        #expect(curl.status == 0, "\(curl.stderrText)")
+        #expect(curl.stdoutText.contains("sockscope_build_info{version="))
+        let plain = try? HTTP.get(exporter.port)
+        #expect(plain?.body.contains("sockscope_build_info") != true)
+        // A config key that would do nothing here is refused at start-up.
+        try Data("tls_server_config:\n  client_ca_file: ca.pem\n".utf8).write(to: dir.appendingPathComponent("bad.yml"))
+        let bad = try Binary.run(exporterBinary, ["--web.config.file", dir.appendingPathComponent("bad.yml").path], timeout: 20)
+        #expect(bad.status == 2 && bad.stderrText.contains("client_ca_file is not supported"), "\(bad.stderrText)")
+    }
+
     /// Abuse: headers trickled byte by byte, oversized headers and garbage, while other clients
     /// keep being answered; the exporter stays up.
     @Test func abusiveClients() throws {
