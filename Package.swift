@@ -21,10 +21,17 @@ let package = Package(
         .executable(name: "sockscope", targets: ["sockscope"]),
         .executable(name: "sockscope-bench", targets: ["sockscope-bench"]),
         .executable(name: "sockscope-floor", targets: ["sockscope-floor"]),
+        .executable(name: "sockscope-exporter", targets: ["sockscope-exporter"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        // The exporter's HTTP stack, TLS, bcrypt (web config basic auth) and YAML (web config file);
+        // only `sockscope-exporter` links them.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // C: libmnl as a system library, and a shim for what Swift cannot import (macros, tcp_info).
@@ -56,6 +63,22 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // The Prometheus exporter: scrape-time collection, per-namespace workers, the series cap and
+        // counters live in a library without NIO (unit-tested); the executable adds HTTP and flags.
+        .target(name: "SockscopeExporterCore", dependencies: [
+            "SockscopeModel", "SockscopeSystem", "SockscopeFilter", "SockscopeCollect", "SockscopeAnalysis", "SockscopeRender",
+        ]),
+        .executableTarget(name: "sockscope-exporter", dependencies: [
+            "SockscopeExporterCore", "SockscopeFilter", "SockscopeModel", "SockscopeRender", "SockscopeSystem",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdCore", package: "hummingbird"),
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Yams", package: "Yams"),
+        ]),
+
         // The benchmark: sockscope against ss and netstat on a loopback load, and the live view's refresh cost.
         .executableTarget(name: "sockscope-bench", dependencies: [
             "SockscopeModel", "SockscopeFilter", "SockscopeCollect", "SockscopeAnalysis", "SockscopeTUI",
@@ -74,6 +97,10 @@ let package = Package(
         .testTarget(name: "SockscopeTUITests", dependencies: ["SockscopeTUI", "SockscopeAnalysis", "TestSupport"],
                     exclude: ["Golden"]),
         .testTarget(name: "sockscopeTests", dependencies: ["TestSupport"], exclude: ["filter_differential.py"]),
+        .testTarget(name: "SockscopeExporterCoreTests", dependencies: [
+            "SockscopeExporterCore", "SockscopeCollect", "SockscopeAnalysis", "SockscopeFilter", "SockscopeRender", "TestSupport",
+        ]),
+        .testTarget(name: "sockscope-exporterTests", dependencies: ["TestSupport"], exclude: ["Fixtures"]),
     ]
 )
 
@@ -82,6 +109,6 @@ let package = Package(
 if Context.environment["SOCKSCOPE_FUZZ"] != nil {
     package.products.append(.executable(name: "sockscope-fuzz", targets: ["sockscope-fuzz"]))
     package.targets.append(.executableTarget(name: "sockscope-fuzz", dependencies: [
-        "SockscopeModel", "SockscopeFilter", "SockscopeCollect",
+        "SockscopeModel", "SockscopeFilter", "SockscopeCollect", "SockscopeRender",
     ], path: "Tests/Fuzz/Targets"))
 }

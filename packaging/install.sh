@@ -22,8 +22,8 @@ ZSHCOMPDIR=${ZSHCOMPDIR:-$PREFIX/share/zsh/site-functions}
 FISHCOMPDIR=${FISHCOMPDIR:-$PREFIX/share/fish/vendor_completions.d}
 DOCDIR=${DOCDIR:-$PREFIX/share/doc/sockscope}
 
-# Every executable product but the benchmark and the fuzz targets (development tools).
-products=$(sed -n 's/.*\.executable(name: "\([^"]*\)".*/\1/p' Package.swift | grep -vE -- '-(bench|fuzz)$')
+# Every executable product but the benchmark, its floor reader and the fuzz targets (development tools).
+products=$(sed -n 's/.*\.executable(name: "\([^"]*\)".*/\1/p' Package.swift | grep -vE -- '-(bench|fuzz|floor)$')
 if [ -z "${NO_BUILD:-}" ]; then
   for p in $products; do swift build -c release --static-swift-stdlib --product "$p" >&2; done
 fi

@@ -34,7 +34,7 @@ struct Options {
                 usage: sockscope-bench [--sockets N] [--reps R] [--bin PATH] [--case NAME]... [--no-netns] [--max-seconds S]
                   N TCP sockets (established pairs over 127.0.0.x and ::1, plus listeners and ~1% UDP) are
                   created, then each case is timed R times, sockscope and its reference interleaved.
-                  Cases: tan, json, tanp, tani, filter, hostport, dev, proc, summary.
+                  Cases: tan, json, tanp, tani, filter, hostport, dev, proc, summary, exporter.
                        sockscope-bench refresh [--sockets N]
                   The live view's CPU per refresh and per key, phase by phase, over N loopback sockets.
                 """)
@@ -294,6 +294,10 @@ struct Bench {
                          name, ourCmd, theirs.joined(separator: " "), median(a.map(\.wall)), median(b.map(\.wall)), ratios(a, b),
                          floorWall, floorRatio, split(a), split(b), split(c), mib(peakRSS(ours)), mib(peakRSS(theirs)), failed))
             fflush(nil)
+        }
+        if o.cases.isEmpty || o.cases.contains("exporter") {
+            print("\n| exporter | one scrape | memory |\n|---|---|---|")
+            ExporterBench.run(bin: o.bin, reps: o.reps, sockscope: o.bin)
         }
         print(String(format: "\nsockscope-bench: %d sockets, %d reps, %.0f s in all", pairs * 2, o.reps, monotonic() - started))
     }

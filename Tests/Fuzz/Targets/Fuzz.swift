@@ -10,6 +10,7 @@
 import SockscopeCollect
 import SockscopeFilter
 import SockscopeModel
+import SockscopeRender
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -24,6 +25,8 @@ enum FuzzTarget: String, CaseIterable {
     case filter
     /// `/proc/PID/stat` (and the other per-process files the owner scan reads).
     case stat
+    /// The metrics exposition: process names and other untrusted bytes as label values and HELP text.
+    case metrics
 
     static let selected: FuzzTarget = {
         guard let name = getenv("SOCKSCOPE_FUZZ_TARGET").map({ String(cString: $0) }) else {
@@ -120,6 +123,31 @@ func fuzzStat(_ bytes: UnsafeRawBufferPointer) {
     _ = CgroupParser.parse(bytes)
 }
 
+/// Label values from arbitrary bytes (split at NUL, as names could be), in both formats: the payload
+/// is valid UTF-8, has exactly one line per header and sample (no byte splits a line), and no raw
+/// control character but the line ends.
+func fuzzMetrics(_ bytes: UnsafeRawBufferPointer) {
+    let parts = bytes.split(separator: 0, omittingEmptySubsequences: false)
+    let values = parts.map { MetricsWriter.labelValue(bytes: $0) }
+    require(Set(values).count == Set(parts.map { Array($0) }).count, "two names share a label value")
+    // Names through labelValue: inert. Raw strings (decoded, but with their controls): still one line each.
+    let safe = MetricFamily("sockscope_fuzz", .gauge, help: "comm",
+                            samples: values.enumerated().map { MetricSample([MetricLabel("comm", $0.element)], Double($0.offset)) })
+    let raw = MetricFamily("sockscope_raw", .counter, help: String(decoding: parts.first.map { Array($0) } ?? [], as: UTF8.self),
+                           samples: parts.map { MetricSample([MetricLabel("v", String(decoding: $0, as: UTF8.self))], 1) })
+    for format in [ExpositionFormat.prometheusText, .openMetrics] {
+        for (f, inert) in [(safe, true), (raw, false)] {
+            let out = MetricsWriter.write([f], format: format)
+            require(String(validating: out, as: UTF8.self) != nil, "invalid UTF-8")
+            // HELP, TYPE, the samples, # EOF, and the empty piece after the last newline.
+            let lines = out.split(separator: 0x0A, omittingEmptySubsequences: false).count
+            let expected = 2 + parts.count + (format == .openMetrics ? 1 : 0) + 1
+            require(lines == expected, "\(lines) lines, expected \(expected)")
+            if inert { for b in out where b < 0x20 && b != 0x0A { require(false, "raw control byte \(b)") } }
+        }
+    }
+}
+
 #if SOCKSCOPE_FUZZING
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
@@ -129,6 +157,7 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     case .netlink: fuzzNetlink(bytes)
     case .filter: fuzzFilter(bytes)
     case .stat: fuzzStat(bytes)
+    case .metrics: fuzzMetrics(bytes)
     }
     return 0
 }
@@ -174,6 +203,7 @@ enum Replay {
                 case .netlink: fuzzNetlink(b)
                 case .filter: fuzzFilter(b)
                 case .stat: fuzzStat(b)
+                case .metrics: fuzzMetrics(b)
                 }
             }
             print("ok \(path)")

@@ -1,0 +1,176 @@
+import SockscopeModel
+
+/// Which local sockets serve: TCP listeners and bound, unconnected UDP sockets, by protocol,
+/// address (IPv4-mapped as IPv4) and port. A connection whose local end is one of them was accepted
+/// (inbound); any other was opened from here (outbound).
+public struct ServingSockets: Sendable {
+    struct Key: Hashable { var proto: TransportProtocol; var address: IPAddress; var port: UInt16 }
+    var keys = Set<Key>()
+
+    public init(_ records: [SocketRecord]) {
+        for r in records where r.local.port != 0 {
+            if (r.proto == .tcp && r.state == .listen) || (r.proto == .udp && r.state == .close && r.remote.port == 0) {
+                keys.insert(Key(proto: r.proto, address: r.local.address.unmapped, port: r.local.port))
+            }
+        }
+    }
+
+    /// True when a serving socket is bound where `endpoint` is, exactly or by wildcard (an IPv4
+    /// address also reaches a dual-stack `::` socket).
+    public func serves(_ proto: TransportProtocol, _ endpoint: SocketEndpoint) -> Bool {
+        guard !keys.isEmpty, let endpoint = endpoint.inet else { return false }
+        let a = endpoint.address.unmapped
+        if keys.contains(Key(proto: proto, address: a, port: endpoint.port)) { return true }
+        if !a.isIPv6 && keys.contains(Key(proto: proto, address: .anyIPv4, port: endpoint.port)) { return true }
+        return keys.contains(Key(proto: proto, address: .anyIPv6, port: endpoint.port))
+    }
+}
+
+/// Connections opened and closed in one namespace since the exporter started, from what the
+/// kernel reports destroyed (the sock_diag destroy groups) and from the difference between two
+/// dumps: a connection that opens and closes between two scrapes is seen through its destroy
+/// message; one whose message was lost (or with no destroy groups: not root) through the diff.
+///
+/// Counts only grow. Every label set, once it exists, is kept for the exporter's lifetime: a
+/// series that disappeared and came back would read as a counter reset. So the `port` label is
+/// sticky — the first `topPorts` distinct ports per direction get a series of their own, later
+/// ones count under `other` — rather than a top-K that changes with every scrape.
+///
+/// Sockets present at the first dump are the baseline: they are not counted as opened (no one
+/// saw them open), but their closing is counted.
+public struct ConnectionCounters: Sendable {
+    public enum Direction: String, Sendable, Hashable, CaseIterable, Comparable {
+        case inbound, outbound
+        public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
+    }
+
+    /// One series' labels (besides `netns`).
+    public struct Key: Sendable, Hashable, Comparable {
+        public var proto: TransportProtocol
+        public var direction: Direction
+        /// The listener's port (inbound) or the remote port (outbound), or `other`.
+        public var port: String
+        public init(proto: TransportProtocol, direction: Direction, port: String) {
+            self.proto = proto; self.direction = direction; self.port = port
+        }
+        public static func < (a: Self, b: Self) -> Bool {
+            (a.proto, a.direction, a.port.count, a.port) < (b.proto, b.direction, b.port.count, b.port)
+        }
+    }
+
+    public struct Counts: Sendable, Hashable {
+        public var opened: UInt64 = 0
+        public var closed: UInt64 = 0
+        public init(opened: UInt64 = 0, closed: UInt64 = 0) { self.opened = opened; self.closed = closed }
+    }
+
+    public private(set) var counts: [Key: Counts] = [:]
+    /// Open connections seen in the last dump (or since opened by a destroy message), by socket id.
+    var known: [UInt64: Key] = [:]
+    /// Connections counted closed by the diff, by id and when: a destroy message for one of them
+    /// that arrives late must not count it again.
+    var closedByDiff: [UInt64: Double] = [:]
+    var ports: [Direction: Set<UInt16>] = [:]
+    public let topPorts: Int
+    public private(set) var baselined = false
+    /// How long `closedByDiff` entries are kept (destroy messages arrive within milliseconds).
+    static let lateMessageWindow = 30.0
+
+    public init(topPorts: Int) { self.topPorts = topPorts }
+
+    /// The socket's identity for the lifetime of the socket: the cookie, or (read from /proc, no
+    /// cookie) the inode; nil for neither.
+    static func id(_ r: SocketRecord) -> UInt64? {
+        if let c = r.cookie, c != 0 { return c }
+        return r.inode != 0 ? r.inode | 1 << 63 : nil
+    }
+
+    /// A connection that is still open: TCP from SYN_SENT until it leaves for TIME_WAIT or CLOSE
+    /// (a TIME_WAIT entry keeps the cookie of the socket it replaced: counting it would count that
+    /// connection twice), or a connected UDP socket. Request sockets (SYN_RECV) are not yet one.
+    public static func isOpenConnection(_ r: SocketRecord) -> Bool {
+        guard r.remote.port != 0, !r.remote.address.isUnspecified, r.local.port != 0 else { return false }
+        switch r.state {
+        case .listen, .timeWait, .close, .synRecv, .newSynRecv, .boundInactive: return false
+        default: return true
+        }
+    }
+
+    mutating func key(_ r: SocketRecord, _ serving: ServingSockets) -> Key {
+        let inbound = serving.serves(r.proto, r.local)
+        let direction: Direction = inbound ? .inbound : .outbound
+        let port = inbound ? r.local.port : r.remote.port
+        var label = "other"
+        if ports[direction, default: []].contains(port) {
+            label = String(port)
+        } else if ports[direction, default: []].count < topPorts {
+            ports[direction, default: []].insert(port)
+            label = String(port)
+        }
+        return Key(proto: r.proto, direction: direction, port: label)
+    }
+
+    /// One dump's worth: `live` is every socket the dump returned (listeners included: they decide
+    /// directions), `destroyed` what the kernel reported destroyed since the last call.
+    public mutating func update(live: [SocketRecord], destroyed: [SocketRecord], now: Double) {
+        let serving = ServingSockets(live)
+        var current: [UInt64: SocketRecord] = [:]
+        current.reserveCapacity(known.count + 64)
+        for r in live where Self.isOpenConnection(r) {
+            if let id = Self.id(r) { current[id] = r }
+        }
+        if !baselined {
+            baselined = true
+            for (id, r) in current { known[id] = key(r, serving) }
+            // Destroy messages from before the first dump belong to connections no one saw open.
+            return
+        }
+        var gone = Set<UInt64>()
+        for r in destroyed {
+            guard let id = Self.id(r), r.state != .listen, r.remote.port != 0 else { continue }
+            if let k = known.removeValue(forKey: id) {
+                counts[k, default: Counts()].closed += 1
+            } else if closedByDiff[id] != nil || gone.contains(id) {
+                continue
+            } else {
+                // Opened and closed since the last look (or after this dump read it).
+                let k = key(current[id] ?? r, serving)
+                counts[k, default: Counts()].opened += 1
+                counts[k, default: Counts()].closed += 1
+            }
+            gone.insert(id)
+        }
+        for (id, r) in current where known[id] == nil && !gone.contains(id) {
+            let k = key(r, serving)
+            known[id] = k
+            counts[k, default: Counts()].opened += 1
+        }
+        var vanished: [UInt64] = []
+        for (id, k) in known where current[id] == nil {
+            vanished.append(id)
+            counts[k, default: Counts()].closed += 1
+        }
+        for id in vanished {
+            known.removeValue(forKey: id)
+            closedByDiff[id] = now
+        }
+        closedByDiff = closedByDiff.filter { now - $0.value < Self.lateMessageWindow }
+    }
+
+    /// Destroy messages between dumps (folded in so they never pile up): closes what was known,
+    /// counts what was never seen as opened and closed. Directions come from the last dump's
+    /// serving sockets, passed by the caller.
+    public mutating func fold(destroyed: [SocketRecord], serving: ServingSockets) {
+        guard baselined else { return }
+        for r in destroyed {
+            guard let id = Self.id(r), r.state != .listen, r.remote.port != 0, closedByDiff[id] == nil else { continue }
+            if let k = known.removeValue(forKey: id) {
+                counts[k, default: Counts()].closed += 1
+            } else {
+                let k = key(r, serving)
+                counts[k, default: Counts()].opened += 1
+                counts[k, default: Counts()].closed += 1
+            }
+        }
+    }
+}
