@@ -56,7 +56,7 @@ let package = Package(
 
         // The benchmark: sockscope against ss and netstat on a loopback load, and the live view's refresh cost.
         .executableTarget(name: "sockscope-bench", dependencies: [
-            "SockscopeModel", "SockscopeFilter", "SockscopeCollect", "SockscopeAnalysis", "SockscopeTUI",
+            "SockscopeModel", "SockscopeFilter", "SockscopeCollect", "SockscopeAnalysis", "SockscopeRender", "SockscopeTUI",
         ], path: "Sources/sockscope-bench"),
 
         .target(name: "TestSupport", dependencies: ["SockscopeModel"], path: "Tests/TestSupport"),
