@@ -124,6 +124,10 @@ public struct SocketOwner: Sendable, Hashable, Codable, Comparable {
     public static func < (a: Self, b: Self) -> Bool { (a.pid, a.fd) < (b.pid, b.fd) }
 }
 
+/// The documented `--json` object as `Codable`. Kept in the library although the binary writes
+/// JSON with `JSONWriter` and reads none: it is the independent reference the writer is tested
+/// against (key for key), and the typed way for Swift code (tests, a consumer of `--json`) to
+/// read the output back.
 extension SocketRecord: Codable {
     enum CodingKeys: String, CodingKey {
         case proto, family, state, local, remote, recvQueue = "recv_q", sendQueue = "send_q", uid, inode

@@ -1,4 +1,4 @@
-// Port insight (issue 7): what a port number means on this host, listener health, the connection
+// Port insight: what a port number means on this host, listener health, the connection
 // map and ephemeral-port pressure. Plain values only; the analysis lives in SockscopeCollect.
 
 /// The IANA class of a port number (RFC 6335): `system` 0–1023, `registered` 1024–49151,

@@ -3,7 +3,7 @@ import SockscopeModel
 import SockscopeRender
 import Testing
 
-/// Renderers of the port insight views (issue 7).
+/// Renderers of the port insight views.
 enum InsightFixtures {
     static var services: ServiceTable {
         var s = ServiceTable()
