@@ -63,7 +63,8 @@ public struct JSONWriter {
         separator()
         bytes.append(UInt8(ascii: "\""))
         bytes.append(contentsOf: UnsafeRawBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount))
-        bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
         afterKey = true
     }
 
@@ -93,6 +94,7 @@ public struct JSONWriter {
         string(verbatim: { $0.append(contentsOf: s.utf8) })
     }
 
+    @inline(__always)
     public mutating func number(_ v: UInt64) {
         separator()
         appendDecimal(v, to: &bytes)
