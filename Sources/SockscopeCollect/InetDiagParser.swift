@@ -62,7 +62,7 @@ public struct InetDiagParser {
         }
         let cookie = UInt64(Self.u32(p, at.cookie)) | UInt64(Self.u32(p, at.cookie + 4)) << 32
         var r = SocketRecord(proto: proto, family: family, state: state,
-                             local: Endpoint(address: src, port: sport), remote: Endpoint(address: dst, port: dport),
+                             local: .inet(Endpoint(address: src, port: sport)), remote: .inet(Endpoint(address: dst, port: dport)),
                              recvQueue: Self.u32(p, at.rqueue), sendQueue: Self.u32(p, at.wqueue), uid: Self.u32(p, at.uid),
                              inode: UInt64(Self.u32(p, at.inode)), interfaceIndex: Self.u32(p, at.interface), cookie: cookie)
         if decodeInfo || decodeMemory { try attributes(p, into: &r) }

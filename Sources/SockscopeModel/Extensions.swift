@@ -143,10 +143,15 @@ extension SocketRecord: Codable {
             throw DecodingError.dataCorruptedError(forKey: .state, in: c, debugDescription: "unknown state \(name)")
         }
         self.init(proto: proto, family: try c.decode(AddressFamily.self, forKey: .family), state: state,
-                  local: try c.decode(Endpoint.self, forKey: .local), remote: try c.decode(Endpoint.self, forKey: .remote),
+                  local: try c.decode(SocketEndpoint.self, forKey: .local),
+                  remote: try c.decode(SocketEndpoint.self, forKey: .remote),
                   recvQueue: try c.decode(UInt32.self, forKey: .recvQueue),
                   sendQueue: try c.decode(UInt32.self, forKey: .sendQueue),
                   uid: try c.decode(UInt32.self, forKey: .uid), inode: try c.decode(UInt64.self, forKey: .inode))
+        if case .unix(let u) = local, u.kind != .unnamed {
+            let named = try c.nestedContainer(keyedBy: NamedUnixEndpoint.CodingKeys.self, forKey: .local)
+            unixName = try named.decodeIfPresent(String.self, forKey: u.kind == .abstract ? .abstract : .path).map { Array($0.utf8) }
+        }
         if let i = try c.decodeIfPresent(String.self, forKey: .interface) {
             interface = i
             interfaceIndex = UInt32(i) ?? 0

@@ -41,7 +41,7 @@ public struct JSONRenderer: Sendable {
         w.key("proto"); w.string(verbatim: r.proto.rawValue)
         w.key("family"); w.string(verbatim: r.family.rawValue)
         w.key("state"); w.string(verbatim: r.stateName)
-        w.key("local"); Self.endpoint(r.local, &w, annotated: ports.map { ($0, r.proto) })
+        w.key("local"); Self.endpoint(r.local, &w, annotated: ports.map { ($0, r.proto) }, name: r.unixName)
         w.key("remote"); Self.endpoint(r.remote, &w, annotated: ports.map { ($0, r.proto) })
         w.field("recv_q", UInt64(r.recvQueue))
         w.field("send_q", UInt64(r.sendQueue))
@@ -56,18 +56,21 @@ public struct JSONRenderer: Sendable {
     }
 
     /// An endpoint of any family: inet as `{"address","port"}` (plus the port keys when annotated),
-    /// UNIX as `{"path"|"abstract","inode"}`, packet as `{"interface_index","protocol"}`, netlink as
-    /// `{"protocol","port_id","groups"}` — the same objects as `SocketEndpoint`'s `Codable` form.
-    static func endpoint(_ e: SocketEndpoint, _ w: inout JSONWriter, annotated: (PortContext, TransportProtocol)? = nil) {
+    /// UNIX as `{"path"|"abstract","inode"}` (the name given when known: the record's, for its
+    /// local end), packet as `{"interface_index","protocol"}`, netlink as `{"protocol","port_id","groups"}`.
+    static func endpoint(_ e: SocketEndpoint, _ w: inout JSONWriter, annotated: (PortContext, TransportProtocol)? = nil,
+                         name: [UInt8]? = nil) {
         switch e {
         case .inet(let inet):
             endpoint(inet, &w, annotated: annotated)
         case .unix(let u):
             w.objectStart()
-            switch u.name {
-            case .path(let p): w.field("path", bytes: p)
-            case .abstract(let a): w.field("abstract", bytes: a)
-            case .unnamed: break
+            if let name {
+                switch u.kind {
+                case .path: w.field("path", bytes: name)
+                case .abstract: w.field("abstract", bytes: name)
+                case .unnamed: break
+                }
             }
             w.field("inode", u.inode)
             w.objectEnd()
