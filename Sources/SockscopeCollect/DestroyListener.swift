@@ -3,13 +3,6 @@ import SockscopeModel
 import SockscopeSystem
 import Synchronization
 
-/// A socket the kernel reported destroyed (sock_diag destroy multicast), with when it was heard.
-public struct DestroyedSocket: Sendable {
-    public var record: SocketRecord
-    /// Wall-clock seconds since the epoch when the message arrived.
-    public var time: Double
-}
-
 /// Listens to the sock_diag destroy groups (what `ss -E` uses) on a background thread, so that a
 /// connection opened and closed between two refreshes is still seen.
 ///

@@ -8,9 +8,13 @@ public struct JSONRenderer: Sendable {
     /// When given, each endpoint also carries `service`, `class` and `ephemeral`;
     /// `SocketRecord`'s `Encodable` does the same when the context is in the encoder's `userInfo`.
     public var ports: PortContext?
+    /// Add `backlog` to TCP listeners: set when the records come from netlink, whose `send_q` of a
+    /// listener is its accept backlog (/proc reports 0 there, so the key would be a lie). The
+    /// `Codable` form, which does not know the source, never has it.
+    public var listenerBacklog: Bool
 
-    public init(includeCookie: Bool = false, ports: PortContext? = nil) {
-        self.includeCookie = includeCookie; self.ports = ports
+    public init(includeCookie: Bool = false, ports: PortContext? = nil, listenerBacklog: Bool = false) {
+        self.includeCookie = includeCookie; self.ports = ports; self.listenerBacklog = listenerBacklog
     }
 
     /// Renders records as a JSON array, one object per line, calling `flush` whenever the buffer grows large.
@@ -45,6 +49,7 @@ public struct JSONRenderer: Sendable {
         w.key("remote"); Self.endpoint(r.remote, &w, annotated: ports.map { ($0, r.proto) })
         w.field("recv_q", UInt64(r.recvQueue))
         w.field("send_q", UInt64(r.sendQueue))
+        if listenerBacklog && r.proto == .tcp && r.state == .listen { w.field("backlog", UInt64(r.sendQueue)) }
         w.field("uid", UInt64(r.uid))
         w.field("inode", r.inode)
         if r.hasInterface { w.field("interface", r.interfaceLabel) }

@@ -15,24 +15,14 @@ extension Sockscope {
         // --pid/--process select listeners, not the connections they count (a worker process may hold those).
         q.pid = nil
         q.processName = nil
-        let snapshot: Snapshot
-        do {
-            snapshot = try SocketCollector(options: CollectOptions(source: source, procRoot: procRoot)).collect(q, owners: true)
-        } catch {
-            FileOutput.standardError("sockscope: \(error)")
-            return 1
-        }
-        for n in snapshot.notices { FileOutput.standardError("sockscope: \(n)") }
+        guard let snapshot = collect(q, CollectOptions(source: source, procRoot: procRoot), owners: true) else { return 1 }
         let selector = query
         let rows = ListenerAnalysis.health(snapshot.records, backlogKnown: snapshot.source == .netlink)
             .filter { selector.matchesOwner($0.listener) }
         let renderer = ListenersRenderer(ports: portContext, header: !noHeader)
-        let bytes: [UInt8]
-        if insightFormat == .json {
-            bytes = renderer.json(rows)
-        } else {
-            bytes = renderer.table(rows, counters: NetstatParser.loadListenCounters(procRoot: procRoot))
-        }
+        let bytes = insightFormat == .json
+            ? renderer.json(rows)
+            : renderer.table(rows, counters: NetstatParser.loadListenCounters(procRoot: procRoot))
         return LineWriter().write(bytes) ?? 0
     }
 }

@@ -5,94 +5,51 @@ import SockscopeModel
 import SockscopeRender
 import SockscopeSystem
 
+/// What `--until-up` / `--until-down` wait for.
+enum PortGoal { case up, down }
+
 extension Sockscope {
-    /// `--watch-port LIST`: a line per port whenever it starts (UP, with its listeners and owners)
-    /// or stops (DOWN) listening. `--until-up LIST`: the same, ending with status 0 once every port
-    /// listens, or 1 after `--timeout` seconds.
-    func runPortWatch(_ ports: PortSpec, until: Bool) -> Int32 {
+    /// `--watch-port LIST`: a line per target whenever it starts (UP, with its listeners and owners)
+    /// or stops (DOWN) listening, until interrupted. `--until-up` / `--until-down LIST`: the same,
+    /// ending with status 0 once every target listens (or none does), or 1 after `--timeout` seconds.
+    func runPortWatch(_ targets: ListenTargets, until goal: PortGoal?) -> Int32 {
         StopSignals.install()
+        var watch = PortWatch(targets.targets)
         var q = query
         q.states = .listening
-        q.ports = PortFilter(source: ports)
-        let wanted = ports.ranges.flatMap { Array($0) }
-        guard wanted.count <= 1024 else {
-            FileOutput.standardError("sockscope: watch at most 1024 ports at a time")
-            return 2
-        }
-        let collector = SocketCollector(options: CollectOptions(source: source, procRoot: procRoot))
-        // Waiting for a port to come up should notice it promptly; watching can follow --interval.
-        let period = until ? min(interval, 0.2) : interval
+        q.ports = PortFilter(source: targets.ports)
+        let options = CollectOptions(source: source, procRoot: procRoot)
+        // Waiting for a change should notice it promptly; watching can follow --interval.
+        let period = goal != nil ? min(interval, 0.2) : interval
         let deadline = Clock.monotonic() + timeout
+        var renderer = PortWatchRenderer(json: json ? JSONRenderer(ports: socketPortContext) : nil)
         let writer = LineWriter()
-        var last: [UInt16: Bool] = [:]
-        var refreshes = 0
-        while true {
-            let snapshot: Snapshot
-            do {
-                snapshot = try collector.collect(q)
-            } catch {
-                FileOutput.standardError("sockscope: \(error)")
+        var warned = Set<String>()
+        for refresh in 1... {
+            guard let snapshot = collect(q, options, owners: false, quietlyRepeating: &warned) else { return 1 }
+            var changes = watch.update(snapshot.records)
+            // A listener's send_q is its backlog only when netlink said so.
+            renderer.json?.listenerBacklog = snapshot.source == .netlink
+            if changes.contains(where: \.up), let owned = collect(q, options, owners: true, quietlyRepeating: &warned) {
+                changes = PortWatch.enrich(changes, from: owned.records)
+            }
+            let stamp = Clock.rfc3339(Clock.now())
+            var out: [UInt8] = []
+            for c in changes {
+                renderer.append(port: c.target.port, address: c.target.address, up: c.up, sockets: c.sockets, time: stamp, to: &out)
+            }
+            if !out.isEmpty, let status = writer.write(out) { return status }
+            if (goal == .up && watch.allUp) || (goal == .down && watch.allDown) { return 0 }
+            if let count, refresh >= count { return goal != nil ? 1 : 0 }
+            if let goal, Clock.monotonic() >= deadline {
+                let pending = (goal == .up ? watch.notUp : watch.stillUp).map(\.description).joined(separator: ",")
+                FileOutput.standardError("sockscope: timed out after \(timeout)s waiting for port \(pending) to "
+                    + (goal == .up ? "listen" : "stop listening"))
                 return 1
             }
-            let up = Dictionary(grouping: snapshot.records, by: \.local.port)
-            let changed = wanted.filter { last[$0] != (up[$0] != nil) }
-            if !changed.isEmpty {
-                // Owners are looked up only when something changed: the poll itself stays cheap.
-                let owned = changed.contains { up[$0] != nil }
-                    ? (try? collector.collect(q, owners: true)).map { Dictionary(grouping: $0.records, by: \.local.port) } ?? up
-                    : up
-                let stamp = Clock.rfc3339(Clock.now())
-                var out: [UInt8] = []
-                for p in changed {
-                    last[p] = up[p] != nil
-                    line(port: p, sockets: owned[p] ?? up[p] ?? [], up: up[p] != nil, time: stamp, to: &out)
-                }
-                if let status = writer.write(out) { return status }
-            }
-            if until && wanted.allSatisfy({ last[$0] == true }) { return 0 }
-            refreshes += 1
-            if let count, refreshes >= count { return until ? 1 : 0 }
-            if until && Clock.monotonic() >= deadline {
-                let down = wanted.filter { last[$0] != true }.map(String.init).joined(separator: ",")
-                FileOutput.standardError("sockscope: timed out after \(timeout)s waiting for port \(down) to listen")
-                return 1
-            }
-            let wait = until ? min(period, max(0, deadline - Clock.monotonic())) : period
-            if !Clock.sleep(wait, while: { !StopSignals.requested }) { return until ? 1 : 0 }
+            let wait = goal != nil ? min(period, max(0, deadline - Clock.monotonic())) : period
+            if !Clock.sleep(wait, while: { !StopSignals.requested }) { return goal != nil ? 1 : 0 }
         }
-    }
-
-    /// `2026-11-21T17:45:01.123Z 8080 UP tcp 127.0.0.1:8080 users:(("python3",pid=1,fd=3))`, or with
-    /// `--json` `{"event":"up","time":…,"port":8080,"sockets":[…]}`.
-    func line(port: UInt16, sockets: [SocketRecord], up: Bool, time: String, to out: inout [UInt8]) {
-        if json {
-            out.append(contentsOf: #"{"event":""#.utf8)
-            out.append(contentsOf: (up ? "up" : "down").utf8)
-            out.append(contentsOf: #"","time":""#.utf8)
-            out.append(contentsOf: time.utf8)
-            out.append(contentsOf: #"","port":"#.utf8)
-            appendDecimal(UInt64(port), to: &out)
-            out.append(contentsOf: #","sockets":["#.utf8)
-            let renderer = JSONRenderer(ports: socketPortContext)
-            for (i, r) in sockets.enumerated() {
-                if i > 0 { out.append(UInt8(ascii: ",")) }
-                renderer.appendObject(r, to: &out)
-            }
-            out.append(contentsOf: "]}\n".utf8)
-            return
-        }
-        out.append(contentsOf: "\(time) \(port) \(up ? "UP" : "DOWN")".utf8)
-        for r in sockets {
-            out.append(contentsOf: " \(r.proto.rawValue) ".utf8)
-            if r.local.address.isIPv6 { out.append(UInt8(ascii: "[")) }
-            r.local.address.write(to: &out)
-            if r.local.address.isIPv6 { out.append(UInt8(ascii: "]")) }
-            out.append(contentsOf: ":\(port)".utf8)
-            for o in r.processes ?? [] {
-                out.append(contentsOf: " \(o.pid)/".utf8)
-                Escape.terminal(o.rawName, to: &out)
-            }
-        }
-        out.append(0x0A)
+        return 0
     }
 }

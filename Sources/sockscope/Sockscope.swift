@@ -40,7 +40,7 @@ struct Sockscope: ParsableCommand {
     var all = false
     @Option(name: .customLong("state"), help: ArgumentHelp(
         "Only these states: a list of ss state names.", valueName: "list"),
-            transform: parseStates)
+            completion: Completions.states, transform: parseStates)
     var state: StateSet?
     @Option(name: .customLong("port"), help: ArgumentHelp(
         "Either end's port in the list (ports, ranges a-b, service names).", valueName: "list"),
@@ -67,32 +67,35 @@ struct Sockscope: ParsableCommand {
     var memory = false
 
     @Option(name: .customLong("source"), help: ArgumentHelp(
-        "Where to read sockets: auto (netlink, falling back to /proc), netlink or proc.", valueName: "source"))
+        "Where to read sockets: auto (netlink, falling back to /proc), netlink or proc.", valueName: "source"),
+            completion: Completions.sources)
     var source: SourceChoice = .auto
-    @Option(name: .customLong("proc-root"), help: ArgumentHelp("Where procfs is mounted.", valueName: "dir"))
+    @Option(name: .customLong("proc-root"), help: ArgumentHelp("Where procfs is mounted.", valueName: "dir"),
+            completion: .directory)
     var procRoot = "/proc"
 
-    // MARK: owner options (issue 3)
+    // MARK: owners
     @Flag(name: [.customShort("p"), .customLong("processes")], help: "Show the processes holding each socket (pid, name, fd).")
     var processes = false
     @Option(name: .customLong("pid"), help: ArgumentHelp("Only sockets held by this process (implies -p).", valueName: "pid"),
-            transform: parsePID)
+            completion: Completions.pids, transform: parsePID)
     var pid: Int32?
     @Option(name: .customLong("process"), help: ArgumentHelp(
         "Only sockets held by a process of this name, as the kernel keeps it (at most 15 bytes; implies -p).",
         valueName: "name"))
     var processName: String?
 
-    // MARK: watch options (issue 4)
+    // MARK: live view
     @Flag(name: [.customShort("w"), .customLong("watch")],
           help: "Live view: a full-screen table that refreshes in place (q quits, ? lists the keys).")
     var watch = false
     @Option(name: .customLong("interval"), help: ArgumentHelp(
-        "Seconds between refreshes with -w (default 1; more than 0, at most 3600).", valueName: "seconds"),
-            transform: parseInterval)
-    var interval: Double = 1
+        "Seconds between refreshes with -w, --watch-port and --until-up (default 1; more than 0, at most 3600).",
+        valueName: "seconds"), transform: parseInterval)
+    var intervalGiven: Double?
+    var interval: Double { intervalGiven ?? 1 }
 
-    // MARK: scripting options (issue 5)
+    // MARK: scripting
     @Option(name: .customLong("count"), help: ArgumentHelp(
         "With -w --json or --watch-port: stop after this many refreshes.", valueName: "n"), transform: parseCount)
     var count: Int?
@@ -100,18 +103,24 @@ struct Sockscope: ParsableCommand {
           help: "Totals per protocol, family and state, top listening ports and top peers (with --json: one object).")
     var summary = false
     @Option(name: .customLong("watch-port"), help: ArgumentHelp(
-        "Print a line whenever one of these ports starts or stops listening (UP/DOWN), until interrupted.",
-        valueName: "list"), transform: parsePorts)
-    var watchPorts: PortSpec?
+        "Print a line whenever one of these ports starts or stops listening (UP/DOWN), until interrupted. "
+            + "Items as in --port, or HOST:PORT for one address (127.0.0.1:8080, [::1]:8080).",
+        valueName: "list"), transform: parseTargets)
+    var watchPorts: ListenTargets?
     @Option(name: .customLong("until-up"), help: ArgumentHelp(
-        "Wait until every port in the list is listening: exit 0 then, 1 after --timeout.", valueName: "list"),
-            transform: parsePorts)
-    var untilUp: PortSpec?
+        "Wait until every port (or HOST:PORT) in the list is listening: exit 0 then, 1 after --timeout.",
+        valueName: "list"), transform: parseTargets)
+    var untilUp: ListenTargets?
+    @Option(name: .customLong("until-down"), help: ArgumentHelp(
+        "Wait until no port (or HOST:PORT) in the list is listening: exit 0 then, 1 after --timeout.",
+        valueName: "list"), transform: parseTargets)
+    var untilDown: ListenTargets?
     @Option(name: .customLong("timeout"), help: ArgumentHelp(
-        "Seconds --until-up waits (default 30).", valueName: "seconds"), transform: parseInterval)
-    var timeout: Double = 30
+        "Seconds --until-up and --until-down wait (default 30).", valueName: "seconds"), transform: parseTimeout)
+    var timeoutGiven: Double?
+    var timeout: Double { timeoutGiven ?? 30 }
 
-    // MARK: insight options (issue 7)
+    // MARK: port insight
     @Flag(name: .customLong("listeners"), help: ArgumentHelp(
         "Listener health: per listening TCP socket, the accept queue against its backlog (! when over half), "
             + "established connections, distinct and top peers, and owner."))
@@ -121,25 +130,48 @@ struct Sockscope: ParsableCommand {
             + "plus ephemeral-port use per destination."))
     var map = false
     @Option(name: .customLong("format"), help: ArgumentHelp(
-        "Output of --map and --listeners: table (default), json, or dot (Graphviz; --map only).", valueName: "format"))
+        "Output: table (default), json, csv (the listing only; RFC 4180), or dot (Graphviz; --map only).",
+        valueName: "format"), completion: Completions.formats)
     var format: InsightFormat?
+    @OptionGroup var shape: ShapeOptions
 
-    // MARK: robustness options (issue 8)
-    @Option(name: .customLong("netns"), help: ArgumentHelp(
-        "List the sockets of this network namespace: a name under /run/netns, or a path such as /proc/PID/ns/net.",
-        valueName: "name"))
+    // MARK: filter options
+    @Option(name: [.customShort("F"), .customLong("filter-file")], help: ArgumentHelp(
+        "Read the filter expression from a file ('-': standard input; '#' starts a comment).", valueName: "file"))
+    var filterFile: String?
+    @Option(name: .customLong("src"), help: ArgumentHelp(
+        "Local address in ss form, [FAMILY:]ADDR[/PREFIX][:PORT] (repeatable, joined with and).", valueName: "host"))
+    var src: [String] = []
+    @Option(name: .customLong("dst"), help: ArgumentHelp(
+        "Remote address in ss form, [FAMILY:]ADDR[/PREFIX][:PORT] (repeatable, joined with and).", valueName: "host"))
+    var dst: [String] = []
+    @Argument(parsing: .remaining, help: ArgumentHelp(
+        "A filter in ss's language, after the options: [state NAME|exclude NAME]... EXPRESSION (see sockscope(1)).",
+        valueName: "filter"))
+    var expressionWords: [String] = []
+
+    // MARK: namespaces
+    @Option(name: [.customShort("N"), .customLong("net"), .customLong("netns")], help: ArgumentHelp(
+        "List the sockets of this network namespace: a name under /run/netns, or a path such as /proc/PID/ns/net "
+            + "(-N/--net is ss's spelling).",
+        valueName: "name"), completion: Completions.namespaces)
     var netns: String?
 
     static func main() {
         ProcessSetup.ignoreBrokenPipe()
         ProcessSetup.reserveStandardDescriptors()
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        // Completion scripts offer `help` as a word; make it mean what it says.
+        if arguments.first == "help" { arguments = ["--help"] }
         let command: Sockscope
         do {
-            command = try Sockscope.parse(Array(CommandLine.arguments.dropFirst()))
+            command = try Sockscope.parse(arguments)
         } catch {
             exitForParseError(error)
         }
         if let status = command.enterNetworkNamespace() { Glibc.exit(status) }
+        if let status = command.preflight() { Glibc.exit(status) }
+        if let status = command.prepareFilter() { Glibc.exit(status) }
         Glibc.exit(command.execute())
     }
 
@@ -149,7 +181,13 @@ struct Sockscope: ParsableCommand {
             print(fullMessage(for: error))
             Glibc.exit(0)
         }
-        FileOutput.standardError("sockscope: \(message(for: error).split(separator: "\n").first ?? "invalid arguments")")
+        let reason = message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid arguments"
+        if let unknown = SSCompatibility.quoted(in: reason, after: "Unknown option "),
+           let answer = SSCompatibility.answer(for: unknown) {
+            FileOutput.standardError("sockscope: \(answer)")
+        } else {
+            FileOutput.standardError("sockscope: \(SSCompatibility.tune(reason))")
+        }
         FileOutput.standardError("Usage: " + usageString())
         FileOutput.standardError("See 'sockscope --help' for more information.")
         Glibc.exit(2)
@@ -163,20 +201,33 @@ struct Sockscope: ParsableCommand {
         q.ports = PortFilter(source: sport, destination: dport, either: port)
         q.pid = pid
         q.processName = processName
+        applyFilter(to: &q)
         return q
     }
 
+    func validate() throws { try validateMode() }
+
     /// Runs the chosen mode; returns the exit status.
     func execute() -> Int32 {
-        // MARK: mode dispatch (watch, stream, summary… are added here)
-        if let ports = untilUp ?? watchPorts { return runPortWatch(ports, until: untilUp != nil) }
-        if listeners { return runListeners() }
-        if map { return runMap() }
-        if summary { return runSummary() }
-        // -w --json is the NDJSON event stream, never the TUI.
-        if watch && json { return runStream() }
-        if watch { return runWatch() }
-        return runListing()
+        switch mode {
+        case .list: return runListing()
+        case .stream: return runStream()
+        case .watch: return runWatch()
+        case .summary: return runSummary()
+        case .listeners: return runListeners()
+        case .map: return runMap()
+        case .watchPort(let targets): return runPortWatch(targets, until: nil)
+        case .untilUp(let targets): return runPortWatch(targets, until: .up)
+        case .untilDown(let targets): return runPortWatch(targets, until: .down)
+        }
+    }
+}
+
+func parseTargets(_ text: String) throws -> ListenTargets {
+    do {
+        return try ListenTargets(parsing: text, resolve: { services.ports(named: $0) })
+    } catch {
+        throw ValidationError(error.message)
     }
 }
 

@@ -11,39 +11,24 @@ extension Sockscope {
     /// notifications, so a connection opened and closed between two refreshes is still reported.
     func runStream() -> Int32 {
         StopSignals.install()
+        let options = CollectOptions(source: source, procRoot: procRoot, tcpInfo: info, memory: memory)
         let q = query
-        let collector = SocketCollector(options: CollectOptions(source: source, procRoot: procRoot, tcpInfo: info,
-                                                                memory: memory))
-        var listener: DestroyListener?
-        if source != .proc {
-            do {
-                listener = try DestroyListener(protocols: q.protocols, families: q.families)
-            } catch {
-                FileOutput.standardError("sockscope: destroy notifications are unavailable (\(error)); "
-                    + "a socket opened and closed between two refreshes may be missed")
-            }
-        }
+        // A destroyed socket has no state or owner left to select by: its protocol, family and ports do.
+        var stream = EventStream(refreshInterval: interval, selects: { r in
+            q.protocols.contains(r.proto) && q.families.contains(r.family) && q.matchesPredicate(r)
+        })
+        let listener = source == .proc ? nil : openDestroyListener(q)
         defer { listener?.stop() }
-        // Keep closed sockets long enough that a late destroy message for one is recognised as known.
-        var tracker = ChangeTracker(closedRetention: max(2 * interval, 2))
-        let renderer = EventRenderer(socket: JSONRenderer(includeCookie: extended, ports: socketPortContext))
+        var renderer = EventRenderer(socket: JSONRenderer(includeCookie: extended, ports: socketPortContext))
         let writer = LineWriter()
-        var refreshes = 0
-        var warnedNotices = Set<String>()
-        while true {
-            let snapshot: Snapshot
-            do {
-                snapshot = try collector.collect(q, owners: wantsOwners)
-            } catch {
-                FileOutput.standardError("sockscope: \(error)")
-                return 1
-            }
-            for n in snapshot.notices where warnedNotices.insert(n).inserted { FileOutput.standardError("sockscope: \(n)") }
-            let time = Clock.now()
-            let events = tracker.update(snapshot, at: Clock.monotonic())
-            let stamp = Clock.rfc3339(time)
-            var out: [UInt8] = []
-            for e in events {
+        var warned = Set<String>()
+        for refresh in 1... {
+            guard let snapshot = collect(q, options, owners: wantsOwners, quietlyRepeating: &warned) else { return 1 }
+            // A listener's send_q is its backlog only when netlink said so.
+            renderer.socket.listenerBacklog = snapshot.source == .netlink
+            let stamp = Clock.rfc3339(Clock.now())
+            for e in stream.refresh(snapshot, at: Clock.monotonic()) {
+                var out: [UInt8] = []
                 switch e.kind {
                 case .snapshot: renderer.append(event: "snapshot", time: stamp, record: e.record, to: &out)
                 case .open: renderer.append(event: "open", time: stamp, record: e.record, to: &out)
@@ -53,30 +38,34 @@ extension Sockscope {
                 }
                 // One write per line: a reader sees each event as soon as it is known.
                 if let status = writer.write(out) { return status }
-                out.removeAll(keepingCapacity: true)
             }
             if let listener {
                 if listener.takeLostEvents() {
                     FileOutput.standardError("sockscope: some destroy notifications were lost (the kernel queue overflowed)")
                 }
-                let destroyed = listener.drain()
-                // Only sockets no snapshot ever showed: the others get their close from the comparison.
-                let known = destroyed.isEmpty ? [] : Set(tracker.sockets.map(\.key))
-                for d in destroyed {
-                    guard !known.contains(SocketKey(d.record)),
-                          q.protocols.contains(d.record.proto), q.families.contains(d.record.family),
-                          q.ports.matches(localPort: d.record.local.port, remotePort: d.record.remote.port),
-                          d.record.local.port != 0 else { continue }
+                renderer.socket.listenerBacklog = true  // destroy notifications are netlink messages
+                for d in stream.unseen(listener.drain()) {
+                    var out: [UInt8] = []
                     let when = Clock.rfc3339(d.time)
                     renderer.append(event: "open", time: when, record: d.record, via: "destroy", to: &out)
                     renderer.append(event: "close", time: when, record: d.record, via: "destroy", to: &out)
                     if let status = writer.write(out) { return status }
-                    out.removeAll(keepingCapacity: true)
                 }
             }
-            refreshes += 1
-            if let count, refreshes >= count { return 0 }
+            if let count, refresh >= count { return 0 }
             if !Clock.sleep(interval, while: { !StopSignals.requested }) { return 0 }
+        }
+        return 0
+    }
+
+    /// The kernel's destroy notifications, or nil with a notice of what may be missed.
+    func openDestroyListener(_ q: Query) -> DestroyListener? {
+        do {
+            return try DestroyListener(protocols: q.protocols, families: q.families)
+        } catch {
+            FileOutput.standardError("sockscope: destroy notifications are unavailable (\(error)); "
+                + "a socket opened and closed between two refreshes may be missed")
+            return nil
         }
     }
 }

@@ -9,15 +9,8 @@ extension Sockscope {
     func runSummary() -> Int32 {
         var q = query
         q.states = state ?? .all
-        let snapshot: Snapshot
-        do {
-            snapshot = try SocketCollector(options: CollectOptions(source: source, procRoot: procRoot))
-                .collect(q, owners: wantsOwners)
-        } catch {
-            FileOutput.standardError("sockscope: \(error)")
-            return 1
-        }
-        for n in snapshot.notices { FileOutput.standardError("sockscope: \(n)") }
+        guard let snapshot = collect(q, CollectOptions(source: source, procRoot: procRoot), owners: wantsOwners)
+        else { return 1 }
         var summary = Summarizer.summarize(snapshot.records)
         let ports = portContext
         addInsight(to: &summary, records: snapshot.records, ports: ports)

@@ -18,13 +18,20 @@ extension Sockscope {
             return 2
         }
         let q = query
-        let settings = WatchSettings(host: Self.hostName(), interval: interval, protocols: q.protocols,
+        var settings = WatchSettings(host: Self.hostName(), interval: interval, protocols: q.protocols,
                                      families: q.families, states: q.states, ports: q.ports, services: services,
                                      numeric: numeric, showOwners: true)
         // Owners are scanned from /proc while the owner column is shown (`p` hides it and stops the scan).
         // Collect every state and leave --port to the view: `l`/`e`/`a` and `/` change them live.
         // --sport/--dport stay fixed for the session, so the kernel can filter on them.
+        // The expression is the initial `/` filter, so the view can change it, unless it reads what
+        // only the kernel knows (marks, cgroups, bind locks): then it stays a fixed kernel filter.
         var collectQuery = q
+        let e = q.expression
+        if !(e.usesMark || e.usesCgroup || e.usesAutobound) {
+            settings.expression = e
+            collectQuery.expression = .all
+        }
         collectQuery.states = .all
         collectQuery.ports = PortFilter(source: sport, destination: dport)
         let collector = SocketCollector(options: WatchCollection.options(source: source, procRoot: procRoot))
@@ -51,8 +58,17 @@ extension Sockscope {
 
 /// `--interval`: seconds, more than 0 and at most an hour.
 func parseInterval(_ text: String) throws -> Double {
+    try parseSeconds(text, option: "--interval")
+}
+
+/// `--timeout`: seconds, more than 0 and at most an hour.
+func parseTimeout(_ text: String) throws -> Double {
+    try parseSeconds(text, option: "--timeout")
+}
+
+func parseSeconds(_ text: String, option: String) throws -> Double {
     guard let v = Double(text), v.isFinite, v > 0, v <= 3600 else {
-        throw ValidationError("--interval must be a number of seconds, more than 0 and at most 3600 (got '\(text)')")
+        throw ValidationError("\(option) must be a number of seconds, more than 0 and at most 3600 (got '\(text)')")
     }
     return v
 }

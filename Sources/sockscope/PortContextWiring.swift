@@ -5,9 +5,9 @@ import SockscopeModel
 import SockscopeRender
 import SockscopeSystem
 
-/// `--format`: how `--map` and `--listeners` print.
+/// `--format`: how the listing, `--map` and `--listeners` print (csv: the listing; dot: `--map`).
 enum InsightFormat: String, CaseIterable, ExpressibleByArgument {
-    case table, json, dot
+    case table, json, dot, csv
 }
 
 extension Sockscope {
@@ -24,19 +24,6 @@ extension Sockscope {
 
     /// The output of `--map` / `--listeners`: `--format`, else `--json`, else a table.
     var insightFormat: InsightFormat { format ?? (json ? .json : .table) }
-
-    /// Combinations that cannot mean anything are usage errors (status 2), not silently ignored.
-    func validate() throws {
-        if listeners && map { throw ValidationError("--listeners and --map cannot be combined") }
-        if let format {
-            guard listeners || map else { throw ValidationError("--format applies to --map and --listeners only") }
-            if format == .dot && !map { throw ValidationError("--format dot applies to --map only") }
-            if json && format != .json { throw ValidationError("--json and --format \(format.rawValue) cannot be combined") }
-        }
-        if (listeners || map) && (watch || summary || watchPorts != nil || untilUp != nil) {
-            throw ValidationError("\(listeners ? "--listeners" : "--map") cannot be combined with -w, -s, --watch-port or --until-up")
-        }
-    }
 
     /// One stderr notice per destination using more than half the ephemeral range.
     func warnEphemeralPressure(_ report: EphemeralReport?, ports: PortContext) {
