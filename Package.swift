@@ -11,10 +11,11 @@ import PackageDescription
 //                      ephemeral pressure (Model only)
 //   SockscopeRender    table, JSON, NDJSON, DOT (Model)
 //   SockscopeTUI       the live view's pure view model (Model, Filter, Analysis, Render): no C
-//   SockscopeTerminal  the thin ncursesw layer that draws it and reads keys (CNcursesw, CCursesShim)
+//   SockscopeTerminal  the thin ncursesw layer that draws it and reads keys (CNcursesw, CCursesShim;
+//                      System for the signal pipe and the collector's thread)
 //
 // C is touched by SockscopeSystem (libmnl, kernel headers, syscalls), SockscopeTerminal (curses)
-// and, for what Swift cannot import, the two shims. Analysis, Render, TUI and Terminal never link libmnl.
+// and, for what Swift cannot import, the two shims. Analysis, Render and TUI never link libmnl.
 let package = Package(
     name: "sockscope",
     products: [
@@ -55,7 +56,7 @@ let package = Package(
         .target(name: "CCursesShim", dependencies: ["CNcursesw"], path: "Sources/CCursesShim"),
         .target(name: "SockscopeTUI", dependencies: ["SockscopeModel", "SockscopeFilter", "SockscopeAnalysis", "SockscopeRender"]),
         .target(name: "SockscopeTerminal", dependencies: [
-            "SockscopeModel", "SockscopeAnalysis", "SockscopeTUI", "CNcursesw", "CCursesShim",
+            "SockscopeModel", "SockscopeSystem", "SockscopeAnalysis", "SockscopeTUI", "CNcursesw", "CCursesShim",
         ]),
         .executableTarget(name: "sockscope", dependencies: [
             "SockscopeModel", "SockscopeSystem", "SockscopeFilter", "SockscopeCollect", "SockscopeAnalysis", "SockscopeRender",
@@ -81,7 +82,7 @@ let package = Package(
 
         // The benchmark: sockscope against ss and netstat on a loopback load, and the live view's refresh cost.
         .executableTarget(name: "sockscope-bench", dependencies: [
-            "SockscopeModel", "SockscopeFilter", "SockscopeCollect", "SockscopeAnalysis", "SockscopeTUI",
+            "SockscopeModel", "SockscopeFilter", "SockscopeCollect", "SockscopeAnalysis", "SockscopeRender", "SockscopeTUI",
         ], path: "Sources/sockscope-bench"),
         // The floor the benchmark compares against: the same kernel reads with no decoding (C, no Swift runtime).
         .executableTarget(name: "sockscope-floor", path: "Sources/sockscope-floor"),

@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
@@ -29,61 +28,6 @@ int sockscope_terminal_size(int fd, int *rows, int *cols) {
     *rows = ws.ws_row;
     *cols = ws.ws_col;
     return 0;
-}
-
-static int pipe_fds[2] = {-1, -1};
-static const int handled[] = {SIGINT, SIGTERM, SIGHUP, SIGWINCH, SIGTSTP, SIGCONT};
-#define NHANDLED (sizeof handled / sizeof handled[0])
-static struct sigaction saved[NHANDLED];
-
-static void on_signal(int signo) {
-    int saved_errno = errno;  // write may change errno under the interrupted code's feet
-    unsigned char b = (unsigned char)signo;
-    if (pipe_fds[1] >= 0) (void)!write(pipe_fds[1], &b, 1);  // a full pipe already holds a wake-up
-    errno = saved_errno;
-}
-
-static int arm(int signo, struct sigaction *old) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART;  // the collector thread's blocking reads should not see EINTR
-    return sigaction(signo, &sa, old);
-}
-
-int sockscope_signals_install(void) {
-    if (pipe_fds[0] >= 0) return pipe_fds[0];
-    if (pipe2(pipe_fds, O_CLOEXEC | O_NONBLOCK) != 0) return -1;
-    for (size_t i = 0; i < NHANDLED; i++) arm(handled[i], &saved[i]);
-    return pipe_fds[0];
-}
-
-void sockscope_signals_uninstall(void) {
-    if (pipe_fds[0] < 0) return;
-    for (size_t i = 0; i < NHANDLED; i++) sigaction(handled[i], &saved[i], NULL);
-    close(pipe_fds[0]);
-    close(pipe_fds[1]);
-    pipe_fds[0] = pipe_fds[1] = -1;
-}
-
-void sockscope_wake(void) {
-    unsigned char b = 0;
-    if (pipe_fds[1] >= 0) (void)!write(pipe_fds[1], &b, 1);
-}
-
-void sockscope_stop_self(void) {
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
-    sigemptyset(&dfl.sa_mask);
-    sigaction(SIGTSTP, &dfl, NULL);
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTSTP);
-    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-    kill(getpid(), SIGTSTP);  // the whole process stops here until SIGCONT
-    arm(SIGTSTP, NULL);
 }
 
 int sockscope_wait(int input_fd, int wake_fd, int timeout_ms) {

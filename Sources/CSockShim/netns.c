@@ -1,4 +1,4 @@
-// setns(2) for --netns (issue 8): declared by <sched.h> only under _GNU_SOURCE.
+// setns(2) for --netns: declared by <sched.h> only under _GNU_SOURCE.
 #define _GNU_SOURCE
 #include "sockscope_shim.h"
 #include <sched.h>

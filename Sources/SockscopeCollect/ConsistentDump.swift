@@ -2,7 +2,7 @@ import SockscopeFilter
 import SockscopeModel
 import SockscopeSystem
 
-/// Snapshots that stay complete while the socket tables change under the dump (issue 8).
+/// Snapshots that stay complete while the socket tables change under the dump.
 ///
 /// The kernel's inet_diag dump walks each hash bucket's chain and, between message batches (and,
 /// on current kernels, every 16 sockets), drops the bucket lock and later resumes by *position*

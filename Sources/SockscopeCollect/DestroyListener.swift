@@ -1,4 +1,3 @@
-import Dispatch
 import SockscopeFilter
 import SockscopeModel
 import SockscopeSystem
@@ -11,14 +10,14 @@ import Synchronization
 /// protocol, the socket it arrives on does.
 ///
 /// `@unchecked Sendable`: after `init`, the sockets are used only by the listening thread; the
-/// shared state (`pending`, the flags) is a `Mutex` and atomics. The thread holds the listener
-/// until `stop()`, which must be called to end it.
+/// shared state (`pending`, the flags) is a `Mutex` and atomics. The thread is a dedicated one,
+/// holding the listener until `stop()`, which must be called to end it and joins it.
 public final class DestroyListener: @unchecked Sendable {
     private let sockets: [(SockDiagSocket, TransportProtocol)]
     private let pending = Mutex<[DestroyedSocket]>([])
     private let lostEvents = Atomic<Bool>(false)
     private let stopped = Atomic<Bool>(false)
-    private let finished = DispatchSemaphore(value: 0)
+    private var thread: JoinedThread?
 
     /// Joins the destroy groups for these protocols and families. Throws when the kernel refuses
     /// (EPERM without CAP_NET_ADMIN): the caller then falls back to diffing snapshots.
@@ -33,7 +32,7 @@ public final class DestroyListener: @unchecked Sendable {
         }
         sockets = list
         let this = UncheckedBox(self)
-        DispatchQueue.global().async { this.value.run() }
+        thread = try JoinedThread { this.value.run() }
     }
 
     /// The sock_diag multicast group that reports destroyed sockets of this kind; nil where the
@@ -50,10 +49,10 @@ public final class DestroyListener: @unchecked Sendable {
         }
     }
 
-    /// Stops the listening thread and waits for it (at most one poll period).
+    /// Stops the listening thread and joins it (at most one poll period).
     public func stop() {
         if stopped.exchange(true, ordering: .acquiringAndReleasing) { return }
-        finished.wait()
+        thread?.join()
     }
 
     /// Takes the sockets destroyed since the last call.
@@ -70,11 +69,11 @@ public final class DestroyListener: @unchecked Sendable {
 
     private func run() {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: SockDiagSocket.receiveBufferSize, alignment: 16)
-        defer {
-            buffer.deallocate()
-            finished.signal()
-        }
+        defer { buffer.deallocate() }
         let all = sockets.map(\.0)
+        // After a receive error other than ENOBUFS the socket may stay readable (POLLERR) and fail
+        // again at once: such a socket is waited on for a growing pause, not spun on.
+        var backoff = [Int32](repeating: 0, count: sockets.count)
         while !stopped.load(ordering: .acquiring) {
             let ready = SockDiagSocket.waitReadable(all, milliseconds: 100)
             for (i, isReady) in ready.enumerated() where isReady {
@@ -82,9 +81,14 @@ public final class DestroyListener: @unchecked Sendable {
                 let n: Int
                 do {
                     n = try socket.receive(into: buffer)
+                    backoff[i] = 0
                 } catch {
                     // ENOBUFS: the queue overflowed and some messages are gone; keep listening.
                     lostEvents.store(true, ordering: .relaxed)
+                    if error.errno != .noBufferSpace {
+                        backoff[i] = min(max(backoff[i] * 2, 10), 1000)
+                        _ = SockDiagSocket.waitReadable([], milliseconds: backoff[i])
+                    }
                     continue
                 }
                 let now = Clock.now()

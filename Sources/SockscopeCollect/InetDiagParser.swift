@@ -6,9 +6,9 @@ import SockscopeSystem
 /// Every read is bounds-checked against the buffer and against each message's own length, so
 /// any byte string (a captured dump, or a fuzzer's) gives records or an error, never a trap.
 public struct InetDiagParser {
-    /// `struct inet_diag_msg`; attributes follow, 4-byte aligned. Field offsets below are the
-    /// header's (the SystemTests compare them with `InetDiagLayout`, read from the C struct).
+    /// `struct inet_diag_msg`; attributes follow, 4-byte aligned. Field offsets are the header's.
     static let messageSize = InetDiag.messageSize
+    private let at = InetDiag.layout
 
     public var proto: TransportProtocol
     public var decodeInfo: Bool
@@ -47,25 +47,26 @@ public struct InetDiagParser {
 
     private func record(_ p: UnsafeRawBufferPointer) throws(DumpError) -> SocketRecord? {
         guard p.count >= Self.messageSize else { throw .malformed("inet_diag_msg of \(p.count) bytes") }
-        guard let family = AddressFamily(rawFamily: p[0]), family.isIP, let state = SocketState(rawValue: p[1]) else {
+        guard let family = AddressFamily(rawFamily: p[at.family]), family.isIP, let state = SocketState(rawValue: p[at.state]) else {
             return nil  // another family, or a state this build does not know: not ours to guess
         }
-        let sport = UInt16(bigEndian: Self.u16(p, 4)), dport = UInt16(bigEndian: Self.u16(p, 6))
+        let sport = UInt16(bigEndian: Self.u16(p, at.sport)), dport = UInt16(bigEndian: Self.u16(p, at.dport))
         let src: IPAddress, dst: IPAddress
+        let s = at.src, d = at.dst
         if family == .inet {
-            src = IPAddress(ipv4: Self.be32(p, 8))
-            dst = IPAddress(ipv4: Self.be32(p, 24))
+            src = IPAddress(ipv4: Self.be32(p, s))
+            dst = IPAddress(ipv4: Self.be32(p, d))
         } else {
-            src = IPAddress(ipv6High: UInt64(Self.be32(p, 8)) << 32 | UInt64(Self.be32(p, 12)),
-                            low: UInt64(Self.be32(p, 16)) << 32 | UInt64(Self.be32(p, 20)))
-            dst = IPAddress(ipv6High: UInt64(Self.be32(p, 24)) << 32 | UInt64(Self.be32(p, 28)),
-                            low: UInt64(Self.be32(p, 32)) << 32 | UInt64(Self.be32(p, 36)))
+            src = IPAddress(ipv6High: UInt64(Self.be32(p, s)) << 32 | UInt64(Self.be32(p, s + 4)),
+                            low: UInt64(Self.be32(p, s + 8)) << 32 | UInt64(Self.be32(p, s + 12)))
+            dst = IPAddress(ipv6High: UInt64(Self.be32(p, d)) << 32 | UInt64(Self.be32(p, d + 4)),
+                            low: UInt64(Self.be32(p, d + 8)) << 32 | UInt64(Self.be32(p, d + 12)))
         }
-        let cookie = UInt64(Self.u32(p, 44)) | UInt64(Self.u32(p, 48)) << 32
+        let cookie = UInt64(Self.u32(p, at.cookie)) | UInt64(Self.u32(p, at.cookie + 4)) << 32
         var r = SocketRecord(proto: proto, family: family, state: state,
-                             local: Endpoint(address: src, port: sport), remote: Endpoint(address: dst, port: dport),
-                             recvQueue: Self.u32(p, 56), sendQueue: Self.u32(p, 60), uid: Self.u32(p, 64),
-                             inode: UInt64(Self.u32(p, 68)), interfaceIndex: Self.u32(p, 40), cookie: cookie)
+                             local: .inet(Endpoint(address: src, port: sport)), remote: .inet(Endpoint(address: dst, port: dport)),
+                             recvQueue: Self.u32(p, at.rqueue), sendQueue: Self.u32(p, at.wqueue), uid: Self.u32(p, at.uid),
+                             inode: UInt64(Self.u32(p, at.inode)), interfaceIndex: Self.u32(p, at.interface), cookie: cookie)
         if decodeInfo || decodeMemory || decodeMark || decodeCgroup { try attributes(p, into: &r) }
         return r
     }

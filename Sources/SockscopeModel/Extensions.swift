@@ -124,6 +124,10 @@ public struct SocketOwner: Sendable, Hashable, Codable, Comparable {
     public static func < (a: Self, b: Self) -> Bool { (a.pid, a.fd) < (b.pid, b.fd) }
 }
 
+/// The documented `--json` object as `Codable`. Kept in the library although the binary writes
+/// JSON with `JSONWriter` and reads none: it is the independent reference the writer is tested
+/// against (key for key), and the typed way for Swift code (tests, a consumer of `--json`) to
+/// read the output back.
 extension SocketRecord: Codable {
     enum CodingKeys: String, CodingKey {
         case proto, family, state, local, remote, recvQueue = "recv_q", sendQueue = "send_q", uid, inode
@@ -139,10 +143,15 @@ extension SocketRecord: Codable {
             throw DecodingError.dataCorruptedError(forKey: .state, in: c, debugDescription: "unknown state \(name)")
         }
         self.init(proto: proto, family: try c.decode(AddressFamily.self, forKey: .family), state: state,
-                  local: try c.decode(Endpoint.self, forKey: .local), remote: try c.decode(Endpoint.self, forKey: .remote),
+                  local: try c.decode(SocketEndpoint.self, forKey: .local),
+                  remote: try c.decode(SocketEndpoint.self, forKey: .remote),
                   recvQueue: try c.decode(UInt32.self, forKey: .recvQueue),
                   sendQueue: try c.decode(UInt32.self, forKey: .sendQueue),
                   uid: try c.decode(UInt32.self, forKey: .uid), inode: try c.decode(UInt64.self, forKey: .inode))
+        if case .unix(let u) = local, u.kind != .unnamed {
+            let named = try c.nestedContainer(keyedBy: NamedUnixEndpoint.CodingKeys.self, forKey: .local)
+            unixName = try named.decodeIfPresent(String.self, forKey: u.kind == .abstract ? .abstract : .path).map { Array($0.utf8) }
+        }
         if let i = try c.decodeIfPresent(String.self, forKey: .interface) {
             interface = i
             interfaceIndex = UInt32(i) ?? 0

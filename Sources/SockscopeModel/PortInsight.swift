@@ -1,4 +1,4 @@
-// Port insight (issue 7): what a port number means on this host, listener health, the connection
+// Port insight: what a port number means on this host, listener health, the connection
 // map and ephemeral-port pressure. Plain values only; the analysis lives in SockscopeCollect.
 
 /// The IANA class of a port number (RFC 6335): `system` 0–1023, `registered` 1024–49151,
@@ -107,11 +107,27 @@ struct AnnotatedEndpoint: Encodable {
     }
 }
 
+/// A UNIX socket's local end with its name, as `--json` prints it: `{"path"|"abstract", "inode"}`.
+struct NamedUnixEndpoint: Encodable {
+    var endpoint: UnixEndpoint
+    var name: [UInt8]
+
+    enum CodingKeys: String, CodingKey { case path, abstract, inode }
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(String(decoding: name, as: UTF8.self), forKey: endpoint.kind == .abstract ? .abstract : .path)
+        try c.encode(endpoint.inode, forKey: .inode)
+    }
+}
+
 extension SocketRecord {
     /// Encodes `local` or `remote`, annotated when the encoder carries a `PortContext`.
     func encodeEndpoint(_ e: SocketEndpoint, forKey key: CodingKeys, in c: inout KeyedEncodingContainer<CodingKeys>,
                         encoder: Encoder) throws {
-        if let k = PortContext.userInfoKey, let context = encoder.userInfo[k] as? PortContext, let inet = e.inet {
+        if key == .local, case .unix(let u) = e, let name = unixName, u.kind != .unnamed {
+            try c.encode(NamedUnixEndpoint(endpoint: u, name: name), forKey: key)
+        } else if let k = PortContext.userInfoKey, let context = encoder.userInfo[k] as? PortContext, let inet = e.inet {
             try c.encode(AnnotatedEndpoint(endpoint: inet, proto: proto, context: context), forKey: key)
         } else {
             try c.encode(e, forKey: key)

@@ -123,8 +123,20 @@ public struct SocketRecord: Sendable, Hashable {
         var tcpInfo: TCPInfo?
         var memory: SocketMemory?
         var interface: String?
+        var unixName: [UInt8]?
         var mark: UInt32?
         var cgroupID: UInt64?
+    }
+
+    /// A UNIX socket's bound name: the path's bytes, or an abstract name's (without the leading
+    /// NUL), as `local`'s `UnixEndpoint.kind` says; nil when unnamed or not a UNIX socket.
+    /// Untrusted bytes: renderers escape them.
+    public var unixName: [UInt8]? {
+        get { box?.value.unixName }
+        set {
+            if newValue == nil && box == nil { return }
+            var e = box?.value ?? Extensions(); e.unixName = newValue; box = Indirect(e)
+        }
     }
 
     /// The kernel's socket cookie (netlink only): unique for the socket's lifetime.

@@ -44,10 +44,10 @@ public struct SocketSummary: Sendable, Hashable, Codable {
     public var topListeningPorts: [ListeningPort]
     /// Remote addresses, most established connections first.
     public var topPeers: [Peer]
-    /// Kernel-wide `ListenOverflows` / `ListenDrops` since boot (issue 7); nil when unreadable.
+    /// Kernel-wide `ListenOverflows` / `ListenDrops` since boot; nil when unreadable.
     public var listenOverflows: UInt64?
     public var listenDrops: UInt64?
-    /// Source ports in use per destination against the ephemeral range (issue 7); nil when unknown.
+    /// Source ports in use per destination against the ephemeral range; nil when unknown.
     public var ephemeralPorts: EphemeralReport?
 
     public init(total: Int, protocols: [ProtocolCount], states: [StateCount], topListeningPorts: [ListeningPort],

@@ -12,23 +12,15 @@ public struct EventRenderer: Sendable {
     /// Appends one event line (with its newline).
     public func append(event: String, time: String, record: SocketRecord, from: String? = nil, via: String? = nil,
                        to out: inout [UInt8]) {
-        out.append(contentsOf: #"{"event":""#.utf8)
-        out.append(contentsOf: event.utf8)
-        out.append(contentsOf: #"","time":""#.utf8)
-        out.append(contentsOf: time.utf8)
-        out.append(UInt8(ascii: "\""))
-        if let from {
-            out.append(contentsOf: #","from":""#.utf8)
-            out.append(contentsOf: from.utf8)
-            out.append(UInt8(ascii: "\""))
+        JSONWriter.append(to: &out) { w in
+            w.objectStart()
+            w.field("event", event)
+            w.field("time", time)
+            if let from { w.field("from", from) }
+            if let via { w.field("via", via) }
+            w.key("socket"); socket.object(record, &w)
+            w.objectEnd()
+            w.raw(0x0A)
         }
-        if let via {
-            out.append(contentsOf: #","via":""#.utf8)
-            out.append(contentsOf: via.utf8)
-            out.append(UInt8(ascii: "\""))
-        }
-        out.append(contentsOf: #","socket":"#.utf8)
-        socket.appendObject(record, to: &out)
-        out.append(contentsOf: "}\n".utf8)
     }
 }

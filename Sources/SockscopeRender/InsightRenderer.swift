@@ -1,20 +1,16 @@
 import SockscopeModel
 
-// Port insight (issue 7): the listeners view, the connection map (table, JSON, DOT) and the
+// Port insight: the listeners view, the connection map (table, JSON, DOT) and the
 // ephemeral-port report. Everything a renderer needs beyond the values (service names, the
 // ephemeral range) comes in a `PortContext`, so nothing here does I/O.
 
 extension JSONRenderer {
-    /// `,"service":"ssh","class":"system","ephemeral":false` for a non-zero port.
-    static func portKeys(_ port: UInt16, _ proto: TransportProtocol, _ context: PortContext, to out: inout [UInt8]) {
+    /// `"service":"ssh","class":"system","ephemeral":false` for a non-zero port.
+    static func portKeys(_ port: UInt16, _ proto: TransportProtocol, _ context: PortContext, _ w: inout JSONWriter) {
         guard port != 0 else { return }
-        if let s = context.service(port, proto) { string("service", Array(s.utf8), to: &out) }
-        out.append(contentsOf: #","class":""#.utf8)
-        out.append(contentsOf: PortClass(port: port).rawValue.utf8)
-        out.append(UInt8(ascii: "\""))
-        if let range = context.ephemeral {
-            out.append(contentsOf: (range.contains(port) ? #","ephemeral":true"# : #","ephemeral":false"#).utf8)
-        }
+        if let s = context.service(port, proto) { w.field("service", s) }
+        w.key("class"); w.string(verbatim: PortClass(port: port).rawValue)
+        if let range = context.ephemeral { w.field("ephemeral", range.contains(port)) }
     }
 }
 
@@ -154,40 +150,40 @@ public struct ListenersRenderer: Sendable {
     /// "established","peers","top_peers":[{"address","connections"}],"processes"}`
     /// (`backlog` and `queue_percent` only when known, `processes` when owners were scanned).
     public func json(_ rows: [ListenerHealth]) -> [UInt8] {
-        var out: [UInt8] = [UInt8(ascii: "[")]
-        for (i, h) in rows.enumerated() {
-            out.append(contentsOf: i == 0 ? [0x0A] : [0x2C, 0x0A])
+        var w = JSONWriter()
+        w.arrayStart()
+        for h in rows {
+            w.elementOnNewLine()
             let r = h.listener
-            out.append(contentsOf: #"{"proto":""#.utf8)
-            out.append(contentsOf: r.proto.rawValue.utf8)
-            out.append(contentsOf: #"","family":""#.utf8)
-            out.append(contentsOf: r.family.rawValue.utf8)
-            out.append(contentsOf: #"","local":"#.utf8)
-            JSONRenderer.endpoint(r.local, to: &out, annotated: (ports, r.proto))
-            JSONRenderer.number("inode", r.inode, to: &out)
-            JSONRenderer.number("uid", UInt64(r.uid), to: &out)
-            if r.hasInterface { JSONRenderer.string("interface", Array(r.interfaceLabel.utf8), to: &out) }
-            JSONRenderer.number("accept_queue", UInt64(h.acceptQueue), to: &out)
-            if let b = h.backlog { JSONRenderer.number("backlog", UInt64(b), to: &out) }
-            if let p = h.queuePercent { JSONRenderer.number("queue_percent", UInt64(p), to: &out) }
-            out.append(contentsOf: (h.isQueueOverHalf ? #","queue_over_half":true"# : #","queue_over_half":false"#).utf8)
-            JSONRenderer.number("established", UInt64(h.established), to: &out)
-            JSONRenderer.number("peers", UInt64(h.peers), to: &out)
-            out.append(contentsOf: #","top_peers":["#.utf8)
-            for (j, p) in h.topPeers.enumerated() {
-                if j > 0 { out.append(UInt8(ascii: ",")) }
-                out.append(contentsOf: #"{"address":""#.utf8)
-                p.address.write(to: &out)
-                out.append(contentsOf: #"","connections":"#.utf8)
-                appendDecimal(UInt64(p.connections), to: &out)
-                out.append(UInt8(ascii: "}"))
+            w.objectStart()
+            w.key("proto"); w.string(verbatim: r.proto.rawValue)
+            w.key("family"); w.string(verbatim: r.family.rawValue)
+            w.key("local"); JSONRenderer.endpoint(r.local, &w, annotated: (ports, r.proto))
+            w.field("inode", r.inode)
+            w.field("uid", UInt64(r.uid))
+            if r.hasInterface { w.field("interface", r.interfaceLabel) }
+            w.field("accept_queue", UInt64(h.acceptQueue))
+            if let b = h.backlog { w.field("backlog", UInt64(b)) }
+            if let p = h.queuePercent { w.field("queue_percent", UInt64(p)) }
+            w.field("queue_over_half", h.isQueueOverHalf)
+            w.field("established", UInt64(h.established))
+            w.field("peers", UInt64(h.peers))
+            w.key("top_peers")
+            w.arrayStart()
+            for p in h.topPeers {
+                w.objectStart()
+                w.key("address"); w.string(verbatim: { p.address.write(to: &$0) })
+                w.field("connections", UInt64(p.connections))
+                w.objectEnd()
             }
-            out.append(UInt8(ascii: "]"))
-            if let ps = r.processes { JSONRenderer.processes(ps, to: &out) }
-            out.append(UInt8(ascii: "}"))
+            w.arrayEnd()
+            if let ps = r.processes { w.key("processes"); JSONRenderer.processes(ps, &w) }
+            w.objectEnd()
         }
-        out.append(contentsOf: rows.isEmpty ? [0x5D, 0x0A] : [0x0A, 0x5D, 0x0A])
-        return out
+        if !rows.isEmpty { w.raw(0x0A) }
+        w.arrayEnd()
+        w.raw(0x0A)
+        return w.bytes
     }
 }
 
@@ -222,29 +218,31 @@ public enum PressureRenderer {
 
     /// The same object as `EphemeralReport`'s `Codable` form.
     public static func json(_ report: EphemeralReport, to out: inout [UInt8]) {
-        out.append(contentsOf: #"{"low":"#.utf8)
-        appendDecimal(UInt64(report.range.low), to: &out)
-        JSONRenderer.number("high", UInt64(report.range.high), to: &out)
-        JSONRenderer.number("size", UInt64(report.range.size), to: &out)
-        out.append(contentsOf: #","destinations":["#.utf8)
-        for (i, d) in report.destinations.enumerated() {
-            if i > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(contentsOf: #"{"proto":""#.utf8)
-            out.append(contentsOf: d.proto.rawValue.utf8)
-            out.append(contentsOf: #"","address":""#.utf8)
-            d.remote.address.write(to: &out)
-            out.append(contentsOf: #"","port":"#.utf8)
-            appendDecimal(UInt64(d.remote.port), to: &out)
-            out.append(contentsOf: #","local_address":""#.utf8)
-            d.localAddress.write(to: &out)
-            out.append(UInt8(ascii: "\""))
-            JSONRenderer.number("local_ports", UInt64(max(0, d.localPorts)), to: &out)
-            JSONRenderer.number("connections", UInt64(max(0, d.connections)), to: &out)
-            JSONRenderer.number("range_size", UInt64(max(0, d.rangeSize)), to: &out)
-            JSONRenderer.number("percent", UInt64(max(0, d.percent)), to: &out)
-            out.append(contentsOf: (d.isOverHalf ? #","over_half":true}"# : #","over_half":false}"#).utf8)
+        JSONWriter.append(to: &out) { json(report, &$0) }
+    }
+
+    static func json(_ report: EphemeralReport, _ w: inout JSONWriter) {
+        w.objectStart()
+        w.field("low", UInt64(report.range.low))
+        w.field("high", UInt64(report.range.high))
+        w.field("size", UInt64(report.range.size))
+        w.key("destinations")
+        w.arrayStart()
+        for d in report.destinations {
+            w.objectStart()
+            w.key("proto"); w.string(verbatim: d.proto.rawValue)
+            w.key("address"); w.string(verbatim: { d.remote.address.write(to: &$0) })
+            w.field("port", UInt64(d.remote.port))
+            w.key("local_address"); w.string(verbatim: { d.localAddress.write(to: &$0) })
+            w.field("local_ports", UInt64(max(0, d.localPorts)))
+            w.field("connections", UInt64(max(0, d.connections)))
+            w.field("range_size", UInt64(max(0, d.rangeSize)))
+            w.field("percent", UInt64(max(0, d.percent)))
+            w.field("over_half", d.isOverHalf)
+            w.objectEnd()
         }
-        out.append(contentsOf: "]}".utf8)
+        w.arrayEnd()
+        w.objectEnd()
     }
 }
 
@@ -292,58 +290,49 @@ public struct MapRenderer: Sendable {
     /// `{"kind","proto","client":NODE,"server":NODE,"port","service"?,"class","connections","bytes_to_server"?,"bytes_to_client"?}`
     /// and a node is `{"process":name,"pids":[…]}`, `{"port":N}`, `{"uid":N}` or `{"address":…}`.
     public func json(_ edges: [MapEdge], pressure: EphemeralReport? = nil) -> [UInt8] {
-        var out: [UInt8] = []
-        out.append(contentsOf: #"{"edges":["#.utf8)
-        for (i, e) in edges.enumerated() {
-            out.append(contentsOf: i == 0 ? [0x0A] : [0x2C, 0x0A])
-            out.append(contentsOf: #"{"kind":""#.utf8)
-            out.append(contentsOf: e.kind.rawValue.utf8)
-            out.append(contentsOf: #"","proto":""#.utf8)
-            out.append(contentsOf: e.proto.rawValue.utf8)
-            out.append(contentsOf: #"","client":"#.utf8)
-            Self.node(e.client, pids: e.clientPIDs, to: &out)
-            out.append(contentsOf: #","server":"#.utf8)
-            Self.node(e.server, pids: e.serverPIDs, to: &out)
-            JSONRenderer.number("port", UInt64(e.port), to: &out)
-            JSONRenderer.portKeys(e.port, e.proto, ports, to: &out)
-            JSONRenderer.number("connections", UInt64(max(0, e.connections)), to: &out)
-            if let b = e.bytesToServer { JSONRenderer.number("bytes_to_server", b, to: &out) }
-            if let b = e.bytesToClient { JSONRenderer.number("bytes_to_client", b, to: &out) }
-            out.append(UInt8(ascii: "}"))
+        var w = JSONWriter()
+        w.objectStart()
+        w.key("edges")
+        w.arrayStart()
+        for e in edges {
+            w.elementOnNewLine()
+            w.objectStart()
+            w.key("kind"); w.string(verbatim: e.kind.rawValue)
+            w.key("proto"); w.string(verbatim: e.proto.rawValue)
+            w.key("client"); Self.node(e.client, pids: e.clientPIDs, &w)
+            w.key("server"); Self.node(e.server, pids: e.serverPIDs, &w)
+            w.field("port", UInt64(e.port))
+            JSONRenderer.portKeys(e.port, e.proto, ports, &w)
+            w.field("connections", UInt64(max(0, e.connections)))
+            if let b = e.bytesToServer { w.field("bytes_to_server", b) }
+            if let b = e.bytesToClient { w.field("bytes_to_client", b) }
+            w.objectEnd()
         }
-        out.append(contentsOf: (edges.isEmpty ? "]" : "\n]").utf8)
-        if let pressure {
-            out.append(contentsOf: #","ephemeral_ports":"#.utf8)
-            PressureRenderer.json(pressure, to: &out)
-        }
-        out.append(contentsOf: "}\n".utf8)
-        return out
+        if !edges.isEmpty { w.raw(0x0A) }
+        w.arrayEnd()
+        if let pressure { w.key("ephemeral_ports"); PressureRenderer.json(pressure, &w) }
+        w.objectEnd()
+        w.raw(0x0A)
+        return w.bytes
     }
 
-    static func node(_ n: MapNode, pids: [Int32], to out: inout [UInt8]) {
+    static func node(_ n: MapNode, pids: [Int32], _ w: inout JSONWriter) {
+        w.objectStart()
         switch n {
         case .process(let name):
-            out.append(contentsOf: #"{"process":""#.utf8)
-            Escape.json(name, to: &out)
-            out.append(contentsOf: #"","pids":["#.utf8)
-            for (i, p) in pids.enumerated() {
-                if i > 0 { out.append(UInt8(ascii: ",")) }
-                appendDecimal(UInt64(max(0, p)), to: &out)
-            }
-            out.append(contentsOf: "]}".utf8)
+            w.field("process", bytes: name)
+            w.key("pids")
+            w.arrayStart()
+            for p in pids { w.number(UInt64(max(0, p))) }
+            w.arrayEnd()
         case .localPort(let p):
-            out.append(contentsOf: #"{"port":"#.utf8)
-            appendDecimal(UInt64(p), to: &out)
-            out.append(UInt8(ascii: "}"))
+            w.field("port", UInt64(p))
         case .user(let uid):
-            out.append(contentsOf: #"{"uid":"#.utf8)
-            appendDecimal(UInt64(uid), to: &out)
-            out.append(UInt8(ascii: "}"))
+            w.field("uid", UInt64(uid))
         case .remote(let a):
-            out.append(contentsOf: #"{"address":""#.utf8)
-            a.write(to: &out)
-            out.append(contentsOf: #""}"#.utf8)
+            w.key("address"); w.string(verbatim: { a.write(to: &$0) })
         }
+        w.objectEnd()
     }
 
     /// A Graphviz digraph: local nodes as boxes, remote hosts as ellipses, one arrow per edge from
@@ -430,7 +419,7 @@ public struct MapRenderer: Sendable {
 // MARK: summary
 
 extension SummaryRenderer {
-    /// The issue-7 sections of `-s`: the kernel's listen queue totals and the ephemeral ports.
+    /// The port-insight sections of `-s`: the kernel's listen queue totals and the ephemeral ports.
     static func insightText(_ s: SocketSummary, ports: PortContext) -> String {
         var out = ""
         if s.listenOverflows != nil || s.listenDrops != nil {
@@ -441,13 +430,10 @@ extension SummaryRenderer {
         return out
     }
 
-    /// `,"listen_overflows":N,"listen_drops":N,"ephemeral_ports":{…}`, each key only when known.
-    static func insightJSON(_ s: SocketSummary, to out: inout [UInt8]) {
-        if let v = s.listenOverflows { JSONRenderer.number("listen_overflows", v, to: &out) }
-        if let v = s.listenDrops { JSONRenderer.number("listen_drops", v, to: &out) }
-        if let e = s.ephemeralPorts {
-            out.append(contentsOf: #","ephemeral_ports":"#.utf8)
-            PressureRenderer.json(e, to: &out)
-        }
+    /// `"listen_overflows":N,"listen_drops":N,"ephemeral_ports":{…}`, each key only when known.
+    static func insightJSON(_ s: SocketSummary, _ w: inout JSONWriter) {
+        if let v = s.listenOverflows { w.field("listen_overflows", v) }
+        if let v = s.listenDrops { w.field("listen_drops", v) }
+        if let e = s.ephemeralPorts { w.key("ephemeral_ports"); PressureRenderer.json(e, &w) }
     }
 }

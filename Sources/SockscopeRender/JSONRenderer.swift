@@ -1,11 +1,11 @@
 import SockscopeModel
 
-/// Writes the documented `--json` form by hand: byte-for-byte the same object as
-/// `SocketRecord`'s `Codable` encoding (tests compare them), without `JSONEncoder`'s per-row cost.
+/// Writes the documented `--json` form with `JSONWriter`: the same object as `SocketRecord`'s
+/// `Codable` encoding (tests compare them), without `JSONEncoder`'s per-row cost.
 public struct JSONRenderer: Sendable {
     /// Include `cookie` (asked for with `-e`).
     public var includeCookie: Bool
-    /// When given, each endpoint also carries `service`, `class` and `ephemeral` (issue 7);
+    /// When given, each endpoint also carries `service`, `class` and `ephemeral`;
     /// `SocketRecord`'s `Encodable` does the same when the context is in the encoder's `userInfo`.
     public var ports: PortContext?
     /// Add `backlog` to TCP listeners: set when the records come from netlink, whose `send_q` of a
@@ -20,161 +20,142 @@ public struct JSONRenderer: Sendable {
     /// Renders records as a JSON array, one object per line, calling `flush` whenever the buffer grows large.
     public func renderArray(_ records: [SocketRecord], into out: inout [UInt8],
                             flush: (inout [UInt8]) throws -> Void) rethrows {
-        out.append(UInt8(ascii: "["))
-        for (i, r) in records.enumerated() {
-            out.append(contentsOf: i == 0 ? [0x0A] : [0x2C, 0x0A])
-            appendObject(r, to: &out)
-            if out.count >= 1 << 16 { try flush(&out) }
+        var w = JSONWriter()
+        swap(&w.bytes, &out)
+        defer { swap(&w.bytes, &out) }
+        w.arrayStart()
+        for r in records {
+            w.elementOnNewLine()
+            object(r, &w)
+            if w.bytes.count >= 1 << 16 { try flush(&w.bytes) }
         }
-        out.append(contentsOf: records.isEmpty ? [0x5D, 0x0A] : [0x0A, 0x5D, 0x0A])
+        if !records.isEmpty { w.raw(0x0A) }
+        w.arrayEnd()
+        w.raw(0x0A)
     }
 
     /// Appends one socket object.
     public func appendObject(_ r: SocketRecord, to out: inout [UInt8]) {
-        out.append(contentsOf: #"{"proto":""#.utf8)
-        out.append(contentsOf: r.proto.rawValue.utf8)
-        out.append(contentsOf: #"","family":""#.utf8)
-        out.append(contentsOf: r.family.rawValue.utf8)
-        out.append(contentsOf: #"","state":""#.utf8)
-        out.append(contentsOf: r.stateName.utf8)
-        out.append(contentsOf: #"","local":"#.utf8)
-        Self.endpoint(r.local, to: &out, annotated: ports.map { ($0, r.proto) })
-        out.append(contentsOf: #","remote":"#.utf8)
-        Self.endpoint(r.remote, to: &out, annotated: ports.map { ($0, r.proto) })
-        Self.number("recv_q", UInt64(r.recvQueue), to: &out)
-        Self.number("send_q", UInt64(r.sendQueue), to: &out)
-        if listenerBacklog && r.proto == .tcp && r.state == .listen { Self.number("backlog", UInt64(r.sendQueue), to: &out) }
-        Self.number("uid", UInt64(r.uid), to: &out)
-        Self.number("inode", r.inode, to: &out)
-        if r.hasInterface {
-            out.append(contentsOf: #","interface":""#.utf8)
-            Escape.json(Array(r.interfaceLabel.utf8), to: &out)
-            out.append(UInt8(ascii: "\""))
-        }
-        if includeCookie, let c = r.cookie { Self.number("cookie", c, to: &out) }
-        if let ps = r.processes { Self.processes(ps, to: &out) }
-        if let t = r.tcpInfo { Self.tcpInfo(t, to: &out) }
-        if let m = r.memory { Self.memory(m, to: &out) }
-        out.append(UInt8(ascii: "}"))
+        JSONWriter.append(to: &out) { object(r, &$0) }
+    }
+
+    /// Writes one socket object as a value of `w`.
+    public func object(_ r: SocketRecord, _ w: inout JSONWriter) {
+        w.objectStart()
+        w.key("proto"); w.string(verbatim: r.proto.rawValue)
+        w.key("family"); w.string(verbatim: r.family.rawValue)
+        w.key("state"); w.string(verbatim: r.stateName)
+        w.key("local"); Self.endpoint(r.local, &w, annotated: ports.map { ($0, r.proto) }, name: r.unixName)
+        w.key("remote"); Self.endpoint(r.remote, &w, annotated: ports.map { ($0, r.proto) })
+        w.field("recv_q", UInt64(r.recvQueue))
+        w.field("send_q", UInt64(r.sendQueue))
+        if listenerBacklog && r.proto == .tcp && r.state == .listen { w.field("backlog", UInt64(r.sendQueue)) }
+        w.field("uid", UInt64(r.uid))
+        w.field("inode", r.inode)
+        if r.hasInterface { w.field("interface", r.interfaceLabel) }
+        if includeCookie, let c = r.cookie { w.field("cookie", c) }
+        if let ps = r.processes { w.key("processes"); Self.processes(ps, &w) }
+        if let t = r.tcpInfo { w.key("tcp_info"); Self.tcpInfo(t, &w) }
+        if let m = r.memory { w.key("memory"); Self.memory(m, &w) }
+        w.objectEnd()
     }
 
     /// An endpoint of any family: inet as `{"address","port"}` (plus the port keys when annotated),
-    /// UNIX as `{"path"|"abstract","inode"}`, packet as `{"interface_index","protocol"}`, netlink as
-    /// `{"protocol","port_id","groups"}` — the same objects as `SocketEndpoint`'s `Codable` form.
-    static func endpoint(_ e: SocketEndpoint, to out: inout [UInt8], annotated: (PortContext, TransportProtocol)? = nil) {
+    /// UNIX as `{"path"|"abstract","inode"}` (the name given when known: the record's, for its
+    /// local end), packet as `{"interface_index","protocol"}`, netlink as `{"protocol","port_id","groups"}`.
+    static func endpoint(_ e: SocketEndpoint, _ w: inout JSONWriter, annotated: (PortContext, TransportProtocol)? = nil,
+                         name: [UInt8]? = nil) {
         switch e {
         case .inet(let inet):
-            endpoint(inet, to: &out, annotated: annotated)
+            endpoint(inet, &w, annotated: annotated)
         case .unix(let u):
-            out.append(UInt8(ascii: "{"))
-            switch u.name {
-            case .path(let p):
-                out.append(contentsOf: #""path":""#.utf8); Escape.json(p, to: &out); out.append(contentsOf: #"","#.utf8)
-            case .abstract(let a):
-                out.append(contentsOf: #""abstract":""#.utf8); Escape.json(a, to: &out); out.append(contentsOf: #"","#.utf8)
-            case .unnamed:
-                break
+            w.objectStart()
+            if let name {
+                switch u.kind {
+                case .path: w.field("path", bytes: name)
+                case .abstract: w.field("abstract", bytes: name)
+                case .unnamed: break
+                }
             }
-            out.append(contentsOf: #""inode":"#.utf8)
-            appendDecimal(u.inode, to: &out)
-            out.append(UInt8(ascii: "}"))
+            w.field("inode", u.inode)
+            w.objectEnd()
         case .packet(let p):
-            out.append(contentsOf: #"{"interface_index":"#.utf8)
-            appendDecimal(UInt64(p.interfaceIndex), to: &out)
-            number("protocol", UInt64(p.protocolNumber), to: &out)
-            out.append(UInt8(ascii: "}"))
+            w.objectStart()
+            w.field("interface_index", UInt64(p.interfaceIndex))
+            w.field("protocol", UInt64(p.protocolNumber))
+            w.objectEnd()
         case .netlink(let n):
-            out.append(contentsOf: #"{"protocol":"#.utf8)
-            appendDecimal(UInt64(n.protocolNumber), to: &out)
-            number("port_id", UInt64(n.portID), to: &out)
-            number("groups", UInt64(n.groups), to: &out)
-            out.append(UInt8(ascii: "}"))
+            w.objectStart()
+            w.field("protocol", UInt64(n.protocolNumber))
+            w.field("port_id", UInt64(n.portID))
+            w.field("groups", UInt64(n.groups))
+            w.objectEnd()
         }
     }
 
-    static func endpoint(_ e: Endpoint, to out: inout [UInt8], annotated: (PortContext, TransportProtocol)? = nil) {
-        out.append(contentsOf: #"{"address":""#.utf8)
-        e.address.write(to: &out)
-        out.append(contentsOf: #"","port":"#.utf8)
-        appendDecimal(UInt64(e.port), to: &out)
-        if let (context, proto) = annotated { portKeys(e.port, proto, context, to: &out) }
-        out.append(UInt8(ascii: "}"))
+    static func endpoint(_ e: Endpoint, _ w: inout JSONWriter, annotated: (PortContext, TransportProtocol)? = nil) {
+        w.objectStart()
+        w.key("address"); w.string(verbatim: { e.address.write(to: &$0) })
+        w.field("port", UInt64(e.port))
+        if let (context, proto) = annotated { portKeys(e.port, proto, context, &w) }
+        w.objectEnd()
     }
 
-    /// `,"key":N`
-    static func number(_ key: String, _ v: UInt64, to out: inout [UInt8]) {
-        out.append(contentsOf: #",""#.utf8)
-        out.append(contentsOf: key.utf8)
-        out.append(contentsOf: #"":"#.utf8)
-        appendDecimal(v, to: &out)
+    /// `"processes":[…]`'s value, shared by every object that lists owners.
+    static func processes(_ ps: [SocketOwner], _ w: inout JSONWriter) {
+        w.arrayStart()
+        for p in ps { owner(p, &w) }
+        w.arrayEnd()
     }
 
-    static func string(_ key: String, _ v: some Collection<UInt8>, to out: inout [UInt8]) {
-        out.append(contentsOf: #",""#.utf8)
-        out.append(contentsOf: key.utf8)
-        out.append(contentsOf: #"":""#.utf8)
-        Escape.json(v, to: &out)
-        out.append(UInt8(ascii: "\""))
+    static func owner(_ p: SocketOwner, _ w: inout JSONWriter) {
+        w.objectStart()
+        w.field("pid", UInt64(max(p.pid, 0)))
+        w.field("name", bytes: p.rawName)
+        w.field("uid", UInt64(p.uid))
+        if let u = p.user { w.field("user", u) }
+        w.field("fd", UInt64(max(p.fd, 0)))
+        if let c = p.cgroup { w.field("cgroup", c) }
+        if let u = p.unit { w.field("unit", u) }
+        if let c = p.container { w.field("container", c) }
+        w.objectEnd()
     }
 
-    /// `,"processes":[…]`, shared by every object that lists owners.
-    static func processes(_ ps: [SocketOwner], to out: inout [UInt8]) {
-        out.append(contentsOf: #","processes":["#.utf8)
-        for (i, p) in ps.enumerated() {
-            if i > 0 { out.append(UInt8(ascii: ",")) }
-            owner(p, to: &out)
-        }
-        out.append(UInt8(ascii: "]"))
+    static func tcpInfo(_ t: TCPInfo, _ w: inout JSONWriter) {
+        w.objectStart()
+        w.field("rtt_us", UInt64(t.rttUs))
+        w.field("rttvar_us", UInt64(t.rttvarUs))
+        w.field("rto_us", UInt64(t.rtoUs))
+        w.field("mss", UInt64(t.mss))
+        w.field("cwnd", UInt64(t.cwnd))
+        if let v = t.ssthresh { w.field("ssthresh", UInt64(v)) }
+        w.field("unacked", UInt64(t.unacked))
+        w.field("retrans", UInt64(t.retrans))
+        w.field("total_retrans", UInt64(t.totalRetrans))
+        w.field("lost", UInt64(t.lost))
+        if let v = t.bytesAcked { w.field("bytes_acked", v) }
+        if let v = t.bytesReceived { w.field("bytes_received", v) }
+        if let v = t.bytesSent { w.field("bytes_sent", v) }
+        if let v = t.deliveryRate { w.field("delivery_rate", v) }
+        if let v = t.pacingRate { w.field("pacing_rate", v) }
+        if let c = t.congestion { w.field("congestion", c) }
+        w.field("last_send_ms", UInt64(t.lastSendMs))
+        w.field("last_recv_ms", UInt64(t.lastRecvMs))
+        if let v = t.minRttUs { w.field("min_rtt_us", UInt64(v)) }
+        w.objectEnd()
     }
 
-    static func owner(_ p: SocketOwner, to out: inout [UInt8]) {
-        out.append(contentsOf: #"{"pid":"#.utf8)
-        appendDecimal(UInt64(p.pid), to: &out)
-        string("name", p.rawName, to: &out)
-        number("uid", UInt64(p.uid), to: &out)
-        if let u = p.user { string("user", Array(u.utf8), to: &out) }
-        number("fd", UInt64(max(p.fd, 0)), to: &out)
-        if let c = p.cgroup { string("cgroup", Array(c.utf8), to: &out) }
-        if let u = p.unit { string("unit", Array(u.utf8), to: &out) }
-        if let c = p.container { string("container", Array(c.utf8), to: &out) }
-        out.append(UInt8(ascii: "}"))
-    }
-
-    static func tcpInfo(_ t: TCPInfo, to out: inout [UInt8]) {
-        out.append(contentsOf: #","tcp_info":{"rtt_us":"#.utf8)
-        appendDecimal(UInt64(t.rttUs), to: &out)
-        number("rttvar_us", UInt64(t.rttvarUs), to: &out)
-        number("rto_us", UInt64(t.rtoUs), to: &out)
-        number("mss", UInt64(t.mss), to: &out)
-        number("cwnd", UInt64(t.cwnd), to: &out)
-        if let v = t.ssthresh { number("ssthresh", UInt64(v), to: &out) }
-        number("unacked", UInt64(t.unacked), to: &out)
-        number("retrans", UInt64(t.retrans), to: &out)
-        number("total_retrans", UInt64(t.totalRetrans), to: &out)
-        number("lost", UInt64(t.lost), to: &out)
-        if let v = t.bytesAcked { number("bytes_acked", v, to: &out) }
-        if let v = t.bytesReceived { number("bytes_received", v, to: &out) }
-        if let v = t.bytesSent { number("bytes_sent", v, to: &out) }
-        if let v = t.deliveryRate { number("delivery_rate", v, to: &out) }
-        if let v = t.pacingRate { number("pacing_rate", v, to: &out) }
-        if let c = t.congestion { string("congestion", Array(c.utf8), to: &out) }
-        number("last_send_ms", UInt64(t.lastSendMs), to: &out)
-        number("last_recv_ms", UInt64(t.lastRecvMs), to: &out)
-        if let v = t.minRttUs { number("min_rtt_us", UInt64(v), to: &out) }
-        out.append(UInt8(ascii: "}"))
-    }
-
-    static func memory(_ m: SocketMemory, to out: inout [UInt8]) {
-        out.append(contentsOf: #","memory":{"rmem_alloc":"#.utf8)
-        appendDecimal(UInt64(m.rmemAlloc), to: &out)
-        number("rcvbuf", UInt64(m.rcvbuf), to: &out)
-        number("wmem_alloc", UInt64(m.wmemAlloc), to: &out)
-        number("sndbuf", UInt64(m.sndbuf), to: &out)
-        number("fwd_alloc", UInt64(m.fwdAlloc), to: &out)
-        number("wmem_queued", UInt64(m.wmemQueued), to: &out)
-        number("optmem", UInt64(m.optmem), to: &out)
-        number("backlog", UInt64(m.backlog), to: &out)
-        number("drops", UInt64(m.drops), to: &out)
-        out.append(UInt8(ascii: "}"))
+    static func memory(_ m: SocketMemory, _ w: inout JSONWriter) {
+        w.objectStart()
+        w.field("rmem_alloc", UInt64(m.rmemAlloc))
+        w.field("rcvbuf", UInt64(m.rcvbuf))
+        w.field("wmem_alloc", UInt64(m.wmemAlloc))
+        w.field("sndbuf", UInt64(m.sndbuf))
+        w.field("fwd_alloc", UInt64(m.fwdAlloc))
+        w.field("wmem_queued", UInt64(m.wmemQueued))
+        w.field("optmem", UInt64(m.optmem))
+        w.field("backlog", UInt64(m.backlog))
+        w.field("drops", UInt64(m.drops))
+        w.objectEnd()
     }
 }

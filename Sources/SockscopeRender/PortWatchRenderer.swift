@@ -15,23 +15,19 @@ public struct PortWatchRenderer: Sendable {
     public func append(port: UInt16, address: IPAddress? = nil, up: Bool, sockets: [SocketRecord], time: String,
                        to out: inout [UInt8]) {
         if let json {
-            out.append(contentsOf: #"{"event":""#.utf8)
-            out.append(contentsOf: (up ? "up" : "down").utf8)
-            out.append(contentsOf: #"","time":""#.utf8)
-            out.append(contentsOf: time.utf8)
-            out.append(contentsOf: #"","port":"#.utf8)
-            appendDecimal(UInt64(port), to: &out)
-            if let address {
-                out.append(contentsOf: #","address":""#.utf8)
-                address.write(to: &out)
-                out.append(UInt8(ascii: "\""))
+            JSONWriter.append(to: &out) { w in
+                w.objectStart()
+                w.key("event"); w.string(verbatim: up ? "up" : "down")
+                w.field("time", time)
+                w.field("port", UInt64(port))
+                if let address { w.key("address"); w.string(verbatim: { address.write(to: &$0) }) }
+                w.key("sockets")
+                w.arrayStart()
+                for r in sockets { json.object(r, &w) }
+                w.arrayEnd()
+                w.objectEnd()
+                w.raw(0x0A)
             }
-            out.append(contentsOf: #","sockets":["#.utf8)
-            for (i, r) in sockets.enumerated() {
-                if i > 0 { out.append(UInt8(ascii: ",")) }
-                json.appendObject(r, to: &out)
-            }
-            out.append(contentsOf: "]}\n".utf8)
             return
         }
         out.append(contentsOf: time.utf8)

@@ -2,7 +2,7 @@ import SockscopeModel
 
 /// Renders a `SocketSummary` as text (like `ss -s`).
 public enum SummaryRenderer {
-    /// - Parameter ports: names the ports of the ephemeral-port section (issue 7).
+    /// - Parameter ports: names the ports of the ephemeral-port section.
     public static func text(_ s: SocketSummary, ports: PortContext = PortContext()) -> String {
         var out = "Total: \(s.total)\n"
         for p in TransportProtocol.allCases where s.protocols.contains(where: { $0.proto == p }) {
@@ -34,35 +34,54 @@ extension String {
 }
 
 extension SummaryRenderer {
-    /// The summary as one JSON object (same keys as `SocketSummary`'s Codable form), written by
-    /// hand so the binary needs no Foundation: loading it would triple start-up time.
+    /// The summary as one JSON object (same keys as `SocketSummary`'s Codable form), with
+    /// `JSONWriter`: the binary needs no Foundation, whose loading would triple start-up time.
     public static func json(_ s: SocketSummary) -> [UInt8] {
-        var out: [UInt8] = []
-        out.append(contentsOf: #"{"total":"#.utf8)
-        appendDecimal(UInt64(s.total), to: &out)
-        out.append(contentsOf: #","protocols":["#.utf8)
-        for (i, p) in s.protocols.enumerated() {
-            if i > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(contentsOf: #"{"proto":"\#(p.proto.rawValue)","family":"\#(p.family.rawValue)","count":\#(p.count)}"#.utf8)
+        var w = JSONWriter()
+        w.objectStart()
+        w.field("total", s.total)
+        w.key("protocols")
+        w.arrayStart()
+        for p in s.protocols {
+            w.objectStart()
+            w.key("proto"); w.string(verbatim: p.proto.rawValue)
+            w.key("family"); w.string(verbatim: p.family.rawValue)
+            w.field("count", p.count)
+            w.objectEnd()
         }
-        out.append(contentsOf: #"],"states":["#.utf8)
-        for (i, st) in s.states.enumerated() {
-            if i > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(contentsOf: #"{"proto":"\#(st.proto.rawValue)","state":"\#(st.state)","count":\#(st.count)}"#.utf8)
+        w.arrayEnd()
+        w.key("states")
+        w.arrayStart()
+        for st in s.states {
+            w.objectStart()
+            w.key("proto"); w.string(verbatim: st.proto.rawValue)
+            w.key("state"); w.string(verbatim: st.state)
+            w.field("count", st.count)
+            w.objectEnd()
         }
-        out.append(contentsOf: #"],"top_listening_ports":["#.utf8)
-        for (i, l) in s.topListeningPorts.enumerated() {
-            if i > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(contentsOf: #"{"port":\#(l.port),"listeners":\#(l.listeners),"established":\#(l.established)}"#.utf8)
+        w.arrayEnd()
+        w.key("top_listening_ports")
+        w.arrayStart()
+        for l in s.topListeningPorts {
+            w.objectStart()
+            w.field("port", UInt64(l.port))
+            w.field("listeners", l.listeners)
+            w.field("established", l.established)
+            w.objectEnd()
         }
-        out.append(contentsOf: #"],"top_peers":["#.utf8)
-        for (i, p) in s.topPeers.enumerated() {
-            if i > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(contentsOf: #"{"address":"\#(p.address)","established":\#(p.established)}"#.utf8)
+        w.arrayEnd()
+        w.key("top_peers")
+        w.arrayStart()
+        for p in s.topPeers {
+            w.objectStart()
+            w.key("address"); w.string(verbatim: { p.address.write(to: &$0) })
+            w.field("established", p.established)
+            w.objectEnd()
         }
-        out.append(UInt8(ascii: "]"))
-        insightJSON(s, to: &out)
-        out.append(contentsOf: "}\n".utf8)
-        return out
+        w.arrayEnd()
+        insightJSON(s, &w)
+        w.objectEnd()
+        w.raw(0x0A)
+        return w.bytes
     }
 }

@@ -204,15 +204,16 @@ public struct TableRenderer: Sendable {
     /// The address column of any family: inet as below; a UNIX name as `ss` shows it (the path,
     /// `@name` for an abstract one, `*` unnamed), escaped; a packet socket's protocol (`*` for all,
     /// else hex); a netlink socket's protocol number.
+    @inline(__always)
     func address(_ r: SocketRecord, _ e: SocketEndpoint, local: Bool, to out: inout [UInt8]) {
         switch e {
         case .inet(let inet):
             address(r, inet.address, local: local, to: &out)
         case .unix(let u):
-            switch u.name {
-            case .path(let p): Escape.terminal(p, to: &out)
-            case .abstract(let a): out.append(UInt8(ascii: "@")); Escape.terminal(a, to: &out)
-            case .unnamed: out.append(UInt8(ascii: "*"))
+            switch (u.kind, local ? r.unixName : nil) {
+            case (.path, let name?): Escape.terminal(name, to: &out)
+            case (.abstract, let name?): out.append(UInt8(ascii: "@")); Escape.terminal(name, to: &out)
+            case (.path, nil), (.abstract, nil), (.unnamed, _): out.append(UInt8(ascii: "*"))
             }
         case .packet(let p):
             if p.protocolNumber == 3 {  // ETH_P_ALL
@@ -228,6 +229,7 @@ public struct TableRenderer: Sendable {
 
     /// The port column of any family: the inet port (or service), a UNIX socket's inode, a packet
     /// socket's interface index, a netlink socket's port id; `*` for none.
+    @inline(__always)
     func port(_ e: SocketEndpoint, _ proto: TransportProtocol, to out: inout [UInt8]) {
         let n: UInt64
         switch e {

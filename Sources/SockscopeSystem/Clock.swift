@@ -45,29 +45,40 @@ public enum Clock {
     }
 }
 
-/// SIGINT and SIGTERM turned into a flag that long-running output modes check between refreshes,
-/// so they end cleanly (status 0, output flushed) instead of dying mid-line.
+/// SIGINT and SIGTERM for the streams, through the process's signal pipe: long-running output
+/// modes wait on it between refreshes, so they end cleanly (status 0, output flushed) instead of
+/// dying mid-line, and a signal ends the wait at once.
 public enum StopSignals {
-    /// Installs the handlers. The handler only stores to a lock-free flag: async-signal-safe.
+    /// Installs the handlers (on the signal pipe). Without a pipe (no descriptors left), the
+    /// default dispositions stay: Ctrl-C still ends the program, only less politely.
     public static func install() {
-        stopRequested.store(0, ordering: .relaxed)
-        signal(SIGINT, stopHandler)
-        signal(SIGTERM, stopHandler)
-        // A blocked mask is inherited across exec (a supervisor, a test runner's thread): unblock
-        // these two, or the handler would never run and Ctrl-C would not end the stream.
-        var set = sigset_t()
-        sigemptyset(&set)
-        sigaddset(&set, SIGINT)
-        sigaddset(&set, SIGTERM)
-        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        stopRequested.store(false, ordering: .relaxed)
+        if let fd = try? SignalPipe.install([SIGINT, SIGTERM]) { pipe.store(fd, ordering: .relaxed) }
     }
 
     /// True once SIGINT or SIGTERM arrived.
-    public static var requested: Bool { stopRequested.load(ordering: .relaxed) != 0 }
+    public static var requested: Bool {
+        if stopRequested.load(ordering: .relaxed) { return true }
+        let fd = pipe.load(ordering: .relaxed)
+        if fd >= 0 && SignalPipe.drain(fd).contains(where: { $0 != 0 }) { stopRequested.store(true, ordering: .relaxed) }
+        return stopRequested.load(ordering: .relaxed)
+    }
+
+    /// Sleeps up to `seconds`, returning false at once when a stop signal arrives (or already had).
+    public static func sleep(_ seconds: Double) -> Bool {
+        let fd = pipe.load(ordering: .relaxed)
+        guard fd >= 0 else { return Clock.sleep(seconds, while: { true }) }
+        let end = Clock.monotonic() + seconds
+        while !requested {
+            let left = end - Clock.monotonic()
+            if left <= 0 { return true }
+            if SignalPipe.wait(fd, milliseconds: Int32(min(left, 3600) * 1000) + 1).contains(where: { $0 != 0 }) {
+                stopRequested.store(true, ordering: .relaxed)
+            }
+        }
+        return false
+    }
 }
 
-/// Lock-free, so the handler's store is async-signal-safe. `install()` touches it first, so the
-/// global's one-time initialisation never runs inside the handler.
-private let stopRequested = Atomic<Int>(0)
-
-private let stopHandler: @convention(c) (Int32) -> Void = { _ in stopRequested.store(1, ordering: .relaxed) }
+private let stopRequested = Atomic<Bool>(false)
+private let pipe = Atomic<Int32>(-1)

@@ -1,8 +1,6 @@
+import Glibc
 import SockscopeModel
 import SystemPackage
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Name lookups the filter language needs: host names, interface names, cgroup paths.
 public enum Lookup {

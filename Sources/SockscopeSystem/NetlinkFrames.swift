@@ -115,4 +115,18 @@ public enum InetDiag {
     public static let extSkMemInfo = UInt8(1 << (INET_DIAG_SKMEMINFO - 1))
     /// `sizeof(struct inet_diag_msg)`: the fixed part before the attributes.
     public static let messageSize = MemoryLayout<inet_diag_msg>.size
+
+    /// Where `struct inet_diag_msg`'s fields lie, from the header's struct (a parser copies this
+    /// once, so the per-socket reads cost no lookup).
+    public struct MessageLayout: Sendable {
+        public let family, state, sport, dport, src, dst, interface, cookie, rqueue, wqueue, uid, inode: Int
+    }
+
+    public static let layout: MessageLayout = {
+        func at(_ k: PartialKeyPath<inet_diag_msg>) -> Int { MemoryLayout<inet_diag_msg>.offset(of: k)! }
+        return MessageLayout(family: at(\.idiag_family), state: at(\.idiag_state), sport: at(\.id.idiag_sport),
+                             dport: at(\.id.idiag_dport), src: at(\.id.idiag_src), dst: at(\.id.idiag_dst),
+                             interface: at(\.id.idiag_if), cookie: at(\.id.idiag_cookie), rqueue: at(\.idiag_rqueue),
+                             wqueue: at(\.idiag_wqueue), uid: at(\.idiag_uid), inode: at(\.idiag_inode))
+    }()
 }

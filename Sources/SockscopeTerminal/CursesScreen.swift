@@ -1,6 +1,7 @@
 import CCursesShim
 import CNcursesw
 import Glibc
+import SockscopeSystem
 import SockscopeTUI
 
 /// Why the terminal could not be used.
@@ -71,7 +72,7 @@ final class CursesScreen {
     /// Stops the process for SIGTSTP with the terminal restored, and takes it back on SIGCONT.
     func suspend() {
         endwin()
-        sockscope_stop_self()
+        SignalPipe.stopSelf()
         repaint()
     }
 

@@ -3,6 +3,7 @@ import Dispatch
 import Glibc
 import SockscopeAnalysis
 import SockscopeModel
+import SockscopeSystem
 import SockscopeTUI
 import Synchronization
 
@@ -16,20 +17,32 @@ public enum WatchLoop {
     public static func run(settings: WatchSettings, style: TerminalStyle, closedRetention: Double = 5,
                            collect: @escaping @Sendable (_ owners: Bool) throws -> Snapshot) throws(TerminalError) -> Int32 {
         // Handlers first: ncurses then leaves SIGINT, SIGTSTP and SIGWINCH to us.
-        let signalFD = sockscope_signals_install()
-        guard signalFD >= 0 else { throw TerminalError("cannot set up signal handling") }
-        defer { sockscope_signals_uninstall() }
+        let signalFD: Int32
+        do {
+            signalFD = try SignalPipe.install([SIGINT, SIGTERM, SIGHUP, SIGWINCH, SIGTSTP, SIGCONT])
+        } catch {
+            throw TerminalError("cannot set up signal handling: \(error)")
+        }
+        defer { SignalPipe.uninstall() }
         let screen = try CursesScreen(style: style)
         defer { screen.end() }
 
-        var session = LiveSession(settings: settings, notify: { sockscope_wake() })
+        var session = LiveSession(settings: settings, notify: { SignalPipe.wake() })
         let control = session.control
         let retention = closedRetention
-        DispatchQueue(label: "sockscope.collector").async {
-            control.run(retention: retention, cpuMicroseconds: { sockscope_thread_cpu_us() }, collect: collect)
+        // The collector runs on a thread of its own, stopped and joined (the defers run in
+        // reverse) before the signal pipe it wakes is closed.
+        let collector: JoinedThread
+        do {
+            collector = try JoinedThread {
+                control.run(retention: retention, cpuMicroseconds: { sockscope_thread_cpu_us() }, collect: collect)
+            }
+        } catch {
+            throw TerminalError("cannot start the collector: \(error)")
         }
         defer {
             control.stop()
+            collector.join()
         }
 
         var (rows, cols) = screen.size

@@ -37,6 +37,8 @@ struct Options {
                   Cases: tan, json, tanp, tani, filter, hostport, dev, proc, summary, exporter.
                        sockscope-bench refresh [--sockets N]
                   The live view's CPU per refresh and per key, phase by phase, over N loopback sockets.
+                       sockscope-bench json-writer [--records N]
+                  The --json writer against Foundation's JSONEncoder on N records.
                 """)
                 exit(0)
             default:
@@ -189,6 +191,7 @@ struct Bench {
             hold(address: args[1], pairs: Int(args[2]) ?? 0, udp: Int(args[3]) ?? 0)
         }
         if args.first == "refresh" { RefreshCost.main(Array(args.dropFirst())) }
+        if args.first == "json-writer" { JSONWriterCost.main(Array(args.dropFirst())) }
         var o = Options.parse(args)
         signal(SIGPIPE, SIG_IGN)
         let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path

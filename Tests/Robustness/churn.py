@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Churn consistency check (issue 8): sockscope's snapshots of a TCP table that changes under the dump.
+"""Churn consistency check: sockscope's snapshots of a TCP table that changes under the dump.
 
 In a private network namespace whose TCP established-hash table has only 128 buckets (set with
 net.ipv4.tcp_child_ehash_entries in an intermediate namespace, so the host's setting is never

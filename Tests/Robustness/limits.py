@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Limits (issue 8): a huge argv, many processes' descriptors, and (via sockscope-bench) many sockets.
+"""Limits: a huge argv, many processes' descriptors, and (via sockscope-bench) many sockets.
 
     python3 Tests/Robustness/limits.py --bin .build/release/sockscope [--procs 500,1000,2000]
 

@@ -1,13 +1,11 @@
 import Foundation
+import Glibc
 @testable import SockscopeCollect
 import SockscopeFilter
 import SockscopeModel
 import SockscopeSystem
 import TestSupport
 import Testing
-#if canImport(Glibc)
-import Glibc
-#endif
 
 @Suite struct DumpPlanTests {
     @Test func planIsPerProtocolAndFamily() {

@@ -1,12 +1,10 @@
+import Glibc
 import SockscopeCollect
 import SockscopeModel
 import SockscopeSystem
 import TestSupport
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#endif
 
 @Suite struct InetDiagParserTests {
     /// Parses a captured dump (concatenated receive buffers) to the end.

@@ -14,7 +14,7 @@ import Testing
         }
     }
 
-    /// An NLMSG_ERROR whose code is Int32.min: negating it trapped (netlink fuzz target, issue 8).
+    /// An NLMSG_ERROR whose code is Int32.min: negating it trapped (found by the netlink fuzz target).
     @Test func errorCodeInt32MinIsMalformedNotATrap() {
         for type: UInt16 in [2, 3] {  // NLMSG_ERROR, and NLMSG_DONE carrying an error
             var msg: [UInt8] = []

@@ -22,11 +22,13 @@ import Testing
 
     @Test func otherFamiliesHaveNoIPAddressOrPort() {
         var u = SocketRecord(proto: .unixStream, family: .unix, state: .established,
-                             local: .unix(UnixEndpoint(name: .path(Array("/run/x.sock".utf8)), inode: 7)),
-                             remote: .unix(UnixEndpoint(name: .unnamed, inode: 8)), inode: 7)
+                             local: .unix(UnixEndpoint(kind: .path, inode: 7)),
+                             remote: .unix(UnixEndpoint(kind: .unnamed, inode: 8)), inode: 7)
+        u.unixName = Array("/run/x.sock".utf8)
         #expect(u.local.inet == nil && u.local.port == 0 && u.remote.address == .anyIPv4)
         u.local.port = 99
-        #expect(u.local == .unix(UnixEndpoint(name: .path(Array("/run/x.sock".utf8)), inode: 7)), "writing a port is ignored")
+        #expect(u.local == .unix(UnixEndpoint(kind: .path, inode: 7)), "writing a port is ignored")
+        #expect(_isPOD(SocketEndpoint.self), "endpoints are plain values: no reference counting per copy")
         #expect(u.stateName == "ESTABLISHED")
         let p = SocketRecord(proto: .packetRaw, family: .packet, state: .close,
                              local: .packet(PacketEndpoint(interfaceIndex: 2, protocolNumber: 3)),
@@ -49,9 +51,9 @@ import Testing
     @Test func codableFormOfEachFamily() throws {
         let ends: [SocketEndpoint] = [
             .inet(Endpoint(address: IPAddress("::1")!, port: 53)),
-            .unix(UnixEndpoint(name: .path(Array("/tmp/s".utf8)), inode: 5)),
-            .unix(UnixEndpoint(name: .abstract(Array("abs".utf8)), inode: 6)),
-            .unix(UnixEndpoint(name: .unnamed, inode: 0)),
+            .unix(UnixEndpoint(kind: .path, inode: 5)),
+            .unix(UnixEndpoint(kind: .abstract, inode: 6)),
+            .unix(UnixEndpoint(kind: .unnamed, inode: 0)),
             .packet(PacketEndpoint(interfaceIndex: 2, protocolNumber: 0x0800)),
             .netlink(NetlinkEndpoint(protocolNumber: 0, portID: 1234, groups: 5)),
         ]
@@ -59,5 +61,20 @@ import Testing
         #expect(try JSONDecoder().decode([SocketEndpoint].self, from: data) == ends)
         let inet = String(decoding: try JSONEncoder().encode(ends[0]), as: UTF8.self)
         #expect(inet == #"{"address":"::1","port":53}"# || inet == #"{"port":53,"address":"::1"}"#, "inet stays {address, port}")
+    }
+
+    /// A UNIX record's name travels with the record: the listing's JSON writer and the `Codable`
+    /// form agree on `{"path","inode"}` for the local end and `{"inode"}` for the peer.
+    @Test func unixRecordRoundTripsWithItsName() throws {
+        var r = SocketRecord(proto: .unixStream, family: .unix, state: .listen,
+                             local: .unix(UnixEndpoint(kind: .abstract, inode: 42)),
+                             remote: .unix(UnixEndpoint(kind: .unnamed, inode: 0)), inode: 42)
+        r.unixName = Array("sock\"et".utf8)
+        let data = try JSONEncoder().encode(r)
+        let back = try JSONDecoder().decode(SocketRecord.self, from: data)
+        #expect(back == r)
+        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect((object["local"] as? [String: Any])?["abstract"] as? String == "sock\"et")
+        #expect((object["remote"] as? [String: Any])?.keys.sorted() == ["inode"])
     }
 }

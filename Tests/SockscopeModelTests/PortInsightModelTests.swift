@@ -2,7 +2,7 @@ import Foundation
 import SockscopeModel
 import Testing
 
-/// The plain values of the port insight views (issue 7).
+/// The plain values of the port insight views.
 @Suite struct PortInsightModelTests {
     @Test func portClassBoundaries() {
         let cases: [(UInt16, PortClass)] = [(0, .system), (22, .system), (1023, .system), (1024, .registered),

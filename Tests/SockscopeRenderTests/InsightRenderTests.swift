@@ -4,7 +4,7 @@ import SockscopeRender
 import TestSupport
 import Testing
 
-/// Renderers of the port insight views (issue 7).
+/// Renderers of the port insight views.
 enum InsightFixtures {
     static var services: ServiceTable {
         var s = ServiceTable()

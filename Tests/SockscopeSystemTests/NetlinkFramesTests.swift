@@ -68,5 +68,10 @@ import Testing
         #expect(InetDiag.attrInfo == 2 && InetDiag.attrCong == 4 && InetDiag.attrSkMemInfo == 7)
         #expect(InetDiag.extInfo == 1 << 1 && InetDiag.extCong == 1 << 3 && InetDiag.extSkMemInfo == 1 << 6)
         #expect(InetDiag.messageSize == InetDiagLayout.messageSize)
+        let l = InetDiag.layout
+        #expect([l.family, l.state, l.sport, l.dport, l.src, l.dst, l.interface, l.cookie, l.rqueue, l.wqueue, l.uid, l.inode]
+                == [0, 1, 4, 6, 8, 24, 40, 44, 56, 60, 64, 68], "the C struct's offsets, as C sees them")
+        #expect(l.cookie == InetDiagLayout.cookieOffset && l.rqueue == InetDiagLayout.rqueueOffset
+                && l.inode == InetDiagLayout.inodeOffset)
     }
 }

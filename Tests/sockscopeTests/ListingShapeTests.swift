@@ -1,10 +1,8 @@
 import Foundation
+import Glibc
 import SockscopeModel
 import TestSupport
 import Testing
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// A few hundred loopback sockets this test opens itself, listed by the built binary as
 /// `-tuan --json`, `-tuanei --json`, `-tuan` and `-tuanp`, each compared with what the socket

@@ -6,7 +6,7 @@ import SockscopeModel
 import TestSupport
 import Testing
 
-/// Issue 8: faults injected into the real binary, namespaces, and hostile process names.
+/// Faults injected into the real binary, namespaces, and hostile process names.
 ///
 /// Faults with no natural trigger are injected with strace (`-e inject=SYSCALL:error=ERRNO:when=N`;
 /// .ci/run installs it) or, for reply contents strace cannot reach, an LD_PRELOAD wrapper of

@@ -19,8 +19,9 @@ import Testing
     @Test func streamReportsOpenThenCloseForExactlyThatConnection() throws {
         let l = try Loopback.tcpListener("127.0.0.1")
         let port = l.local.port
+        let (probe, probed) = try Loopback.tcpPair(l)
         let stream = try StreamingProcess(Binary.sockscope, ["-w", "--json", "-t", "--interval", "0.2", "--port", String(port)])
-        Thread.sleep(forTimeInterval: 0.5)
+        #expect(waitForFirstSnapshot(stream, probe), "the stream never listed the socket open before it started")
         var c: TestSocket? = try Loopback.tcpConnect("127.0.0.1", port)
         var a: TestSocket? = try Loopback.accept(l)
         let client = c!.local, server = a!.local
@@ -40,7 +41,14 @@ import Testing
         let mine = events(lines).filter { $0.socket.local == client }
         #expect(mine.map(\.event).first == "open" && mine.map(\.event).last == "close")
         #expect(mine.allSatisfy { $0.time.hasSuffix("Z") && $0.time.count == 24 }, "RFC 3339 UTC with milliseconds")
-        _ = l
+        _ = (l, probe, probed)
+    }
+
+    /// The readiness signal of a stream: its first refresh lists the sockets already open as
+    /// `snapshot` events; once `probe`'s is out, a connection opened now is new to the stream.
+    func waitForFirstSnapshot(_ stream: StreamingProcess, _ probe: TestSocket) -> Bool {
+        let end = probe.local
+        return stream.wait(timeout: 10) { events($0).contains { $0.event == "snapshot" && $0.socket.local == end } }
     }
 
     /// A connection opened and closed between two refreshes: the kernel's destroy notification
@@ -49,8 +57,10 @@ import Testing
         try Requirement.root.check()  // destroy notifications need CAP_NET_ADMIN
         let l = try Loopback.tcpListener("127.0.0.1")
         let port = l.local.port
+        let (probe, probed) = try Loopback.tcpPair(l)
         let stream = try StreamingProcess(Binary.sockscope, ["-w", "--json", "-t", "--interval", "3", "--port", String(port)])
-        Thread.sleep(forTimeInterval: 0.5)
+        #expect(waitForFirstSnapshot(stream, probe), "the stream never listed the socket open before it started")
+        defer { _ = (probe, probed) }
         var c: TestSocket? = try Loopback.tcpConnect("127.0.0.1", port)
         var a: TestSocket? = try Loopback.accept(l)
         let client = c!.local
@@ -133,7 +143,8 @@ import Testing
         let port = try freePort()
         let started = Date()
         let waiter = try StreamingProcess(Binary.sockscope, ["--until-up", String(port), "--timeout", "15"])
-        Thread.sleep(forTimeInterval: 0.6)
+        // Its first line reports the port down: from then on it is waiting.
+        #expect(waiter.wait(timeout: 10) { $0.contains { $0.contains("\(port) DOWN") } }, "\(waiter.output)")
         #expect(waiter.isRunning, "the port is down: still waiting")
         let late = try Loopback.tcpListener("127.0.0.1", port: port)
         let deadline = Date().addingTimeInterval(10)

@@ -1,8 +1,8 @@
 #ifndef SOCKSCOPE_CURSES_H
 #define SOCKSCOPE_CURSES_H
 // What the live view needs from curses.h and the kernel that Swift 6 cannot use directly:
-// attribute and key macros, the stdscr/LINES/COLS globals, variadic ioctl, and async-signal-safe
-// signal handlers. Deliberately no curses.h here: CNcursesw owns it, and a header included by
+// attribute and key macros, the stdscr/LINES/COLS globals, variadic ioctl, and a poll over the
+// terminal and the signal pipe (which SockscopeSystem's `SignalPipe` owns). Deliberately no curses.h here: CNcursesw owns it, and a header included by
 // two Clang modules would give Swift two copies of each type.
 #include <stdint.h>
 
@@ -24,17 +24,6 @@ int sockscope_cols(void);
 
 /// The terminal size of `fd` from TIOCGWINSZ; 0 on success, -1 on error.
 int sockscope_terminal_size(int fd, int *rows, int *cols);
-
-/// Installs handlers for SIGINT, SIGTERM, SIGHUP, SIGWINCH, SIGTSTP and SIGCONT that write the
-/// signal number as one byte to a non-blocking self-pipe; returns the pipe's read end, or -1.
-/// The same pipe carries `sockscope_wake` bytes (0) from other threads.
-int sockscope_signals_install(void);
-/// Restores the dispositions saved by `sockscope_signals_install` and closes the pipe.
-void sockscope_signals_uninstall(void);
-/// Wakes the loop waiting on the pipe (a byte 0). Safe from any thread.
-void sockscope_wake(void);
-/// Stops the process as SIGTSTP would (default action), then, once continued, re-arms the handler.
-void sockscope_stop_self(void);
 
 /// Waits up to `timeout_ms` for input on `input_fd` or a byte on `wake_fd`. Returns a bit set:
 /// 1 input readable, 2 input hung up or in error, 4 wake pipe readable; 0 on timeout or EINTR.

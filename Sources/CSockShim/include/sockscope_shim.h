@@ -55,4 +55,15 @@ int sockscope_kcmp_files(int pid1, int pid2);
 /// Swift's Glibc module does not import. Returns 0, or -1 with errno set.
 int sockscope_setns_net(int fd);
 
+/// Installs handlers for `signals` (at most 8) that write the signal number as one byte to a
+/// non-blocking, close-on-exec self-pipe, and unblocks them; returns the pipe's read end, or -1
+/// with errno set. The same pipe carries `sockscope_signals_wake` bytes (0) from other threads.
+int sockscope_signals_install(const int *signals, int count);
+/// Restores the dispositions saved by `sockscope_signals_install` and closes the pipe.
+void sockscope_signals_uninstall(void);
+/// Wakes whoever waits on the pipe (a byte 0). Safe from any thread; a no-op once uninstalled.
+void sockscope_signals_wake(void);
+/// Stops the process as SIGTSTP would (default action), then, once continued, re-arms the handler.
+void sockscope_signals_stop_self(void);
+
 #endif

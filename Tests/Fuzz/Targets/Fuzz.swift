@@ -1,4 +1,4 @@
-// libFuzzer targets for the parsers that read untrusted bytes (issue 8).
+// libFuzzer targets for the parsers that read untrusted bytes.
 //
 // Built only by `.ci/fuzz` (the product exists only when SOCKSCOPE_FUZZ is set, see Package.swift),
 // with `-sanitize=fuzzer -D SOCKSCOPE_FUZZING`: libFuzzer then supplies `main` and calls
