@@ -30,7 +30,7 @@ public enum ServicesParser {
 
     /// Loads a services file; a missing or unreadable one gives an empty table (names then show as numbers).
     public static func load(path: String = "/etc/services") -> ServiceTable {
-        guard let bytes = try? Files.readAll(path) else { return ServiceTable() }
+        guard let bytes = try? Files.read(path, limit: .services) else { return ServiceTable() }
         return parse(bytes)
     }
 }
