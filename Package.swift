@@ -33,7 +33,8 @@ let package = Package(
                        providers: [.apt(["libncurses-dev"])]),
         .target(name: "CCursesShim", dependencies: ["CNcursesw"], path: "Sources/CCursesShim"),
         .target(name: "SockscopeTUI", dependencies: [
-            "SockscopeModel", "SockscopeFilter", "SockscopeCollect", "SockscopeRender", "CNcursesw", "CCursesShim",
+            "SockscopeModel", "SockscopeSystem", "SockscopeFilter", "SockscopeCollect", "SockscopeRender", "CNcursesw",
+            "CCursesShim",
         ]),
         .executableTarget(name: "sockscope", dependencies: [
             "SockscopeModel", "SockscopeSystem", "SockscopeFilter", "SockscopeCollect", "SockscopeRender", "SockscopeTUI",

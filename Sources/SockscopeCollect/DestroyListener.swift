@@ -1,4 +1,3 @@
-import Dispatch
 import SockscopeFilter
 import SockscopeModel
 import SockscopeSystem
@@ -25,7 +24,7 @@ public final class DestroyListener: @unchecked Sendable {
     private let pending = Mutex<[DestroyedSocket]>([])
     private let lostEvents = Atomic<Bool>(false)
     private let stopped = Atomic<Bool>(false)
-    private let finished = DispatchSemaphore(value: 0)
+    private let finished = Semaphore(value: 0)
 
     /// Joins the destroy groups for these protocols and families. Throws when the kernel refuses
     /// (EPERM without CAP_NET_ADMIN): the caller then falls back to diffing snapshots.
@@ -42,7 +41,9 @@ public final class DestroyListener: @unchecked Sendable {
         }
         sockets = list
         let this = UncheckedBox(self)
-        DispatchQueue.global().async { this.value.run() }
+        guard Threads.start({ this.value.run() }) else {
+            throw SystemError("pthread_create", errno: .resourceTemporarilyUnavailable)
+        }
     }
 
     /// Stops the listening thread and waits for it (at most one poll period).

@@ -1,4 +1,4 @@
-import Dispatch
+import SockscopeSystem
 import SockscopeCollect
 import SockscopeModel
 import Synchronization
@@ -41,11 +41,10 @@ final class CollectorControl: Sendable {
     }
 
     let state: Mutex<State>
-    let wake = DispatchSemaphore(value: 0)
+    let wake = Semaphore(value: 0)
     let settings: WatchSettings
     /// Wakes the UI thread (a byte on its signal pipe in the terminal; anything in tests).
     let notify: @Sendable () -> Void
-    let sortQueue = DispatchQueue(label: "sockscope.sort")
 
     init(settings: WatchSettings, ordering: Ordering, filter: ViewFilter, notify: @escaping @Sendable () -> Void) {
         self.settings = settings
@@ -80,7 +79,7 @@ final class CollectorControl: Sendable {
             let (stop, paused, interval, owners) = state.withLock { ($0.stop, $0.paused, $0.interval, $0.owners) }
             if stop { return }
             if paused {
-                _ = wake.wait(timeout: .now() + 1)
+                wake.wait(seconds: 1)
                 continue
             }
             let began = seconds()
@@ -113,7 +112,7 @@ final class CollectorControl: Sendable {
             _ = unread
             notify()
             let remaining = began + interval - seconds()
-            if remaining > 0 { _ = wake.wait(timeout: .now() + remaining) }
+            if remaining > 0 { wake.wait(seconds: remaining) }
         }
     }
 
@@ -126,7 +125,8 @@ final class CollectorControl: Sendable {
             return !s.sortRunning
         }
         guard start else { return }
-        sortQueue.async { [self] in
+        // One sort thread at a time (`sortRunning`); without a thread to spare, sort here.
+        let work: @Sendable () -> Void = { [self] in
             while true {
                 let request = state.withLock { s -> (table: PreparedTable, ordering: Ordering)? in
                     defer { s.sortRequest = nil }
@@ -143,6 +143,7 @@ final class CollectorControl: Sendable {
                 notify()
             }
         }
+        if !Threads.start(work) { work() }
     }
 }
 

@@ -106,3 +106,33 @@ import Testing
         #expect(lines.last == "sockscope: \(tree.net)/tcp: skipped 19995 more malformed lines")
     }
 }
+
+/// Case 4: with almost no file descriptors (`prlimit --nofile=4:4`: only 0, 1, 2 and one more),
+/// libdispatch could not create its epoll descriptor and trapped (SIGILL, exit 132) in every mode
+/// that starts a second thread. Now each mode ends with its answer or one clear line.
+@Suite(.requires(.tool("prlimit", package: "util-linux"))) struct FewDescriptorsTests {
+    static func run(_ args: [String], nofile: Int) throws -> RunResult {
+        try Binary.run(try Requirement.tool("prlimit", package: "util-linux").path(),
+                       ["--nofile=\(nofile):\(nofile)", Binary.sockscope] + args, timeout: 30)
+    }
+
+    @Test(arguments: [["-ta", "-p"], ["-tap", "--json"], ["--listeners"], ["--map"], ["-w", "--json", "--count", "1", "-t"]])
+    func fourDescriptorsNeverTrap(args: [String]) throws {
+        let r = try Self.run(args, nofile: 4)
+        #expect(r.status == 0 || r.status == 1, "\(args): status \(r.status): \(r.stderrText.prefix(300))")
+        let lines = r.stderrText.split(separator: "\n")
+        #expect(lines.count == 1, "\(args): \(r.stderrText.prefix(300))")
+        // Which thread gets the one free descriptor first decides which line it is.
+        let clear = lines.allSatisfy {
+            $0.hasPrefix("sockscope: ") && ($0.contains("ran out of file descriptors after") || $0.contains("Too many open files"))
+        }
+        #expect(clear, "\(args): \(r.stderrText.prefix(300))")
+    }
+
+    @Test func untilUpWithFourDescriptorsAnswers() throws {
+        let l = try Loopback.tcpListener()
+        let r = try Self.run(["--until-up", "\(l.local.port)", "--timeout", "10"], nofile: 4)
+        #expect(r.status == 0, "\(r.stderrText.prefix(300))")
+        #expect(r.stdoutText.contains(" \(l.local.port) UP "), "\(r.stdoutText)")
+    }
+}

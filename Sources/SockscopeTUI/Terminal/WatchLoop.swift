@@ -1,5 +1,5 @@
 import CCursesShim
-import Dispatch
+import SockscopeSystem
 import SockscopeCollect
 import SockscopeModel
 import Synchronization
@@ -26,9 +26,10 @@ public enum WatchLoop {
         var session = LiveSession(settings: settings, notify: { sockscope_wake() })
         let control = session.control
         let retention = closedRetention
-        DispatchQueue(label: "sockscope.collector").async {
+        let started = Threads.start {
             control.run(retention: retention, cpuMicroseconds: { sockscope_thread_cpu_us() }, collect: collect)
         }
+        guard started else { throw TerminalError("cannot start the collector thread") }
         defer {
             control.state.withLock { $0.stop = true }
             control.wake.signal()
