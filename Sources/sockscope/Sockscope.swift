@@ -130,6 +130,7 @@ struct Sockscope: ParsableCommand {
     var netns: String?
 
     static func main() {
+        ProcessSetup.makeCrashReportsNonInteractive()
         ProcessSetup.ignoreBrokenPipe()
         ProcessSetup.reserveStandardDescriptors()
         let command: Sockscope
