@@ -19,7 +19,8 @@ public enum ServicesParser {
                 if let port = UInt16(String(decoding: portText, as: UTF8.self)),
                    let proto = TransportProtocol(rawValue: protoText) {
                     let name = String(decoding: words[0], as: UTF8.self)
-                    table.add(name: name, port: port, proto: proto,
+                    let valid = String(validating: words[0], as: UTF8.self) != nil
+                    table.add(name: name, raw: valid ? nil : Array(words[0]), port: port, proto: proto,
                               aliases: words.dropFirst(2).map { String(decoding: $0, as: UTF8.self) })
                 }
             }

@@ -70,13 +70,20 @@ public enum InsightText {
     /// A port as the table shows it: the service name unless numeric (escaped), else the number.
     static func port(_ p: UInt16, _ proto: TransportProtocol, _ context: PortContext) -> String {
         if p == 0 { return "*" }
-        return context.service(p, proto).map { Escape.terminal($0) } ?? String(p)
+        return context.rawService(p, proto).map(cell) ?? String(p)
     }
 
     /// `443 (https)` or `443`.
     static func portWithService(_ p: UInt16, _ proto: TransportProtocol, _ context: PortContext) -> String {
-        guard let s = context.service(p, proto) else { return String(p) }
-        return "\(p) (\(Escape.terminal(s)))"
+        guard let s = context.rawService(p, proto) else { return String(p) }
+        return "\(p) (\(cell(s)))"
+    }
+
+    /// A name for a table cell: escaped, and cut to `Escape.cellLimit` with a `…`.
+    static func cell(_ bytes: [UInt8]) -> String {
+        var out: [UInt8] = []
+        Escape.terminal(bytes, limit: Escape.cellLimit, to: &out)
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// `1234/sshd`, `+N` when more processes hold the socket, `-` when none could be read, empty when not scanned.
@@ -86,7 +93,7 @@ public enum InsightText {
         var out: [UInt8] = []
         appendDecimal(UInt64(max(0, p.pid)), to: &out)
         out.append(UInt8(ascii: "/"))
-        Escape.terminal(p.rawName, to: &out)
+        Escape.name(p.rawName, to: &out)
         if ps.count > 1 { out.append(contentsOf: "+\(ps.count - 1)".utf8) }
         return String(decoding: out, as: UTF8.self)
     }
@@ -95,7 +102,9 @@ public enum InsightText {
     static func node(_ n: MapNode, pids: [Int32]) -> String {
         switch n {
         case .process(let name):
-            let s = String(decoding: Escape.terminalBytes(name), as: UTF8.self)
+            var bytes: [UInt8] = []
+            Escape.name(name, to: &bytes)
+            let s = String(decoding: bytes, as: UTF8.self)
             if pids.isEmpty { return s }
             let shown = pids.prefix(3).map(String.init).joined(separator: ",")
             return s + "(" + shown + (pids.count > 3 ? ",+\(pids.count - 3)" : "") + ")"
@@ -134,7 +143,7 @@ public struct ListenersRenderer: Sendable {
         for h in rows {
             let r = h.listener
             var local = InsightText.address(r.local.address)
-            if r.hasInterface { local += "%" + Escape.terminal(r.interfaceLabel) }
+            if r.hasInterface { local += "%" + InsightText.cell(r.interfaceLabelBytes) }
             local += ":" + InsightText.port(r.local.port, r.proto, ports)
             let queue = "\(h.acceptQueue)/" + (h.backlog.map(String.init) ?? "-")
             let fill = (h.queuePercent.map { "\($0)%" } ?? "-") + (h.isQueueOverHalf ? "!" : "")
@@ -166,7 +175,7 @@ public struct ListenersRenderer: Sendable {
             JSONRenderer.endpoint(r.local, to: &out, annotated: (ports, r.proto))
             JSONRenderer.number("inode", r.inode, to: &out)
             JSONRenderer.number("uid", UInt64(r.uid), to: &out)
-            if r.hasInterface { JSONRenderer.string("interface", Array(r.interfaceLabel.utf8), to: &out) }
+            if r.hasInterface { JSONRenderer.string("interface", r.interfaceLabelBytes, to: &out) }
             JSONRenderer.number("accept_queue", UInt64(h.acceptQueue), to: &out)
             if let b = h.backlog { JSONRenderer.number("backlog", UInt64(b), to: &out) }
             if let p = h.queuePercent { JSONRenderer.number("queue_percent", UInt64(p), to: &out) }
@@ -391,9 +400,9 @@ public struct MapRenderer: Sendable {
         for e in edges {
             guard let c = ids[e.client], let s = ids[e.server] else { continue }
             out.append(contentsOf: "  n\(c) -> n\(s) [label=\"\(e.proto.rawValue) \(e.port)".utf8)
-            if let svc = ports.service(e.port, e.proto) {
+            if let svc = ports.rawService(e.port, e.proto) {
                 out.append(contentsOf: " (".utf8)
-                Escape.dot(Array(svc.utf8), to: &out)
+                Escape.dot(svc, to: &out)
                 out.append(UInt8(ascii: ")"))
             }
             out.append(contentsOf: "\\n\(e.connections) conn\(e.connections == 1 ? "" : "s")".utf8)

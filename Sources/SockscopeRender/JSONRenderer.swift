@@ -43,7 +43,7 @@ public struct JSONRenderer: Sendable {
         Self.number("inode", r.inode, to: &out)
         if r.hasInterface {
             out.append(contentsOf: #","interface":""#.utf8)
-            Escape.json(Array(r.interfaceLabel.utf8), to: &out)
+            Escape.json(r.interfaceLabelBytes, to: &out)
             out.append(UInt8(ascii: "\""))
         }
         if includeCookie, let c = r.cookie { Self.number("cookie", c, to: &out) }

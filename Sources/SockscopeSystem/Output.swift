@@ -47,6 +47,16 @@ public struct FileOutput: Sendable {
         try result.get()
     }
 
+    /// True when nobody can read this output any more: the read end of a pipe was closed
+    /// (POLLERR), a terminal hung up or a socket's peer went away (POLLHUP). Asked between the
+    /// writes of a stream that may stay idle for long, so it ends when its reader does, not at
+    /// its next write. A file or /dev/null never reports gone.
+    public var readerGone: Bool {
+        var p = pollfd(fd: fd, events: 0, revents: 0)
+        guard poll(&p, 1, 0) == 1 else { return false }
+        return p.revents & Int16(POLLERR | POLLHUP) != 0
+    }
+
     /// Writes a line to stderr, ignoring failure (there is nowhere left to report it).
     public static func standardError(_ line: String) {
         var bytes = Array(line.utf8)

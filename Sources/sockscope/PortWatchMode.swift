@@ -46,7 +46,8 @@ extension Sockscope {
                     last[p] = up[p] != nil
                     line(port: p, sockets: owned[p] ?? up[p] ?? [], up: up[p] != nil, time: stamp, to: &out)
                 }
-                if let status = writer.write(out) { return status }
+                // The reader of --until-up's lines going away is no answer: the status is, so wait on.
+                if let status = writer.write(out), !(until && status == 0) { return status }
             }
             if until && wanted.allSatisfy({ last[$0] == true }) { return 0 }
             refreshes += 1
@@ -57,7 +58,9 @@ extension Sockscope {
                 return 1
             }
             let wait = until ? min(period, max(0, deadline - Clock.monotonic())) : period
-            if !Clock.sleep(wait, while: { !StopSignals.requested }) { return until ? 1 : 0 }
+            // --watch-port may print nothing for hours: notice its reader gone between polls.
+            let keepGoing = { !StopSignals.requested && (until || !writer.out.readerGone) }
+            if !Clock.sleep(wait, while: keepGoing) { return until ? 1 : 0 }
         }
     }
 
@@ -89,7 +92,7 @@ extension Sockscope {
             out.append(contentsOf: ":\(port)".utf8)
             for o in r.processes ?? [] {
                 out.append(contentsOf: " \(o.pid)/".utf8)
-                Escape.terminal(o.rawName, to: &out)
+                Escape.name(o.rawName, to: &out)
             }
         }
         out.append(0x0A)

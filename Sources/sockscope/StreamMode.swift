@@ -75,7 +75,8 @@ extension Sockscope {
             }
             refreshes += 1
             if let count, refreshes >= count { return 0 }
-            if !Clock.sleep(interval, while: { !StopSignals.requested }) { return 0 }
+            // An idle stream writes nothing for long: notice a reader gone between refreshes too.
+            if !Clock.sleep(interval, while: { !StopSignals.requested && !writer.out.readerGone }) { return 0 }
         }
     }
 }

@@ -47,10 +47,22 @@ extension Sockscope {
     }
 }
 
-/// `--interval`: seconds, more than 0 and at most an hour.
+/// The shortest `--interval`: every refresh is a full dump (and with owners a /proc scan), so a
+/// shorter one is a busy loop rather than a faster view.
+let minimumInterval = 0.05
+
+/// `--interval`: seconds, at least `minimumInterval` and at most an hour.
 func parseInterval(_ text: String) throws -> Double {
+    guard let v = Double(text), v.isFinite, v >= minimumInterval, v <= 3600 else {
+        throw ValidationError("--interval must be a number of seconds, at least \(minimumInterval) and at most 3600 (got '\(text)')")
+    }
+    return v
+}
+
+/// `--timeout`: seconds, more than 0 and at most an hour.
+func parseTimeout(_ text: String) throws -> Double {
     guard let v = Double(text), v.isFinite, v > 0, v <= 3600 else {
-        throw ValidationError("--interval must be a number of seconds, more than 0 and at most 3600 (got '\(text)')")
+        throw ValidationError("--timeout must be a number of seconds, more than 0 and at most 3600 (got '\(text)')")
     }
     return v
 }

@@ -136,3 +136,31 @@ import Testing
         #expect(r.stdoutText.contains(" \(l.local.port) UP "), "\(r.stdoutText)")
     }
 }
+
+/// Case 7, with a real process: named `",pid=1,fd=3),(` it showed as two owners in `users:(…)`.
+@Suite struct ForgedOwnerTests {
+    @Test func aProcessNamedLikeAnEntryIsOneOwner() throws {
+        let script = """
+        import ctypes, socket, sys
+        s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
+        ctypes.CDLL(None).prctl(15, ctypes.c_char_p(b'",pid=1,fd=3),('), 0, 0, 0)  # PR_SET_NAME
+        print(s.getsockname()[1], s.fileno(), flush=True)
+        sys.stdin.read()
+        """
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        p.arguments = ["-c", script]
+        let out = Pipe(), input = Pipe()
+        p.standardOutput = out
+        p.standardInput = input
+        try p.run()
+        defer { try? input.fileHandleForWriting.close(); p.waitUntilExit() }
+        let words = String(decoding: out.readFirstLine(), as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" })
+        let port = try #require(words.first.flatMap { UInt16($0) })
+        let fd = try #require(words.dropFirst().first.flatMap { Int($0) })
+        let r = try Binary.sockscope(["-tlpn", "--port", "\(port)"])
+        #expect(r.status == 0, "\(r.stderrText)")
+        let row = try #require(r.stdoutText.split(separator: "\n").first { $0.contains("127.0.0.1:\(port) ") })
+        #expect(row.hasSuffix(#"users:(("\",pid=1,fd=3),(",pid=\#(p.processIdentifier),fd=\#(fd)))"#), "\(row)")
+    }
+}

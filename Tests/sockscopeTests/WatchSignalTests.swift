@@ -68,6 +68,10 @@ import Testing
         // As a user's shell has it: no SWIFT_BACKTRACE (sockscope decides it).
         try T.start(tmux, "-w -n --interval 0.2", in: dir, environment: "env -u SWIFT_BACKTRACE")
         try Self.waitForView(tmux)
+        // The runtime read SWIFT_BACKTRACE before main: sockscope re-executed itself with it set.
+        let pid = try Self.sockscopePID(tmux)
+        let environ = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/environ"))) ?? Data()
+        #expect(environ.split(separator: 0).contains { String(decoding: $0, as: UTF8.self) == "SWIFT_BACKTRACE=interactive=no" })
         try tmux.run(["send-keys", "-t", "t", "C-\\"])
         try Self.expectRestored(tmux, dir, status: 128 + SIGQUIT, "Ctrl-\\")
     }
