@@ -214,6 +214,10 @@ func joinNegativeValues(_ args: [String]) -> [String] {
 }
 
 func parsePorts(_ text: String) throws -> PortSpec {
+    // A service name never starts with '-': `-1` is a negative port, not an unknown name.
+    for item in text.split(separator: ",") where item.first == "-" {
+        throw ValidationError("port \(item) is out of range (0-65535)")
+    }
     do {
         return try PortSpec(parsing: text, resolve: { services.ports(named: $0) })
     } catch {
