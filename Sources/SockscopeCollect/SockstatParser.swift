@@ -35,7 +35,7 @@ public enum SockstatParser {
     /// The estimate from parsed counters. Each counter is clamped to `0...maxEstimate` before
     /// adding: the numbers are the file's, not the kernel's (a `--proc-root` tree may say anything),
     /// and four of them near `Int.max` would overflow the sum.
-    static func estimate(v4: [String: [String: Int]], v6: [String: [String: Int]], protocols: Set<TransportProtocol>) -> Int {
+    public static func estimate(v4: [String: [String: Int]], v6: [String: [String: Int]], protocols: Set<TransportProtocol>) -> Int {
         func c(_ v: Int?) -> Int { min(max(v ?? 0, 0), maxEstimate) }
         var n = 0
         if protocols.contains(.tcp) {

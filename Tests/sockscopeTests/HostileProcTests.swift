@@ -91,6 +91,16 @@ import Testing
         #expect(try JSONDecoder().decode([Row].self, from: r.stdout).contains { $0.inode == l.inode })
     }
 
+    /// Case 3: a FIFO given to `--netns` (as a path, or planted under /run/netns) hung in open(2).
+    @Test func aFIFOAsTheNetworkNamespaceIsAnErrorNamingIt() throws {
+        let tree = try Tree()
+        try tree.fifo("ns")
+        let path = tree.net + "/ns"
+        let r = try Binary.sockscope(["--netns", path, "-t"], timeout: 20)
+        #expect(r.status == 1)
+        #expect(Self.stderrLines(r) == ["sockscope: cannot enter network namespace '\(path)': open \(path): not a regular file (a FIFO)"])
+    }
+
     /// Case 2: every malformed line of a large garbage table used to be kept (577 MB after 20 s of
     /// /dev/urandom); now the first five are reported, the rest counted.
     @Test func malformedLinesAreCappedAndCounted() throws {
