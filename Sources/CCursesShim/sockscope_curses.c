@@ -4,7 +4,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <string.h>
+#include <term.h>
+#include <termios.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -50,4 +53,98 @@ int64_t sockscope_thread_cpu_us(void) {
     struct rusage ru;
     if (getrusage(RUSAGE_THREAD, &ru) != 0) return -1;
     return (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+}
+
+// Fatal signals in the live view. The terminal is in raw mode on the alternate screen; a crash
+// (or Ctrl-\) must hand it back as it was before anything else runs, or the shell is left raw.
+// Only async-signal-safe calls here: tcsetattr, write, sigaction, raise.
+static struct termios shell_modes;
+static int shell_modes_saved;
+// The terminfo strings that leave curses mode, copied while curses is up (the handler must not
+// call into curses): attributes off, cursor visible, keypad transmit off, alternate screen off.
+static char leave_sequence[512];
+static size_t leave_length;
+static const int fatal[] = {SIGQUIT, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP};
+#define NFATAL (sizeof fatal / sizeof fatal[0])
+static struct sigaction fatal_saved[NFATAL];
+static int fatal_installed;
+
+int sockscope_terminal_save(int fd) {
+    if (tcgetattr(fd, &shell_modes) != 0) return -1;
+    shell_modes_saved = 1;
+    return 0;
+}
+
+static void append_cap(const char *name) {
+    char *s = tigetstr((char *)name);
+    if (s == NULL || s == (char *)-1) return;
+    size_t n = strlen(s);
+    if (leave_length + n >= sizeof leave_sequence) return;
+    memcpy(leave_sequence + leave_length, s, n);
+    leave_length += n;
+}
+
+static void restore_terminal(void) {
+    if (leave_length > 0) (void)!write(1, leave_sequence, leave_length);
+    if (shell_modes_saved) tcsetattr(0, TCSANOW, &shell_modes);
+}
+
+static void on_fatal(int signo, siginfo_t *info, void *context) {
+    restore_terminal();
+    // Hand the signal to whoever had it before (the Swift runtime's backtracer, which prints to
+    // the now restored terminal), or to the default action: re-raised, it is delivered as soon
+    // as this handler returns (a fault re-faults on return with the default action in place).
+    for (size_t i = 0; i < NFATAL; i++) {
+        if (fatal[i] != signo) continue;
+        struct sigaction prev = fatal_saved[i];
+        sigaction(signo, &prev, NULL);
+        if (prev.sa_flags & SA_SIGINFO) {
+            if (prev.sa_sigaction) prev.sa_sigaction(signo, info, context);
+        } else if (prev.sa_handler != SIG_DFL && prev.sa_handler != SIG_IGN) {
+            prev.sa_handler(signo);
+        }
+        // The backtracer returns expecting a fault to recur; a signal sent with kill (Ctrl-\)
+        // would not, and the process would run on with its terminal gone: end it either way.
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        sigemptyset(&dfl.sa_mask);
+        sigaction(signo, &dfl, NULL);
+        raise(signo);
+        return;
+    }
+}
+
+void sockscope_fatal_install(void) {
+    if (fatal_installed) return;
+    leave_length = 0;
+    append_cap("sgr0");
+    append_cap("cnorm");
+    append_cap("rmkx");
+    append_cap("rmcup");
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_fatal;
+    sigemptyset(&sa.sa_mask);
+    // SA_ONSTACK: a stack overflow's SIGSEGV can only be handled on the alternate stack the
+    // Swift runtime sets up (when there is none, the flag is ignored).
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    for (size_t i = 0; i < NFATAL; i++) sigaction(fatal[i], &sa, &fatal_saved[i]);
+    // SIGQUIT may arrive blocked from the parent (a test runner's thread): unblock it.
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGQUIT);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    fatal_installed = 1;
+}
+
+void sockscope_fatal_uninstall(void) {
+    if (!fatal_installed) return;
+    for (size_t i = 0; i < NFATAL; i++) sigaction(fatal[i], &fatal_saved[i], NULL);
+    fatal_installed = 0;
+}
+
+int sockscope_can_position_cursor(void) {
+    char *s = tigetstr((char *)"cup");
+    return s != NULL && s != (char *)-1;
 }

@@ -42,6 +42,8 @@ public struct CollectError: Error, Sendable, CustomStringConvertible {
 /// Reads the socket tables for a query from netlink or /proc, and returns de-duplicated records.
 public struct SocketCollector: Sendable {
     public var options: CollectOptions
+    /// How many malformed /proc/net lines are reported one by one (the rest as a count).
+    static let malformedShown = 5
     /// How many times a dump that was interrupted, truncated or overrun is redone before giving up.
     public static let dumpAttempts = 4
 
@@ -140,7 +142,7 @@ public struct SocketCollector: Sendable {
         let predicate = query.predicate
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: SockDiagSocket.receiveBufferSize, alignment: 16)
         defer { buffer.deallocate() }
-        var interfaceNames: [UInt32: String?] = [:]
+        var interfaceNames: [UInt32: [UInt8]?] = [:]
 
         var (parts, unplanned) = Self.dumpParts(query, legacyTCP: true)
         for p in unplanned { notices.append("\(p.rawValue) sockets are not collected (no reader for their diag messages yet)") }
@@ -230,8 +232,8 @@ public struct SocketCollector: Sendable {
                 if case .unsupported = outcome { break }
                 for i in start..<records.count where records[i].interfaceIndex != 0 {
                     let index = records[i].interfaceIndex
-                    if interfaceNames[index] == nil { interfaceNames[index] = .some(Interfaces.name(index: index)) }
-                    records[i].interface = interfaceNames[index] ?? nil
+                    if interfaceNames[index] == nil { interfaceNames[index] = .some(Interfaces.rawName(index: index)) }
+                    records[i].rawInterface = interfaceNames[index] ?? nil
                 }
                 break
             }
@@ -328,26 +330,39 @@ public struct SocketCollector: Sendable {
             let name = proto.rawValue + (family == .inet6 ? "6" : "")
             let path = options.procRoot + "/net/" + name
             let parser = ProcNetParser(proto: proto, family: family)
-            var bad: [MalformedLine] = []
+            // The first few bad lines are kept for the notices, the rest only counted: a hostile
+            // file of endless garbage must not grow memory line by line.
+            var bad: [MalformedLine] = [], badCount = 0
             do {
                 let file = try ReadOnlyFile(path)
-                var filled = 0, lines = 0
+                var filled = 0, lines = 0, total = 0
                 while true {
                     let n = try file.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]))
                     filled += n
+                    total += n
                     let done = n == 0
+                    if total > ReadLimit.socketTable.bytes || lines > ReadLimit.maxTableLines {
+                        throw CollectError("cannot read \(path): more than \(ReadLimit.maxTableLines) lines "
+                            + "or \(ReadLimit.socketTable.bytes) bytes; not a socket table")
+                    }
                     let (consumed, seen) = parser.parse(UnsafeRawBufferPointer(rebasing: buffer[0..<filled]),
                                                         linesBefore: lines, isEnd: done, emit: { r in
                         guard states.contains(r.state), predicate == .all || predicate.evaluate(r, ephemeral: query.ephemeral) else { return }
                         let fresh = r.inode != 0 ? seenInodes.insert(r.inode).inserted : seenTuples.insert(ProcKey(r)).inserted
                         if fresh { records.append(r) }
-                    }, malformed: { bad.append($0) })
+                    }, malformed: { b in
+                        badCount += 1
+                        if bad.count < Self.malformedShown { bad.append(b) }
+                    })
                     lines += seen
                     if done { break }
                     // Keep the partial last line; a single line longer than the buffer is malformed.
                     let rest = filled - consumed
                     if rest == chunk {
-                        bad.append(MalformedLine(line: lines + 1, reason: "line longer than \(chunk) bytes"))
+                        badCount += 1
+                        if bad.count < Self.malformedShown {
+                            bad.append(MalformedLine(line: lines + 1, reason: "line longer than \(chunk) bytes"))
+                        }
                         filled = 0
                         continue
                     }
@@ -356,13 +371,17 @@ public struct SocketCollector: Sendable {
                     }
                     filled = rest
                 }
-            } catch {
+            } catch let error as CollectError {
+                throw error
+            } catch let error as SystemError {
                 // No tcp6/udp6 means IPv6 is disabled: there are simply no such sockets.
                 if family == .inet6 && error.errno == .noSuchFileOrDirectory && error.operation == "open" { continue }
-                throw CollectError("cannot read \(path): \(SystemError.message(error.errno))")
+                throw CollectError("cannot read \(path): \(error.reason)")
+            } catch {
+                throw CollectError("cannot read \(path): \(error)")
             }
-            for b in bad.prefix(5) { notices.append("\(path): skipped malformed \(b)") }
-            if bad.count > 5 { notices.append("\(path): skipped \(bad.count - 5) more malformed lines") }
+            for b in bad { notices.append("\(path): skipped malformed \(b)") }
+            if badCount > bad.count { notices.append("\(path): skipped \(badCount - bad.count) more malformed lines") }
         }
         return Snapshot(records: records, source: .proc, notices: notices)
     }

@@ -109,10 +109,10 @@ struct TableFingerprint: Equatable {
 
     /// Nil when the counters cannot be read (no procfs there): the caller then always verifies.
     static func read(procRoot: String) -> TableFingerprint? {
-        guard let sockstat = try? Files.readAll(procRoot + "/net/sockstat", sizeHint: 1024),
-              let snmp = try? Files.readAll(procRoot + "/net/snmp", sizeHint: 4096) else { return nil }
-        let sockstat6 = (try? Files.readAll(procRoot + "/net/sockstat6", sizeHint: 1024)) ?? []
-        let netstat = (try? Files.readAll(procRoot + "/net/netstat", sizeHint: 8192)) ?? []
+        guard let sockstat = try? Files.read(procRoot + "/net/sockstat", limit: .small),
+              let snmp = try? Files.read(procRoot + "/net/snmp", limit: .counters) else { return nil }
+        let sockstat6 = (try? Files.read(procRoot + "/net/sockstat6", limit: .small)) ?? []
+        let netstat = (try? Files.read(procRoot + "/net/netstat", limit: .counters)) ?? []
         return parse(sockstat: sockstat, sockstat6: sockstat6, snmp: snmp, netstat: netstat)
     }
 

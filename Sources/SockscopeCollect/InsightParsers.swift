@@ -17,7 +17,7 @@ public enum EphemeralRangeParser {
 
     /// Reads `procRoot/sys/net/ipv4/ip_local_port_range`; nil when missing or unreadable.
     public static func load(procRoot: String = "/proc") -> EphemeralRange? {
-        guard let bytes = try? Files.readAll(procRoot + "/sys/net/ipv4/ip_local_port_range", sizeHint: 64, limit: 4096)
+        guard let bytes = try? Files.read(procRoot + "/sys/net/ipv4/ip_local_port_range", limit: .small)
         else { return nil }
         return parse(bytes)
     }
@@ -60,7 +60,7 @@ public enum NetstatParser {
 
     /// Reads `procRoot/net/netstat`; nil when missing, unreadable or without the counters.
     public static func loadListenCounters(procRoot: String = "/proc") -> ListenCounters? {
-        guard let bytes = try? Files.readAll(procRoot + "/net/netstat", sizeHint: 8192, limit: 1 << 20) else { return nil }
+        guard let bytes = try? Files.read(procRoot + "/net/netstat", limit: .counters) else { return nil }
         return listenCounters(bytes)
     }
 }

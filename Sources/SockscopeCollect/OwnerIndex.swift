@@ -13,21 +13,31 @@ public struct OwnerIndex: Sendable {
     public var unreadableProcesses: Int
     /// Processes whose descriptors were read.
     public var scannedProcesses: Int
+    /// The scan stopped early because this process had no file descriptor left (EMFILE, or
+    /// ENFILE for the whole system): the processes after `scannedProcesses` were not read.
+    public var ranOutOfDescriptors: Bool
 
-    public init(owners: [UInt64: [SocketOwner]] = [:], unreadableProcesses: Int = 0, scannedProcesses: Int = 0) {
+    public init(owners: [UInt64: [SocketOwner]] = [:], unreadableProcesses: Int = 0, scannedProcesses: Int = 0,
+                ranOutOfDescriptors: Bool = false) {
         self.owners = owners; self.unreadableProcesses = unreadableProcesses; self.scannedProcesses = scannedProcesses
+        self.ranOutOfDescriptors = ranOutOfDescriptors
     }
 
     /// True when some owners may be missing because a process could not be read.
-    public var isIncomplete: Bool { unreadableProcesses > 0 }
+    public var isIncomplete: Bool { unreadableProcesses > 0 || ranOutOfDescriptors }
 
     /// The notice printed once when the index is incomplete.
     public static let incompleteNotice = "some owners could not be read (not root?)"
 
     /// The notice for this index, nil when it is complete. As root the hint would mislead (a
     /// process can still refuse root, e.g. one in another user namespace): say how many refused.
+    /// Running out of descriptors is said as such whoever runs it: it is no permission problem.
     public func notice(effectiveUID: UInt32) -> String? {
         guard isIncomplete else { return nil }
+        if ranOutOfDescriptors {
+            let n = scannedProcesses
+            return "some owners could not be read (ran out of file descriptors after \(n) process\(n == 1 ? "" : "es"))"
+        }
         if effectiveUID != 0 { return Self.incompleteNotice }
         return "some owners could not be read (\(unreadableProcesses) process\(unreadableProcesses == 1 ? "" : "es") refused access)"
     }
@@ -43,7 +53,15 @@ public struct OwnerIndex: Sendable {
 /// Every read is relative to a directory already open, and every per-process or per-fd failure
 /// is expected: processes and descriptors come and go during the scan (ENOENT, ESRCH), other
 /// users' processes are closed to us (EACCES), names can be odd (ENAMETOOLONG). Such an entry is
-/// skipped and the scan goes on; only permission-like failures count as "unreadable".
+/// skipped and the scan goes on; only permission-like failures count as "unreadable". EMFILE and
+/// ENFILE stop the scan: every further open would fail the same way.
+///
+/// PID reuse: each process is read through one descriptor of its `/proc/PID` directory (`fd/`,
+/// `stat`, `comm`, `status`, `cgroup` are opened relative to it), which stays bound to the process
+/// it was opened for: once that process exits, reads through it fail rather than reach a newcomer
+/// given the same pid. The start time (`stat` field 22) is read before the descriptors and again
+/// after the other files: a different one means the directory named another process by then, and
+/// the process is dropped.
 ///
 /// Threads: a thread created with its own descriptor table (`clone` without `CLONE_FILES`, or
 /// `unshare(CLONE_FILES)`) holds sockets that `/proc/PID/fd` does not show. For a process with
@@ -56,6 +74,9 @@ public struct OwnerScanner: Sendable {
     public var procRoot: String
     /// Read `/proc/PID/cgroup` for each owning process.
     public var cgroups: Bool
+    /// Called with each pid after its descriptors were read and before its other files are: lets
+    /// a test replace the process in between, as an exit and a reused pid would.
+    var afterDescriptors: (@Sendable (Int32) -> Void)?
 
     public init(procRoot: String = "/proc", cgroups: Bool = true) {
         self.procRoot = procRoot; self.cgroups = cgroups
@@ -68,7 +89,7 @@ public struct OwnerScanner: Sendable {
         do {
             proc = try Directory(path: procRoot)
         } catch {
-            index.unreadableProcesses = 1
+            if Self.isExhausted(error.errno) { index.ranOutOfDescriptors = true } else { index.unreadableProcesses = 1 }
             return index
         }
         var pids: [Int32] = []
@@ -83,28 +104,57 @@ public struct OwnerScanner: Sendable {
         var found: [FDSocket] = []
         let linkBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64, alignment: 1)
         defer { linkBuffer.deallocate() }
+        var exhausted = false
+        // A file of the process, nil when it cannot be read; running out of descriptors is noted.
+        func file(_ dir: Directory, _ name: String, _ limit: ReadLimit) -> [UInt8]? {
+            do {
+                return try dir.readFile(name, limit: limit)
+            } catch {
+                if Self.isExhausted(error.errno) { exhausted = true }
+                return nil
+            }
+        }
         for pid in pids {
+            if exhausted { break }
             found.removeAll(keepingCapacity: true)
-            let p = String(pid)
-            switch Self.scanFDs(proc, p + "/fd", linkBuffer: linkBuffer, into: &found) {
+            let dir: Directory
+            do {
+                dir = try Directory(at: proc, String(pid))
+            } catch {
+                if Self.isExhausted(error.errno) { exhausted = true; break }
+                if !Self.isGone(error.errno) { index.unreadableProcesses += 1 }
+                continue
+            }
+            let stat = file(dir, "stat", .small).flatMap { ProcStatParser.parse($0) }
+            if exhausted { break }
+            switch Self.scanFDs(dir, "fd", linkBuffer: linkBuffer, into: &found) {
             case .gone: continue
+            case .exhausted: exhausted = true
             case .unreadable:
                 // Keep whatever was read before a descriptor was refused (normally nothing).
                 index.unreadableProcesses += 1
                 if found.isEmpty { continue }
             case .read: index.scannedProcesses += 1
             }
-            let stat = (try? proc.readFile(p + "/stat", sizeHint: 512)).flatMap { ProcStatParser.parse($0) }
-            if let stat, stat.threads > 1 { scanThreads(proc, pid, linkBuffer: linkBuffer, into: &found) }
+            if exhausted { break }
+            if let stat, stat.threads > 1 { scanThreads(dir, pid, linkBuffer: linkBuffer, into: &found) }
             if found.isEmpty { continue }
+            afterDescriptors?(pid)
 
             // The name from stat, raw (comm is the same bytes plus a newline; it is the fallback).
-            let name = stat?.name ?? (try? proc.readFile(p + "/comm", sizeHint: 64)).map(ProcCommParser.parse) ?? []
+            let name = stat?.name ?? file(dir, "comm", .small).map(ProcCommParser.parse) ?? []
             // The real uid from status; the /proc/PID directory's owner (the effective uid) if that fails.
             // Neither readable: the process has exited since its fds were read.
-            guard let uid = (try? proc.readFile(p + "/status", sizeHint: 2048)).flatMap(ProcStatusParser.uids)?.real
-                    ?? (try? proc.ownerUID(of: p)) else { continue }
-            let cgroup = cgroups ? (try? proc.readFile(p + "/cgroup", sizeHint: 256)).flatMap(CgroupParser.parse) : nil
+            guard let uid = file(dir, "status", .status).flatMap(ProcStatusParser.uids)?.real ?? (try? dir.ownerUID())
+            else { continue }
+            let cgroup = cgroups ? file(dir, "cgroup", .cgroup).flatMap(CgroupParser.parse) : nil
+            if exhausted { break }
+            // Still the process whose descriptors were read? (An exited one reads as nil: what was
+            // read before it exited was true then, and stays.)
+            if let before = stat?.startTime, let now = file(dir, "stat", .small).flatMap(ProcStatParser.parse),
+               now.startTime != before {
+                continue
+            }
             let owner = SocketOwner(pid: pid, rawName: name, uid: uid, user: users.name(of: uid), fd: 0,
                                     cgroup: cgroup?.path, unit: cgroup?.unit, container: cgroup?.container)
             for s in found {
@@ -113,6 +163,7 @@ public struct OwnerScanner: Sendable {
                 index.owners[s.inode, default: []].append(o)
             }
         }
+        index.ranOutOfDescriptors = exhausted
         // /proc lists pids and fds in ascending order, but nothing promises it. Find the lists to
         // sort first: writing while iterating would copy the whole dictionary.
         let unsorted = index.owners.compactMap { inode, list in
@@ -127,15 +178,16 @@ public struct OwnerScanner: Sendable {
         var inode: UInt64
     }
 
-    enum FDScan { case read, gone, unreadable }
+    enum FDScan { case read, gone, unreadable, exhausted }
 
-    /// Reads one descriptor table (`PID/fd` or `PID/task/TID/fd`), appending its sockets.
-    static func scanFDs(_ proc: Directory, _ path: String, linkBuffer: UnsafeMutableRawBufferPointer,
+    /// Reads one descriptor table (`fd` or `task/TID/fd` under a process directory), appending its sockets.
+    static func scanFDs(_ parent: Directory, _ path: String, linkBuffer: UnsafeMutableRawBufferPointer,
                         into found: inout [FDSocket]) -> FDScan {
         let dir: Directory
         do {
-            dir = try Directory(at: proc, path)
+            dir = try Directory(at: parent, path)
         } catch {
+            if isExhausted(error.errno) { return .exhausted }
             return isGone(error.errno) ? .gone : .unreadable
         }
         var denied = false
@@ -163,10 +215,10 @@ public struct OwnerScanner: Sendable {
     }
 
     /// Scans the descriptor tables of threads that do not (or may not) share the process's.
-    func scanThreads(_ proc: Directory, _ pid: Int32, linkBuffer: UnsafeMutableRawBufferPointer,
+    func scanThreads(_ process: Directory, _ pid: Int32, linkBuffer: UnsafeMutableRawBufferPointer,
                      into found: inout [FDSocket]) {
         let task: Directory
-        do { task = try Directory(at: proc, "\(pid)/task") } catch { return }
+        do { task = try Directory(at: process, "task") } catch { return }
         var tids: [Int32] = []
         try? task.forEachEntry { name, _ in
             if let tid = Int32(decimal: name), tid != pid { tids.append(tid) }
@@ -183,10 +235,10 @@ public struct OwnerScanner: Sendable {
                 // No kcmp (kernel without it, or refused): a table holding other fd numbers than the
                 // process's is its own. One holding the same numbers is taken as shared — the limit of
                 // this fallback — rather than reading every link of every thread (threads × fds).
-                if processFDs == nil { processFDs = Self.fdNumbers(proc, "\(pid)/fd") }
-                if Self.fdNumbers(proc, "\(pid)/task/\(tid)/fd") == processFDs { continue }
+                if processFDs == nil { processFDs = Self.fdNumbers(process, "fd") }
+                if Self.fdNumbers(process, "task/\(tid)/fd") == processFDs { continue }
             }
-            _ = Self.scanFDs(proc, "\(pid)/task/\(tid)/fd", linkBuffer: linkBuffer, into: &found)
+            _ = Self.scanFDs(process, "task/\(tid)/fd", linkBuffer: linkBuffer, into: &found)
             extra = true
         }
         // A thread that shares the table after all (kcmp could not tell) repeats the process's fds.
@@ -214,6 +266,9 @@ public struct OwnerScanner: Sendable {
         for i in 0..<plen where target[i] != prefix.utf8Start[i] { return nil }
         return UInt64(decimal: target[plen..<(target.count - 1)])
     }
+
+    /// No descriptor left: for this process (EMFILE) or the whole system (ENFILE).
+    static func isExhausted(_ e: Errno) -> Bool { e == .tooManyOpenFiles || e == .tooManyOpenFilesInSystem }
 
     /// The process or descriptor no longer exists (or never did): a normal race, not a failure.
     static func isGone(_ e: Errno) -> Bool {

@@ -11,9 +11,13 @@ public struct ProcStat: Sendable, Hashable {
     public var ppid: Int32
     /// Field 20: how many threads the process has.
     public var threads: Int
+    /// Field 22: when the process started, in clock ticks after boot; nil when the line stops
+    /// before it. A pid and a start time together name one process: a reused pid has a later one.
+    public var startTime: UInt64?
 
-    public init(pid: Int32, name: [UInt8], state: UInt8, ppid: Int32, threads: Int) {
+    public init(pid: Int32, name: [UInt8], state: UInt8, ppid: Int32, threads: Int, startTime: UInt64? = nil) {
         self.pid = pid; self.name = name; self.state = state; self.ppid = ppid; self.threads = threads
+        self.startTime = startTime
     }
 }
 
@@ -33,7 +37,8 @@ public enum ProcStatParser {
         // fields[0] is field 3 (state); field n is fields[n - 3].
         guard fields.count >= 18, fields[0].count == 1, let state = fields[0].first,
               let ppid = Int32(decimal: fields[1]), let threads = Int(decimal: fields[17]) else { return nil }
-        return ProcStat(pid: pid, name: name, state: state, ppid: ppid, threads: threads)
+        let start = fields.count > 19 ? UInt64(decimal: fields[19]) : nil
+        return ProcStat(pid: pid, name: name, state: state, ppid: ppid, threads: threads, startTime: start)
     }
 }
 

@@ -20,7 +20,8 @@ public enum ServicesParser {
                    // Only tcp and udp entries: the names a port filter resolves over (MPTCP uses tcp's).
                    let proto = TransportProtocol(rawValue: protoText), proto == .tcp || proto == .udp {
                     let name = String(decoding: words[0], as: UTF8.self)
-                    table.add(name: name, port: port, proto: proto,
+                    let valid = String(validating: words[0], as: UTF8.self) != nil
+                    table.add(name: name, raw: valid ? nil : Array(words[0]), port: port, proto: proto,
                               aliases: words.dropFirst(2).map { String(decoding: $0, as: UTF8.self) })
                 }
             }
@@ -31,7 +32,7 @@ public enum ServicesParser {
 
     /// Loads a services file; a missing or unreadable one gives an empty table (names then show as numbers).
     public static func load(path: String = "/etc/services") -> ServiceTable {
-        guard let bytes = try? Files.readAll(path) else { return ServiceTable() }
+        guard let bytes = try? Files.read(path, limit: .services) else { return ServiceTable() }
         return parse(bytes)
     }
 }

@@ -28,6 +28,9 @@ public struct PortSpec: Sendable, Hashable, CustomStringConvertible {
             } else if item.first?.isNumber == true {
                 let p = try PortSpec.port(String(item))
                 out.append(p...p)
+            } else if item.first == "-" {
+                // A service name never starts with '-': `-1` is a negative port, not an unknown name.
+                throw FilterError("port \(item) is out of range (0-65535)")
             } else {
                 let ports = resolve(String(item))
                 guard !ports.isEmpty else { throw FilterError("unknown service name '\(item)'") }

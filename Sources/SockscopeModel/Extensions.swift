@@ -184,6 +184,9 @@ extension SocketRecord: Codable {
     /// The bound interface's name, or its index in decimal when the name is unknown.
     public var interfaceLabel: String { interface ?? String(interfaceIndex) }
 
+    /// `interfaceLabel` as the name's raw bytes, for renderers that escape them.
+    public var interfaceLabelBytes: [UInt8] { rawInterface ?? Array(String(interfaceIndex).utf8) }
+
     /// True when the socket is bound to an interface (the JSON `interface` key is present).
     public var hasInterface: Bool { interfaceIndex != 0 || interface != nil }
 }

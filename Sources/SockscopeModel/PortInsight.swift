@@ -63,6 +63,11 @@ public struct PortContext: Sendable, Hashable {
         port == 0 ? nil : services.name(port: port, proto: proto)
     }
 
+    /// `service(_:_:)` as the name's bytes from the services file (not necessarily UTF-8).
+    public func rawService(_ port: UInt16, _ proto: TransportProtocol) -> [UInt8]? {
+        port == 0 ? nil : services.rawName(port: port, proto: proto)
+    }
+
     /// The `userInfo` key under which `SocketRecord`'s `Encodable` looks for a context, so that
     /// `JSONEncoder` output and the hand-written renderer stay the same object.
     public static let userInfoKey: CodingUserInfoKey? = CodingUserInfoKey(rawValue: "sockscope.portContext")
@@ -76,6 +81,14 @@ extension ServiceTable {
             return name(port: r.local.port, proto: r.proto)
         }
         return name(port: r.remote.port, proto: r.proto) ?? name(port: r.local.port, proto: r.proto)
+    }
+
+    /// `name(describing:)` as the name's bytes from the services file.
+    public func rawName(describing r: SocketRecord) -> [UInt8]? {
+        if r.state == .listen || (r.proto == .udp && r.state == .close) || r.remote.port == 0 {
+            return rawName(port: r.local.port, proto: r.proto)
+        }
+        return rawName(port: r.remote.port, proto: r.proto) ?? rawName(port: r.local.port, proto: r.proto)
     }
 }
 

@@ -122,7 +122,7 @@ public struct SocketRecord: Sendable, Hashable {
     struct Extensions: Sendable, Hashable {
         var tcpInfo: TCPInfo?
         var memory: SocketMemory?
-        var interface: String?
+        var interface: [UInt8]?
         var unixName: [UInt8]?
         var mark: UInt32?
         var cgroupID: UInt64?
@@ -145,8 +145,15 @@ public struct SocketRecord: Sendable, Hashable {
         set { storedCookie = newValue ?? 0 }
     }
 
-    /// The bound interface's name, when `interfaceIndex` is non-zero and the name is known.
+    /// The bound interface's name, when `interfaceIndex` is non-zero and the name is known,
+    /// decoded as UTF-8 (invalid sequences as U+FFFD). Renderers use `rawInterface`.
     public var interface: String? {
+        get { rawInterface.map { String(decoding: $0, as: UTF8.self) } }
+        set { rawInterface = newValue.map { Array($0.utf8) } }
+    }
+
+    /// The bound interface's name as the kernel keeps it: bytes, not necessarily UTF-8.
+    public var rawInterface: [UInt8]? {
         get { box?.value.interface }
         set {
             if newValue == nil && box == nil { return }

@@ -1,7 +1,78 @@
 import SockscopeModel
 
-/// Escaping of untrusted strings (process names, cgroup paths, interface names) for output.
+/// Escaping of untrusted strings (process names, cgroup paths, interface and service names) for output.
+///
+/// One rule for every text renderer (table, live view, insight views, port-watch lines, DOT labels
+/// go through `terminal`): printable UTF-8 as is; `\\` for a backslash; `\xNN` for each C0
+/// control, DEL and each byte that is not part of valid UTF-8; `\u{NNNN}` for C1 controls and
+/// direction overrides. Where a name sits among syntax of its own (`users:(("name",pid=…))`,
+/// `1234/name`), `quoted` and `name` add `\"` for a quote, so no name can close its field and
+/// start another. JSON has its own escapes (`json`), and keeps names whole.
 public enum Escape {
+    /// The widest a name may make a table column (in escaped bytes): past it, the name is cut at
+    /// a character or escape boundary and ends in `…`. Names are the kernel's or a file's: a
+    /// 200 KB line in /etc/services must not pad every row to 200 KB. JSON keeps them whole.
+    public static let cellLimit = 32
+
+    /// `terminal(_:to:)`, but at most `limit` bytes of output: a longer result is cut before the
+    /// unit (character or escape) that would leave no room for the `…` (3 bytes) it then ends with.
+    public static func terminal(_ bytes: some Collection<UInt8>, limit: Int, to out: inout [UInt8]) {
+        var full: [UInt8] = []
+        terminal(bytes, to: &full)
+        if full.count <= limit { out.append(contentsOf: full); return }
+        // Cut on a unit boundary: re-escape unit by unit until the budget is spent.
+        let b = Array(bytes)
+        var used = 0, i = 0
+        var unit: [UInt8] = []
+        while i < b.count {
+            unit.removeAll(keepingCapacity: true)
+            let len = unitLength(b, i)
+            terminal(b[i..<(i + len)], to: &unit)
+            if used + unit.count > limit - 3 { break }
+            out.append(contentsOf: unit)
+            used += unit.count
+            i += len
+        }
+        out.append(contentsOf: "…".utf8)
+    }
+
+    /// `terminal(_:limit:to:)` as a `String`.
+    public static func terminal(_ s: String, limit: Int) -> String {
+        var out: [UInt8] = []
+        terminal(Array(s.utf8), limit: limit, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The bytes one output unit covers at `i`: a whole valid UTF-8 scalar, else one byte.
+    static func unitLength(_ b: [UInt8], _ i: Int) -> Int {
+        b[i] < 0x80 ? 1 : decodeScalar(b, i)?.1 ?? 1
+    }
+
+    /// Appends `"` + the terminal-escaped bytes with each `"` as `\"` + `"`: a field no name can
+    /// end early (a backslash is always doubled, so `\"` is always a quote inside the field).
+    public static func quoted(_ bytes: some Collection<UInt8>, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        var escaped: [UInt8] = []
+        terminal(bytes, to: &escaped)
+        for c in escaped {
+            if c == UInt8(ascii: "\"") { out.append(UInt8(ascii: "\\")) }
+            out.append(c)
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// A name where it sits bare among syntax (`1234/sshd+2`, `name(1234,1240)`): as is (escaped
+    /// like `terminal`) when it holds none of that syntax, else `quoted`, so `x+5` or `a b 9/c`
+    /// cannot pass for a count or another owner.
+    public static func name(_ bytes: some Collection<UInt8>, to out: inout [UInt8]) {
+        let special: Set<UInt8> = Set(" \"\\,()+/=".utf8)
+        if bytes.isEmpty || bytes.contains(where: { special.contains($0) }) {
+            quoted(bytes, to: &out)
+        } else {
+            terminal(bytes, to: &out)
+        }
+    }
+
     /// Appends `bytes` for a terminal: printable UTF-8 is copied; C0 controls, DEL, C1 controls,
     /// bidirectional overrides, invalid UTF-8 and the backslash itself become visible escapes
     /// (`\x1b`, `\u{202e}`, `\\`), so nothing in a name can move the cursor, set a title,

@@ -66,13 +66,20 @@ public enum InsightText {
     /// A port as the table shows it: the service name unless numeric (escaped), else the number.
     static func port(_ p: UInt16, _ proto: TransportProtocol, _ context: PortContext) -> String {
         if p == 0 { return "*" }
-        return context.service(p, proto).map { Escape.terminal($0) } ?? String(p)
+        return context.rawService(p, proto).map(cell) ?? String(p)
     }
 
     /// `443 (https)` or `443`.
     static func portWithService(_ p: UInt16, _ proto: TransportProtocol, _ context: PortContext) -> String {
-        guard let s = context.service(p, proto) else { return String(p) }
-        return "\(p) (\(Escape.terminal(s)))"
+        guard let s = context.rawService(p, proto) else { return String(p) }
+        return "\(p) (\(cell(s)))"
+    }
+
+    /// A name for a table cell: escaped, and cut to `Escape.cellLimit` with a `…`.
+    static func cell(_ bytes: [UInt8]) -> String {
+        var out: [UInt8] = []
+        Escape.terminal(bytes, limit: Escape.cellLimit, to: &out)
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// `1234/sshd`, `+N` when more processes hold the socket, `-` when none could be read, empty when not scanned.
@@ -82,7 +89,7 @@ public enum InsightText {
         var out: [UInt8] = []
         appendDecimal(UInt64(max(0, p.pid)), to: &out)
         out.append(UInt8(ascii: "/"))
-        Escape.terminal(p.rawName, to: &out)
+        Escape.name(p.rawName, to: &out)
         if ps.count > 1 { out.append(contentsOf: "+\(ps.count - 1)".utf8) }
         return String(decoding: out, as: UTF8.self)
     }
@@ -91,7 +98,9 @@ public enum InsightText {
     static func node(_ n: MapNode, pids: [Int32]) -> String {
         switch n {
         case .process(let name):
-            let s = String(decoding: Escape.terminalBytes(name), as: UTF8.self)
+            var bytes: [UInt8] = []
+            Escape.name(name, to: &bytes)
+            let s = String(decoding: bytes, as: UTF8.self)
             if pids.isEmpty { return s }
             let shown = pids.prefix(3).map(String.init).joined(separator: ",")
             return s + "(" + shown + (pids.count > 3 ? ",+\(pids.count - 3)" : "") + ")"
@@ -130,7 +139,7 @@ public struct ListenersRenderer: Sendable {
         for h in rows {
             let r = h.listener
             var local = InsightText.address(r.local.address)
-            if r.hasInterface { local += "%" + Escape.terminal(r.interfaceLabel) }
+            if r.hasInterface { local += "%" + InsightText.cell(r.interfaceLabelBytes) }
             local += ":" + InsightText.port(r.local.port, r.proto, ports)
             let queue = "\(h.acceptQueue)/" + (h.backlog.map(String.init) ?? "-")
             let fill = (h.queuePercent.map { "\($0)%" } ?? "-") + (h.isQueueOverHalf ? "!" : "")
@@ -161,7 +170,7 @@ public struct ListenersRenderer: Sendable {
             w.key("local"); JSONRenderer.endpoint(r.local, &w, annotated: (ports, r.proto))
             w.field("inode", r.inode)
             w.field("uid", UInt64(r.uid))
-            if r.hasInterface { w.field("interface", r.interfaceLabel) }
+            if r.hasInterface { w.field("interface", bytes: r.interfaceLabelBytes) }
             w.field("accept_queue", UInt64(h.acceptQueue))
             if let b = h.backlog { w.field("backlog", UInt64(b)) }
             if let p = h.queuePercent { w.field("queue_percent", UInt64(p)) }
@@ -384,9 +393,9 @@ public struct MapRenderer: Sendable {
         for e in edges {
             guard let c = ids[key(e.client, e.clientPIDs)], let s = ids[key(e.server, e.serverPIDs)] else { continue }
             out.append(contentsOf: "  n\(c) -> n\(s) [label=\"\(e.proto.rawValue) \(e.port)".utf8)
-            if let svc = ports.service(e.port, e.proto) {
+            if let svc = ports.rawService(e.port, e.proto) {
                 out.append(contentsOf: " (".utf8)
-                Escape.dot(Array(svc.utf8), to: &out)
+                Escape.dot(svc, to: &out)
                 out.append(UInt8(ascii: ")"))
             }
             out.append(contentsOf: "\\n\(e.connections) connection\(e.connections == 1 ? "" : "s")".utf8)

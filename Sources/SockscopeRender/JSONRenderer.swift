@@ -52,7 +52,7 @@ public struct JSONRenderer: Sendable {
         if listenerBacklog && r.proto == .tcp && r.state == .listen { w.field("backlog", UInt64(r.sendQueue)) }
         w.field("uid", UInt64(r.uid))
         w.field("inode", r.inode)
-        if r.hasInterface { w.field("interface", r.interfaceLabel) }
+        if r.hasInterface { w.field("interface", bytes: r.interfaceLabelBytes) }
         if includeCookie, let c = r.cookie { w.field("cookie", c) }
         if let ps = r.processes { w.key("processes"); Self.processes(ps, &w) }
         if let t = r.tcpInfo { w.key("tcp_info"); Self.tcpInfo(t, &w) }

@@ -42,7 +42,7 @@ public struct PortWatchRenderer: Sendable {
             appendDecimal(UInt64(r.local.port), to: &out)
             for o in r.processes ?? [] {
                 out.append(contentsOf: " \(o.pid)/".utf8)
-                Escape.terminal(o.rawName, to: &out)
+                Escape.name(o.rawName, to: &out)
             }
         }
         out.append(0x0A)

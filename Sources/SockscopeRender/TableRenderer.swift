@@ -108,14 +108,15 @@ public struct TableRenderer: Sendable {
         if options.info, let t = r.tcpInfo { info(t, to: &out) }
     }
 
-    /// `users:(("name",pid=1,fd=3),…)` as `ss -p` prints it, with the name escaped.
+    /// `users:(("name",pid=1,fd=3),…)` as `ss -p` prints it, with the name escaped and its quotes
+    /// as `\"` (see `Escape.quoted`): a name cannot close its entry and forge another.
     func users(_ ps: [SocketOwner], to out: inout [UInt8]) {
         out.append(contentsOf: "users:(".utf8)
         for (i, p) in ps.enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(contentsOf: "(\"".utf8)
-            Escape.terminal(p.rawName.flatMap { $0 == UInt8(ascii: "\"") ? [UInt8(ascii: "\\"), $0] : [$0] }, to: &out)
-            out.append(contentsOf: "\",pid=".utf8)
+            out.append(UInt8(ascii: "("))
+            Escape.quoted(p.rawName, to: &out)
+            out.append(contentsOf: ",pid=".utf8)
             appendDecimal(UInt64(max(p.pid, 0)), to: &out)
             out.append(contentsOf: ",fd=".utf8)
             appendDecimal(UInt64(max(p.fd, 0)), to: &out)
@@ -248,14 +249,14 @@ public struct TableRenderer: Sendable {
         if a.isIPv6 { out.append(UInt8(ascii: "]")) }
         if local && r.hasInterface {
             out.append(UInt8(ascii: "%"))
-            Escape.terminal(Array(r.interfaceLabel.utf8), to: &out)
+            Escape.terminal(r.interfaceLabelBytes, limit: Escape.cellLimit, to: &out)
         }
     }
 
     func port(_ p: UInt16, _ proto: TransportProtocol, to out: inout [UInt8]) {
         if p == 0 { out.append(UInt8(ascii: "*")); return }
-        if !options.numeric, let name = options.services.name(port: p, proto: proto) {
-            Escape.terminal(Array(name.utf8), to: &out)
+        if !options.numeric, let name = options.services.rawName(port: p, proto: proto) {
+            Escape.terminal(name, limit: Escape.cellLimit, to: &out)
             return
         }
         appendDecimal(UInt64(p), to: &out)

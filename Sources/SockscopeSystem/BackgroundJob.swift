@@ -1,5 +1,3 @@
-import Dispatch
-
 /// Work started on another thread now, whose result is collected later with `wait()`:
 /// used to scan /proc while the netlink dump runs on the calling thread.
 ///
@@ -7,13 +5,18 @@ import Dispatch
 /// read only after `wait()` has seen that signal; the semaphore orders the two accesses.
 public final class BackgroundJob<Value: Sendable>: @unchecked Sendable {
     private var value: Value?
-    private let done = DispatchSemaphore(value: 0)
+    private let done = Semaphore(value: 0)
 
-    /// Starts `body` on a global concurrent queue.
+    /// Starts `body` on a thread of its own (see `Threads`); when no thread can be created, runs
+    /// it here and now instead: slower, never wrong.
     public init(_ body: @escaping @Sendable () -> Value) {
-        DispatchQueue.global(qos: .userInitiated).async {
+        let started = Threads.start {
             self.value = body()
             self.done.signal()
+        }
+        if !started {
+            value = body()
+            done.signal()
         }
     }
 

@@ -114,11 +114,26 @@ public final class Directory {
         return Array(buf.prefix(n))
     }
 
-    /// Reads the whole file `name` relative to this directory (see `Files.readAll`).
-    public func readFile(_ name: String, sizeHint: Int = 4096, limit: Int = 1 << 20) throws(SystemError) -> [UInt8] {
-        let fd = try retryingEINTR("open", path: path + "/" + name) { openat(self.fd, name, O_RDONLY | O_CLOEXEC) }
+    /// Reads the whole regular file `name` relative to this directory, at most `limit` (see
+    /// `Files.read(_:limit:)`: a FIFO, device or socket is an error, never a hang).
+    public func readFile(_ name: String, limit: ReadLimit) throws(SystemError) -> [UInt8] {
+        let full = path + "/" + name
+        let fd = try retryingEINTR("open", path: full) { openat(self.fd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY) }
         defer { close(fd) }
-        return try Files.readAll(fd: fd, path: path + "/" + name, sizeHint: sizeHint, limit: limit)
+        try Files.requireRegular(fd, path: full)
+        return try Files.readAll(fd: fd, path: full, limit: limit)
+    }
+
+    /// `readFile(_:limit:)` with the ceiling as a number of bytes (1 MiB unless said).
+    public func readFile(_ name: String, sizeHint: Int = 4096, limit: Int = 1 << 20) throws(SystemError) -> [UInt8] {
+        try readFile(name, limit: ReadLimit(bytes: limit, sizeHint: max(sizeHint, 256)))
+    }
+
+    /// The owner uid of this directory itself (`fstat` of its descriptor).
+    public func ownerUID() throws(SystemError) -> UInt32 {
+        var st = stat()
+        _ = try retryingEINTR("stat", path: path) { fstat(fd, &st) }
+        return st.st_uid
     }
 
     /// The owner uid of `name` relative to this directory (`fstatat`, not following links).
@@ -126,27 +141,6 @@ public final class Directory {
         var st = stat()
         _ = try retryingEINTR("stat", path: path + "/" + name) { fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) }
         return st.st_uid
-    }
-}
-
-extension Files {
-    /// Reads an open file to EOF (the descriptor stays open). The loop behind `readAll(_:)`.
-    public static func readAll(fd: Int32, path: String, sizeHint: Int = 4096, limit: Int = 1 << 30) throws(SystemError) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: max(sizeHint, 256))
-        var used = 0
-        while true {
-            if used == out.count {
-                if out.count >= limit { break }
-                out.append(contentsOf: repeatElement(0, count: out.count))
-            }
-            let n = try retryingEINTR("read", path: path) {
-                out.withUnsafeMutableBytes { buf in read(fd, buf.baseAddress! + used, buf.count - used) }
-            }
-            if n == 0 { break }
-            used += n
-        }
-        out.removeSubrange(used...)
-        return out
     }
 }
 

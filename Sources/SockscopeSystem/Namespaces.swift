@@ -19,7 +19,8 @@ public enum NetworkNamespace {
     /// come from the one sockfs superblock, so owners found by inode stay right.
     public static func enter(_ nameOrPath: String) throws(SystemError) {
         let file = path(for: nameOrPath)
-        let fd = try retryingEINTR("open", path: file) { open(file, O_RDONLY | O_CLOEXEC) }
+        // A namespace file (nsfs) is a regular file; a FIFO planted under /run/netns must not hang the open.
+        let fd = try Files.openRegular(file)
         defer { close(fd) }
         if sockscope_setns_net(fd) != 0 {
             let e = currentErrno.rawValue

@@ -50,6 +50,16 @@ public struct FileOutput: Sendable {
         try result.get()
     }
 
+    /// True when nobody can read this output any more: the read end of a pipe was closed
+    /// (POLLERR), a terminal hung up or a socket's peer went away (POLLHUP). Asked between the
+    /// writes of a stream that may stay idle for long, so it ends when its reader does, not at
+    /// its next write. A file or /dev/null never reports gone.
+    public var readerGone: Bool {
+        var p = pollfd(fd: fd, events: 0, revents: 0)
+        guard poll(&p, 1, 0) == 1 else { return false }
+        return p.revents & Int16(POLLERR | POLLHUP) != 0
+    }
+
     /// Writes a line to stderr, ignoring failure (there is nowhere left to report it).
     public static func standardError(_ line: String) {
         var bytes = Array(line.utf8)
@@ -62,6 +72,28 @@ public struct FileOutput: Sendable {
 public enum ProcessSetup {
     /// Turns SIGPIPE into EPIPE on write, so a closed pipe ends output quietly instead of killing us mid-write.
     public static func ignoreBrokenPipe() { signal(SIGPIPE, SIG_IGN) }
+
+    /// Makes a crash report non-interactive: call first thing in `main`.
+    ///
+    /// The Swift runtime catches fatal signals (SIGSEGV, SIGILL from a trap, SIGQUIT from Ctrl-\\…)
+    /// and, when stdin and stdout are both terminals, defaults to an *interactive* backtracer that
+    /// waits at a prompt for 30 s: in a script's terminal, or after the live view, a hung process.
+    /// It reads `SWIFT_BACKTRACE` once, before `main`, so setting it now would be too late for
+    /// this process: when it is unset and the runtime would go interactive, sockscope re-executes
+    /// itself (the file `/proc/self/exe` names, same arguments; not the link itself, whose name
+    /// `exe` would become the process name) with `SWIFT_BACKTRACE=interactive=no`; crashes
+    /// then print a backtrace and exit. Only runs with a terminal on both ends pay for the second
+    /// exec (a few milliseconds); pipes and scripts never do. A `SWIFT_BACKTRACE` the user set is
+    /// left as it is, and when the exec fails sockscope goes on as it is.
+    public static func makeCrashReportsNonInteractive() {
+        guard getenv("SWIFT_BACKTRACE") == nil, isatty(0) == 1, isatty(1) == 1 else { return }
+        var path = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink("/proc/self/exe", &path, path.count - 1)
+        guard n > 0, n < path.count - 1 else { return }
+        guard setenv("SWIFT_BACKTRACE", "interactive=no", 1) == 0 else { return }
+        _ = execv(path, CommandLine.unsafeArgv)
+        unsetenv("SWIFT_BACKTRACE")
+    }
 
     /// True when the descriptor is a terminal.
     public static func isTerminal(_ fd: Int32) -> Bool { isatty(fd) == 1 }

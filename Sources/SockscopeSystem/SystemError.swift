@@ -6,15 +6,20 @@ public struct SystemError: Error, Sendable, Equatable, CustomStringConvertible {
     public var operation: String
     public var path: String?
     public var errno: Errno
+    /// What went wrong when no errno says it (`not a regular file (a FIFO)`); shown instead of strerror.
+    public var detail: String?
 
-    public init(_ operation: String, path: String? = nil, errno: Errno) {
-        self.operation = operation; self.path = path; self.errno = errno
+    public init(_ operation: String, path: String? = nil, errno: Errno, detail: String? = nil) {
+        self.operation = operation; self.path = path; self.errno = errno; self.detail = detail
     }
 
     /// One line, e.g. `open /proc/net/tcp: Permission denied`.
     public var description: String {
-        "\(operation)\(path.map { " " + $0 } ?? ""): \(Self.message(errno))"
+        "\(operation)\(path.map { " " + $0 } ?? ""): \(reason)"
     }
+
+    /// The reason alone: `detail`, else strerror's wording.
+    public var reason: String { detail ?? Self.message(errno) }
 
     public static func message(_ e: Errno) -> String {
         // Errno's own description can be terse on Linux; strerror's wording is what users know.

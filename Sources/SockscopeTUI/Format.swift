@@ -15,7 +15,7 @@ enum Format {
         if e.address.isIPv6 { out.append(UInt8(ascii: "]")) }
         if local && r.interfaceIndex != 0 {
             out.append(UInt8(ascii: "%"))
-            Escape.terminal(Array(r.interfaceLabel.utf8), to: &out)
+            Escape.terminal(r.interfaceLabelBytes, limit: Escape.cellLimit, to: &out)
         }
         out.append(UInt8(ascii: ":"))
         if e.port == 0 { out.append(UInt8(ascii: "*")) } else { appendDecimal(UInt64(e.port), to: &out) }
@@ -25,7 +25,10 @@ enum Format {
     /// The service a row is about: the local port for a listener or unconnected socket, else the
     /// remote port's service when known, else the local port's.
     static func service(_ r: SocketRecord, _ services: ServiceTable) -> String {
-        services.name(describing: r).map { Escape.terminal($0) } ?? ""
+        guard let name = services.rawName(describing: r) else { return "" }
+        var out: [UInt8] = []
+        Escape.terminal(name, limit: Escape.cellLimit, to: &out)
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// `1234/nginx`, `+2` more when several processes share the socket; empty when unknown.

@@ -297,7 +297,11 @@ extension ViewModel {
         lines.append((head, .bold))
         var items = ["family \(r.family.rawValue)", "uid \(r.uid)", "inode \(r.inode)"]
         if let c = r.cookie { items.append("cookie 0x" + String(c, radix: 16)) }
-        if r.interfaceIndex != 0 { items.append("interface " + Escape.terminal(r.interfaceLabel)) }
+        if r.interfaceIndex != 0 {
+            var name: [UInt8] = []
+            Escape.terminal(r.interfaceLabelBytes, to: &name)
+            items.append("interface " + String(decoding: name, as: UTF8.self))
+        }
         items.append("age " + Format.age(s.age(at: now)) + (s.presentAtStart ? " (open at start)" : ""))
         items.append("recv-q \(r.recvQueue)")
         items.append("send-q \(r.sendQueue)")

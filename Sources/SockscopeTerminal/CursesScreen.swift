@@ -21,6 +21,8 @@ final class CursesScreen {
     /// Enters curses mode on the process's terminal (fd 0 in, fd 1 out).
     init(style: TerminalStyle) throws(TerminalError) {
         setlocale(LC_ALL, "")
+        // The modes a crash handler restores: the shell's, before curses changes them.
+        _ = sockscope_terminal_save(0)
         // newterm, not initscr: initscr exits the process on an unusable terminal.
         guard let output = fdopen(1, "w"), let input = fdopen(0, "r") else {
             throw TerminalError("cannot open the terminal streams")
@@ -28,6 +30,13 @@ final class CursesScreen {
         guard newterm(nil, output, input) != nil, let raw = sockscope_stdscr() else {
             let term = getenv("TERM").map { String(cString: $0) } ?? "unset"
             throw TerminalError("cannot use terminal type '\(term)'")
+        }
+        // A full-screen view is nothing but noise where the cursor cannot be placed (TERM=dumb:
+        // an editor's shell buffer, a serial console): refuse, pointing at the stream instead.
+        guard sockscope_can_position_cursor() != 0 else {
+            endwin()
+            let term = getenv("TERM").map { String(cString: $0) } ?? "unset"
+            throw TerminalError("terminal type '\(term)' cannot position the cursor; use --json for a stream")
         }
         window = raw.assumingMemoryBound(to: WINDOW.self)
         self.style = style
@@ -46,6 +55,7 @@ final class CursesScreen {
             init_pair(2, Int16(COLOR_RED), -1)
             colorPairs = true
         }
+        sockscope_fatal_install()
     }
 
     deinit { end() }
@@ -54,6 +64,7 @@ final class CursesScreen {
     func end() {
         guard !ended else { return }
         ended = true
+        sockscope_fatal_uninstall()
         curs_set(1)
         endwin()
     }

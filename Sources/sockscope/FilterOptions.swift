@@ -32,7 +32,9 @@ extension Sockscope {
             }
             let bytes: [UInt8]
             do {
-                bytes = try file == "-" ? Files.readAll(fd: 0, path: "standard input", limit: 1 << 24) : Files.readAll(file, limit: 1 << 24)
+                // A filter file is a few lines; 16 MiB bounds a wrong file (a device, a log).
+                let limit = ReadLimit(bytes: 16 << 20, sizeHint: 4096)
+                bytes = try file == "-" ? Files.readAll(fd: 0, path: "standard input", limit: limit) : Files.read(file, limit: limit)
             } catch {
                 FileOutput.standardError("sockscope: filter: cannot read \(file == "-" ? "standard input" : file): \(error)")
                 return 2

@@ -38,7 +38,8 @@ extension Sockscope {
             for c in changes {
                 renderer.append(port: c.target.port, address: c.target.address, up: c.up, sockets: c.sockets, time: stamp, to: &out)
             }
-            if !out.isEmpty, let status = writer.write(out) { return status }
+            // The reader of --until-up/--until-down's lines going away is no answer: the status is, so wait on.
+            if !out.isEmpty, let status = writer.write(out), !(goal != nil && status == 0) { return status }
             if (goal == .up && watch.allUp) || (goal == .down && watch.allDown) { return 0 }
             if let count, refresh >= count { return goal != nil ? 1 : 0 }
             if let goal, Clock.monotonic() >= deadline {
@@ -48,7 +49,9 @@ extension Sockscope {
                 return 1
             }
             let wait = goal != nil ? min(period, max(0, deadline - Clock.monotonic())) : period
-            if !Clock.sleep(wait, while: { !StopSignals.requested }) { return goal != nil ? 1 : 0 }
+            // --watch-port may print nothing for hours: notice its reader gone between polls.
+            let keepGoing = { !StopSignals.requested && (goal != nil || !writer.out.readerGone) }
+            if !Clock.sleep(wait, while: keepGoing) { return goal != nil ? 1 : 0 }
         }
         return 0
     }

@@ -90,7 +90,7 @@ struct Sockscope: ParsableCommand {
           help: "Live view: a full-screen table that refreshes in place (q quits, ? lists the keys).")
     var watch = false
     @Option(name: .customLong("interval"), help: ArgumentHelp(
-        "Seconds between refreshes with -w, --watch-port and --until-up (default 1; more than 0, at most 3600).",
+        "Seconds between refreshes with -w, --watch-port and --until-up (default 1; at least 0.05, at most 3600).",
         valueName: "seconds"), transform: parseInterval)
     var intervalGiven: Double?
     var interval: Double { intervalGiven ?? 1 }
@@ -116,7 +116,7 @@ struct Sockscope: ParsableCommand {
         valueName: "list"), transform: parseTargets)
     var untilDown: ListenTargets?
     @Option(name: .customLong("timeout"), help: ArgumentHelp(
-        "Seconds --until-up and --until-down wait (default 30).", valueName: "seconds"), transform: parseTimeout)
+        "Seconds --until-up and --until-down wait (default 30; more than 0, at most 3600).", valueName: "seconds"), transform: parseTimeout)
     var timeoutGiven: Double?
     var timeout: Double { timeoutGiven ?? 30 }
 
@@ -158,6 +158,7 @@ struct Sockscope: ParsableCommand {
     var netns: String?
 
     static func main() {
+        ProcessSetup.makeCrashReportsNonInteractive()
         ProcessSetup.ignoreBrokenPipe()
         ProcessSetup.reserveStandardDescriptors()
         var arguments = Array(CommandLine.arguments.dropFirst())
@@ -165,7 +166,7 @@ struct Sockscope: ParsableCommand {
         if arguments.first == "help" { arguments = ["--help"] }
         let command: Sockscope
         do {
-            command = try Sockscope.parse(arguments)
+            command = try Sockscope.parse(joinNegativeValues(arguments))
         } catch {
             exitForParseError(error)
         }
@@ -178,7 +179,15 @@ struct Sockscope: ParsableCommand {
     /// Help and version go to stdout with status 0; anything else is a usage error: one line and status 2.
     static func exitForParseError(_ error: Error) -> Never {
         if exitCode(for: error) == .success {
-            print(fullMessage(for: error))
+            // Help and version are output like any other: a write that fails (`> /dev/full`) fails the run.
+            var text = fullMessage(for: error)
+            if !text.hasSuffix("\n") { text += "\n" }
+            do {
+                try FileOutput().write(Array(text.utf8))
+            } catch {
+                if error != .closed { FileOutput.standardError("sockscope: \(error.message)") }
+                Glibc.exit(error == .closed ? 0 : 1)
+            }
             Glibc.exit(0)
         }
         let reason = message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid arguments"
@@ -229,6 +238,31 @@ func parseTargets(_ text: String) throws -> ListenTargets {
     } catch {
         throw ValidationError(error.message)
     }
+}
+
+/// Options whose value may look like a negative number.
+let valueOptions: Set<String> = ["--port", "--sport", "--dport", "--watch-port", "--until-up", "--interval", "--timeout",
+                                 "--count", "--pid"]
+
+/// `--port -1` → `--port=-1`: the argument parser takes `-1` for an option of its own and says
+/// "Missing value for '--port'", when what is wrong is the port; joined, the value reaches the
+/// option's own check and its message.
+func joinNegativeValues(_ args: [String]) -> [String] {
+    var out: [String] = []
+    var i = 0
+    while i < args.count {
+        let a = args[i]
+        if a == "--" { out += args[i...]; break }
+        if valueOptions.contains(a), i + 1 < args.count, let next = args[i + 1].utf8.dropFirst().first,
+           args[i + 1].hasPrefix("-"), (0x30...0x39).contains(next) || next == UInt8(ascii: ".") {
+            out.append(a + "=" + args[i + 1])
+            i += 2
+            continue
+        }
+        out.append(a)
+        i += 1
+    }
+    return out
 }
 
 func parsePorts(_ text: String) throws -> PortSpec {

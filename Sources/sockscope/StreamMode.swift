@@ -53,7 +53,8 @@ extension Sockscope {
                 }
             }
             if let count, refresh >= count { return 0 }
-            if !Clock.sleep(interval, while: { !StopSignals.requested }) { return 0 }
+            // An idle stream writes nothing for long: notice a reader gone between refreshes too.
+            if !Clock.sleep(interval, while: { !StopSignals.requested && !writer.out.readerGone }) { return 0 }
         }
         return 0
     }

@@ -56,9 +56,17 @@ extension Sockscope {
     }
 }
 
-/// `--interval`: seconds, more than 0 and at most an hour.
+/// The shortest `--interval`: every refresh is a full dump (and with owners a /proc scan), so a
+/// shorter one is a busy loop rather than a faster view.
+let minimumInterval = 0.05
+
+/// `--interval`: seconds, at least `minimumInterval` and at most an hour.
 func parseInterval(_ text: String) throws -> Double {
-    try parseSeconds(text, option: "--interval")
+    let v = try parseSeconds(text, option: "--interval")
+    guard v >= minimumInterval else {
+        throw ValidationError("--interval must be a number of seconds, at least \(minimumInterval) and at most 3600 (got '\(text)')")
+    }
+    return v
 }
 
 /// `--timeout`: seconds, more than 0 and at most an hour.

@@ -163,10 +163,10 @@ func hostileOrNot(_ bytes: [UInt8]) -> Bool {
     @Test func goldenTable() {
         let out = String(decoding: MapRenderer(ports: InsightFixtures.context).table(edges, pressure: pressure), as: UTF8.self)
         let expected = #"""
-        Kind     Proto Client                                   Server        Port        Conns Bytes
-        local    tcp   a"b\\c&amp;\x0a\x1b[31m}{<>\xff\xc0(7,8) db(9)         5432        3     30
-        outbound tcp   uid 33                                   [2001:db8::1] 443 (https) 2     -
-        inbound  udp   10.0.0.9                                 port 7777     7777        1     -
+        Kind     Proto Client                                      Server        Port        Conns Bytes
+        local    tcp   "a\"b\\c&amp;\x0a\x1b[31m}{<>\xff\xc0"(7,8) db(9)         5432        3     30
+        outbound tcp   uid 33                                      [2001:db8::1] 443 (https) 2     -
+        inbound  udp   10.0.0.9                                    port 7777     7777        1     -
 
         Ephemeral ports (1000-1009, 10 ports) in use per destination:
           tcp [2001:db8::1]:https from [2001:db8::2] 6 ports 60%! (7 sockets)

@@ -16,8 +16,30 @@ import Testing
             _ = try Files.readAll("/proc")
             Issue.record("reading a directory succeeded")
         } catch {
-            #expect(error.description.hasPrefix("read /proc: Is a directory"))
+            #expect(error.description == "open /proc: not a regular file (a directory)")
         }
+    }
+
+    /// Only regular files, and no more than the limit: a FIFO with no writer, a device, a file one
+    /// byte too long are each an error naming the path, never a hang or a silently cut read.
+    @Test func boundedReadsRefuseWhatIsNotARegularFileOrTooLong() throws {
+        let dir = "/tmp/sockscope-files-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        #expect(mkdir(dir, 0o700) == 0)
+        defer { for n in ["fifo", "exact", "long"] { unlink(dir + "/" + n) }; rmdir(dir) }
+        #expect(mkfifo(dir + "/fifo", 0o600) == 0)
+        func message(_ path: String, _ limit: ReadLimit) -> String? {
+            do { _ = try Files.read(path, limit: limit); return nil } catch { return error.description }
+        }
+        #expect(message(dir + "/fifo", .small) == "open \(dir)/fifo: not a regular file (a FIFO)")
+        #expect(message("/dev/zero", .small) == "open /dev/zero: not a regular file (a character device)")
+        let limit = ReadLimit(bytes: 1000, sizeHint: 256)
+        for (name, size) in [("exact", 1000), ("long", 1001)] {
+            let fd = open(dir + "/" + name, O_WRONLY | O_CREAT, 0o600)
+            _ = [UInt8](repeating: 0x41, count: size).withUnsafeBytes { write(fd, $0.baseAddress, size) }
+            close(fd)
+        }
+        #expect(try Files.read(dir + "/exact", limit: limit).count == 1000)
+        #expect(message(dir + "/long", limit) == "read \(dir)/long: longer than 1000 bytes")
     }
 
     @Test func parserOffsetsMatchTheKernelHeaders() {

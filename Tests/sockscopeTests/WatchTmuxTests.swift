@@ -104,10 +104,12 @@ func mentions(_ line: String, port: UInt16) -> Bool {
     }
 
     /// Starts `sockscope ARGS` in the pane of a new detached session, between two `stty -g`.
-    static func start(_ tmux: TmuxServer, _ args: String, in dir: URL, width: Int = 120, height: Int = 30) throws {
+    /// `environment` goes before the command, e.g. `TERM=dumb`.
+    static func start(_ tmux: TmuxServer, _ args: String, in dir: URL, width: Int = 120, height: Int = 30,
+                      environment: String = "") throws {
         try tmux.newSession(width: width, height: height)
         let d = dir.path
-        let command = "stty -g > \(d)/before; '\(Binary.sockscope)' \(args); echo $? > \(d)/status.tmp; "
+        let command = "stty -g > \(d)/before; \(environment) '\(Binary.sockscope)' \(args); echo $? > \(d)/status.tmp; "
             + "stty -g > \(d)/after; mv \(d)/status.tmp \(d)/status"
         try tmux.run(["send-keys", "-t", "t", "-l", command])
         try tmux.run(["send-keys", "-t", "t", "Enter"])

@@ -31,6 +31,17 @@ int sockscope_wait(int input_fd, int wake_fd, int timeout_ms);
 /// Reads what is in the (non-blocking) pipe into `buf`; returns the byte count (0 when empty).
 int sockscope_drain(int fd, uint8_t *buf, int capacity);
 
+/// Saves the terminal modes of `fd` (before curses changes them), for `sockscope_fatal_install`.
+int sockscope_terminal_save(int fd);
+/// While curses is up: on SIGQUIT, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT or SIGTRAP, first
+/// leave the alternate screen and restore the saved modes, then pass the signal to the handler
+/// installed before (the Swift runtime's backtracer) or to the default action.
+void sockscope_fatal_install(void);
+/// Whether the terminal (as curses set it up) can move the cursor to a position (`cup`).
+int sockscope_can_position_cursor(void);
+/// Puts the previous handlers of those signals back.
+void sockscope_fatal_uninstall(void);
+
 /// CPU time (user + system) used by the calling thread, in microseconds; -1 on error.
 int64_t sockscope_thread_cpu_us(void);
 

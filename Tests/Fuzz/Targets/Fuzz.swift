@@ -27,6 +27,14 @@ enum FuzzTarget: String, CaseIterable {
     case stat
     /// The metrics exposition: process names and other untrusted bytes as label values and HELP text.
     case metrics
+    /// `/proc/net/sockstat` and `sockstat6`, and the socket estimate made from them.
+    case sockstat
+    /// `/proc/net/netstat` and `/proc/net/snmp` (header line, value line, per section).
+    case netstat
+    /// `/etc/services`.
+    case services
+    /// `/proc/PID/cgroup`, and the unit and container found in its path.
+    case cgroup
 
     static let selected: FuzzTarget = {
         guard let name = getenv("SOCKSCOPE_FUZZ_TARGET").map({ String(cString: $0) }) else {
@@ -148,17 +156,90 @@ func fuzzMetrics(_ bytes: UnsafeRawBufferPointer) {
     }
 }
 
-#if SOCKSCOPE_FUZZING
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
-    let bytes = UnsafeRawBufferPointer(start: data, count: data == nil ? 0 : size)
-    switch FuzzTarget.selected {
+func fuzzSockstat(_ bytes: UnsafeRawBufferPointer) {
+    let table = SockstatParser.parse(Array(bytes))
+    let all = Set(TransportProtocol.allCases)
+    let n = SockstatParser.estimate(v4: table, v6: table, protocols: all)
+    require(n >= 0 && n <= SockstatParser.maxEstimate, "estimate \(n) out of range")
+    require(table.count <= bytes.count / 2, "\(table.count) sections from \(bytes.count) bytes")
+}
+
+func fuzzNetstat(_ bytes: UnsafeRawBufferPointer) {
+    let input = Array(bytes)
+    let sections = NetstatParser.parse(input)
+    var lines = 1
+    for b in input where b == 0x0A { lines += 1 }
+    // A section needs a header line and a value line.
+    require(sections.count <= lines / 2, "\(sections.count) sections from \(lines) lines")
+    if String(validating: input, as: UTF8.self) != nil {
+        let text = String(decoding: input, as: UTF8.self)
+        for (section, fields) in sections {
+            require(text.contains(section + ":"), "section '\(section)' is not in the input")
+            for name in fields.keys { require(text.contains(name), "counter '\(name)' is not in the input") }
+        }
+    }
+    _ = NetstatParser.listenCounters(input)
+}
+
+func fuzzServices(_ bytes: UnsafeRawBufferPointer) {
+    let input = Array(bytes)
+    let table = ServicesParser.parse(input)
+    // Probe the ports the input could name: every run of up to 5 digits.
+    var ports = Set<UInt16>(), value = 0, digits = 0
+    for b in input + [0x20] {
+        if (0x30...0x39).contains(b) && digits < 6 {
+            value = value * 10 + Int(b - 0x30); digits += 1
+        } else {
+            if digits > 0 && value <= 65535 { ports.insert(UInt16(value)) }
+            value = 0; digits = 0
+        }
+    }
+    for port in ports.prefix(16) {
+        for proto in TransportProtocol.allCases {
+            guard let raw = table.rawName(port: port, proto: proto) else { continue }
+            require(!raw.isEmpty, "empty service name for \(port)")
+            require(!raw.contains { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == UInt8(ascii: "#") },
+                    "service name with a separator for \(port)")
+            require(input.firstRange(of: raw) != nil, "service name for \(port) is not in the input")
+            if let name = table.name(port: port, proto: proto) {
+                require(table.port(named: name, proto: proto) != nil, "'\(name)' does not resolve back")
+            }
+        }
+    }
+}
+
+func fuzzCgroup(_ bytes: UnsafeRawBufferPointer) {
+    guard let info = CgroupParser.parse(bytes) else { return }
+    require(!info.path.isEmpty, "empty cgroup path")
+    let components = info.path.split(separator: "/").map(String.init)
+    if let unit = info.unit { require(components.contains(unit), "unit '\(unit)' is not a path component") }
+    if let c = info.container {
+        require(c.utf8.count == 64 && c.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) },
+                "container id '\(c)' is not 64 hex digits")
+        require(info.path.contains(c), "container id is not in the path")
+    }
+}
+
+/// The one switch from a target to its function.
+func fuzz(_ target: FuzzTarget, _ bytes: UnsafeRawBufferPointer) {
+    switch target {
     case .proc: fuzzProc(bytes)
     case .netlink: fuzzNetlink(bytes)
     case .filter: fuzzFilter(bytes)
     case .stat: fuzzStat(bytes)
     case .metrics: fuzzMetrics(bytes)
+    case .sockstat: fuzzSockstat(bytes)
+    case .netstat: fuzzNetstat(bytes)
+    case .services: fuzzServices(bytes)
+    case .cgroup: fuzzCgroup(bytes)
     }
+}
+
+#if SOCKSCOPE_FUZZING
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    let bytes = UnsafeRawBufferPointer(start: data, count: data == nil ? 0 : size)
+    fuzz(FuzzTarget.selected, bytes)
     return 0
 }
 
@@ -197,15 +278,7 @@ enum Replay {
                 bytes += chunk[0..<n]
             }
             fclose(f)
-            bytes.withUnsafeBytes { b in
-                switch target {
-                case .proc: fuzzProc(b)
-                case .netlink: fuzzNetlink(b)
-                case .filter: fuzzFilter(b)
-                case .stat: fuzzStat(b)
-                case .metrics: fuzzMetrics(b)
-                }
-            }
+            bytes.withUnsafeBytes { b in fuzz(target, b) }
             print("ok \(path)")
         }
     }
