@@ -28,6 +28,8 @@ public struct CollectOptions: Sendable {
     public var tcpInfo: Bool
     /// Ask for `INET_DIAG_SKMEMINFO` (netlink only).
     public var memory: Bool
+    /// Keep each socket's pending timer (netlink only).
+    public var timers = false
     /// Compile port filters to kernel bytecode (netlink only).
     public var kernelFilter: Bool
     /// Re-check every record with the userspace evaluator. Tests turn this off to prove the bytecode alone.
@@ -153,7 +155,8 @@ public struct SocketCollector: Sendable {
             let states = query.states.restricted(to: proto).mask
             if states == 0 { continue }
             var ext: UInt8 = 0
-            if options.tcpInfo && proto == .tcp { ext |= 1 << 1 | 1 << 3 }  // INET_DIAG_INFO, INET_DIAG_CONG
+            // INET_DIAG_INFO, INET_DIAG_VEGASINFO (which also brings BBR and DCTCP details), INET_DIAG_CONG
+            if options.tcpInfo && proto == .tcp { ext |= 1 << 1 | 1 << 2 | 1 << 3 }
             if options.memory { ext |= 1 << 6 }                                 // INET_DIAG_SKMEMINFO
             var failures: [String] = []
             while true {
@@ -243,6 +246,7 @@ public struct SocketCollector: Sendable {
             throw .failed("netlink request failed: \(error)")
         }
         var parser = InetDiagParser(proto: proto, sequence: seq, decodeInfo: options.tcpInfo, decodeMemory: options.memory)
+        parser.decodeTimer = options.timers
         while true {
             let n: Int
             do {

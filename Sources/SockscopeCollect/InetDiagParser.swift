@@ -42,12 +42,15 @@ public struct InetDiagParser {
     static let flagDumpInterrupted: UInt16 = 0x10
     // Attribute types from <linux/inet_diag.h>.
     static let attrInfo: UInt16 = 2, attrCong: UInt16 = 4, attrSkMemInfo: UInt16 = 7
+    static let attrVegasInfo: UInt16 = 3, attrDCTCPInfo: UInt16 = 9, attrBBRInfo: UInt16 = 16
 
     public var proto: TransportProtocol
     /// Which sequence number replies must carry (messages for another request are skipped); nil accepts any.
     public var sequence: UInt32?
     public var decodeInfo: Bool
     public var decodeMemory: Bool
+    /// Read the pending timer (`idiag_timer`, `idiag_expires`, `idiag_retrans`).
+    public var decodeTimer = false
     private var interrupted = false
 
     public init(proto: TransportProtocol, sequence: UInt32? = nil, decodeInfo: Bool = false, decodeMemory: Bool = false) {
@@ -132,6 +135,9 @@ public struct InetDiagParser {
                              local: Endpoint(address: src, port: sport), remote: Endpoint(address: dst, port: dport),
                              recvQueue: Self.u32(p, 56), sendQueue: Self.u32(p, 60), uid: Self.u32(p, 64),
                              inode: UInt64(Self.u32(p, 68)), interfaceIndex: Self.u32(p, 40), cookie: cookie)
+        if decodeTimer, let kind = SocketTimer.Kind(rawValue: p[2]) {
+            r.timer = SocketTimer(kind: kind, expiresMs: Self.u32(p, 52), retransmits: p[3])
+        }
         if decodeInfo || decodeMemory { try attributes(p, into: &r) }
         return r
     }
@@ -140,6 +146,7 @@ public struct InetDiagParser {
         var off = Self.messageSize
         var info: TCPInfo?
         var cong: String?
+        var bbr: BBRInfo?, dctcp: DCTCPInfo?, vegas: VegasInfo?
         while p.count - off >= 4 {
             let len = Int(Self.u16(p, off))
             let type = Self.u16(p, off + 2) & 0x3FFF  // drop NLA_F_NESTED / NLA_F_NET_BYTEORDER
@@ -151,6 +158,15 @@ public struct InetDiagParser {
             case Self.attrCong where decodeInfo:
                 let bytes = data.prefix { $0 != 0 }
                 cong = String(decoding: bytes, as: UTF8.self)
+            case Self.attrBBRInfo where decodeInfo && data.count >= 20:
+                bbr = BBRInfo(bandwidth: UInt64(Self.u32(data, 0)) | UInt64(Self.u32(data, 4)) << 32,
+                              minRttUs: Self.u32(data, 8), pacingGain: Self.u32(data, 12), cwndGain: Self.u32(data, 16))
+            case Self.attrDCTCPInfo where decodeInfo && data.count >= 16:
+                dctcp = DCTCPInfo(enabled: Self.u16(data, 0) != 0, ceState: Self.u16(data, 2), alpha: Self.u32(data, 4),
+                                  abECN: Self.u32(data, 8), abTotal: Self.u32(data, 12))
+            case Self.attrVegasInfo where decodeInfo && data.count >= 16:
+                vegas = VegasInfo(enabled: Self.u32(data, 0) != 0, rttCount: Self.u32(data, 4), rttUs: Self.u32(data, 8),
+                                  minRttUs: Self.u32(data, 12))
             case Self.attrSkMemInfo where decodeMemory:
                 r.memory = Self.memory(data)
             default:
@@ -160,6 +176,7 @@ public struct InetDiagParser {
         }
         if var info {
             info.congestion = cong
+            info.bbr = bbr; info.dctcp = dctcp; info.vegas = vegas
             r.tcpInfo = info
         }
     }

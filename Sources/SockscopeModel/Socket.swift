@@ -150,6 +150,7 @@ public struct SocketRecord: Sendable, Hashable {
         var tcpInfo: TCPInfo?
         var memory: SocketMemory?
         var interface: String?
+        var timer: SocketTimer?
     }
 
     /// The kernel's socket cookie (netlink only): unique for the socket's lifetime.
@@ -164,6 +165,15 @@ public struct SocketRecord: Sendable, Hashable {
         set {
             if newValue == nil && box == nil { return }
             var e = box?.value ?? Extensions(); e.interface = newValue; box = Indirect(e)
+        }
+    }
+
+    /// The pending timer (asked for with `-o`); nil when none is armed or it was not asked for.
+    public var timer: SocketTimer? {
+        get { box?.value.timer }
+        set {
+            if newValue == nil && box == nil { return }
+            var e = box?.value ?? Extensions(); e.timer = newValue; box = Indirect(e)
         }
     }
 

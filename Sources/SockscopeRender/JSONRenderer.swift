@@ -48,6 +48,7 @@ public struct JSONRenderer: Sendable {
         }
         if includeCookie, let c = r.cookie { Self.number("cookie", c, to: &out) }
         if let ps = r.processes { Self.processes(ps, to: &out) }
+        if let t = r.timer { Self.timer(t, to: &out) }
         if let t = r.tcpInfo { Self.tcpInfo(t, to: &out) }
         if let m = r.memory { Self.memory(m, to: &out) }
         out.append(UInt8(ascii: "}"))
@@ -122,6 +123,74 @@ public struct JSONRenderer: Sendable {
         number("last_send_ms", UInt64(t.lastSendMs), to: &out)
         number("last_recv_ms", UInt64(t.lastRecvMs), to: &out)
         if let v = t.minRttUs { number("min_rtt_us", UInt64(v), to: &out) }
+        number("options", UInt64(t.options), to: &out)
+        number("snd_wscale", UInt64(t.sendWscale), to: &out)
+        number("rcv_wscale", UInt64(t.recvWscale), to: &out)
+        number("backoff", UInt64(t.backoff), to: &out)
+        number("ato_us", UInt64(t.atoUs), to: &out)
+        number("pmtu", UInt64(t.pmtu), to: &out)
+        number("rcv_mss", UInt64(t.recvMss), to: &out)
+        number("advmss", UInt64(t.advmss), to: &out)
+        number("sacked", UInt64(t.sacked), to: &out)
+        number("fackets", UInt64(t.fackets), to: &out)
+        number("reordering", UInt64(t.reordering), to: &out)
+        number("rcv_rtt_us", UInt64(t.recvRttUs), to: &out)
+        number("rcv_space", UInt64(t.recvSpace), to: &out)
+        number("rcv_ssthresh", UInt64(t.recvSsthresh), to: &out)
+        number("last_ack_ms", UInt64(t.lastAckMs), to: &out)
+        // Fields of newer kernels: present only when the running kernel reports them.
+        if let v = t.maxPacingRate { number("max_pacing_rate", v, to: &out) }
+        if let v = t.segsOut { number("segs_out", UInt64(v), to: &out) }
+        if let v = t.segsIn { number("segs_in", UInt64(v), to: &out) }
+        if let v = t.dataSegsOut { number("data_segs_out", UInt64(v), to: &out) }
+        if let v = t.dataSegsIn { number("data_segs_in", UInt64(v), to: &out) }
+        if let v = t.notsentBytes { number("notsent_bytes", UInt64(v), to: &out) }
+        if let v = t.busyTimeUs { number("busy_time_us", v, to: &out) }
+        if let v = t.rwndLimitedUs { number("rwnd_limited_us", v, to: &out) }
+        if let v = t.sndbufLimitedUs { number("sndbuf_limited_us", v, to: &out) }
+        if let v = t.delivered { number("delivered", UInt64(v), to: &out) }
+        if let v = t.deliveredCE { number("delivered_ce", UInt64(v), to: &out) }
+        if let v = t.bytesRetrans { number("bytes_retrans", v, to: &out) }
+        if let v = t.dsackDups { number("dsack_dups", UInt64(v), to: &out) }
+        if let v = t.reordSeen { number("reord_seen", UInt64(v), to: &out) }
+        if let v = t.recvOutOfOrder { number("rcv_ooopack", UInt64(v), to: &out) }
+        if let v = t.sendWindow { number("snd_wnd", UInt64(v), to: &out) }
+        if let v = t.recvWindow { number("rcv_wnd", UInt64(v), to: &out) }
+        if let v = t.rehash { number("rehash", UInt64(v), to: &out) }
+        out.append(contentsOf: t.appLimited ? #","app_limited":true"#.utf8 : #","app_limited":false"#.utf8)
+        if let b = t.bbr {
+            out.append(contentsOf: #","bbr":{"bw":"#.utf8)
+            appendDecimal(b.bandwidth, to: &out)
+            number("min_rtt_us", UInt64(b.minRttUs), to: &out)
+            number("pacing_gain", UInt64(b.pacingGain), to: &out)
+            number("cwnd_gain", UInt64(b.cwndGain), to: &out)
+            out.append(UInt8(ascii: "}"))
+        }
+        if let d = t.dctcp {
+            out.append(contentsOf: (d.enabled ? #","dctcp":{"enabled":true"# : #","dctcp":{"enabled":false"#).utf8)
+            number("ce_state", UInt64(d.ceState), to: &out)
+            number("alpha", UInt64(d.alpha), to: &out)
+            number("ab_ecn", UInt64(d.abECN), to: &out)
+            number("ab_tot", UInt64(d.abTotal), to: &out)
+            out.append(UInt8(ascii: "}"))
+        }
+        if let v = t.vegas {
+            out.append(contentsOf: (v.enabled ? #","vegas":{"enabled":true"# : #","vegas":{"enabled":false"#).utf8)
+            number("rtt_count", UInt64(v.rttCount), to: &out)
+            number("rtt_us", UInt64(v.rttUs), to: &out)
+            number("min_rtt_us", UInt64(v.minRttUs), to: &out)
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(UInt8(ascii: "}"))
+    }
+
+    /// `,"timer":{"kind":"keepalive","expires_ms":N,"retransmits":N}`
+    static func timer(_ t: SocketTimer, to out: inout [UInt8]) {
+        out.append(contentsOf: #","timer":{"kind":""#.utf8)
+        out.append(contentsOf: t.kind.name.utf8)
+        out.append(UInt8(ascii: "\""))
+        number("expires_ms", UInt64(t.expiresMs), to: &out)
+        number("retransmits", UInt64(t.retransmits), to: &out)
         out.append(UInt8(ascii: "}"))
     }
 

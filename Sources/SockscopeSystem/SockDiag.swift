@@ -132,7 +132,7 @@ public func decodeTCPInfo(_ bytes: UnsafeRawBufferPointer) -> TCPInfo {
     var t = sockscope_tcp_info()
     sockscope_tcp_info_decode(bytes.baseAddress, bytes.count, &t)
     func has(_ f: sockscope_tcp_info_field) -> Bool { Int(t.present_len) >= sockscope_tcp_info_field_end(f) }
-    return TCPInfo(
+    var info = TCPInfo(
         rttUs: t.rtt, rttvarUs: t.rttvar, rtoUs: t.rto, mss: t.snd_mss, cwnd: t.snd_cwnd,
         ssthresh: t.snd_ssthresh >= 0x7FFF_FFFF ? nil : t.snd_ssthresh, unacked: t.unacked, retrans: t.retrans,
         totalRetrans: t.total_retrans, lost: t.lost,
@@ -143,6 +143,40 @@ public func decodeTCPInfo(_ bytes: UnsafeRawBufferPointer) -> TCPInfo {
         pacingRate: has(SOCKSCOPE_TI_PACING_RATE) && t.pacing_rate != UInt64.max ? t.pacing_rate : nil,
         congestion: nil, lastSendMs: t.last_data_sent, lastRecvMs: t.last_data_recv,
         minRttUs: has(SOCKSCOPE_TI_MIN_RTT) && t.min_rtt != UInt32.max ? t.min_rtt : nil)
+    info.options = t.options
+    info.sendWscale = t.snd_wscale
+    info.recvWscale = t.rcv_wscale
+    info.backoff = t.backoff
+    info.atoUs = t.ato
+    info.pmtu = t.pmtu
+    info.recvMss = t.rcv_mss
+    info.advmss = t.advmss
+    info.sacked = t.sacked
+    info.fackets = t.fackets
+    info.reordering = t.reordering
+    info.recvRttUs = t.rcv_rtt
+    info.recvSpace = t.rcv_space
+    info.recvSsthresh = t.rcv_ssthresh
+    info.lastAckMs = t.last_ack_recv
+    if has(SOCKSCOPE_TI_MAX_PACING_RATE) && t.max_pacing_rate != 0 && t.max_pacing_rate != UInt64.max {
+        info.maxPacingRate = t.max_pacing_rate
+    }
+    if has(SOCKSCOPE_TI_SEGS_OUT) { info.segsOut = t.segs_out }
+    if has(SOCKSCOPE_TI_SEGS_IN) { info.segsIn = t.segs_in }
+    if has(SOCKSCOPE_TI_NOTSENT_BYTES) { info.notsentBytes = t.notsent_bytes }
+    if has(SOCKSCOPE_TI_DATA_SEGS_OUT) { info.dataSegsIn = t.data_segs_in; info.dataSegsOut = t.data_segs_out }
+    if has(SOCKSCOPE_TI_DELIVERY_RATE) { info.appLimited = t.delivery_rate_app_limited != 0 }
+    if has(SOCKSCOPE_TI_BUSY_TIME) { info.busyTimeUs = t.busy_time }
+    if has(SOCKSCOPE_TI_SNDBUF_LIMITED) { info.rwndLimitedUs = t.rwnd_limited; info.sndbufLimitedUs = t.sndbuf_limited }
+    if has(SOCKSCOPE_TI_DELIVERED) { info.delivered = t.delivered }
+    if has(SOCKSCOPE_TI_DELIVERED_CE) { info.deliveredCE = t.delivered_ce }
+    if has(SOCKSCOPE_TI_BYTES_RETRANS) { info.bytesRetrans = t.bytes_retrans }
+    if has(SOCKSCOPE_TI_REORD_SEEN) { info.dsackDups = t.dsack_dups; info.reordSeen = t.reord_seen }
+    if has(SOCKSCOPE_TI_RCV_OOOPACK) { info.recvOutOfOrder = t.rcv_ooopack }
+    if has(SOCKSCOPE_TI_SND_WND) { info.sendWindow = t.snd_wnd }
+    if has(SOCKSCOPE_TI_RCV_WND) { info.recvWindow = t.rcv_wnd }
+    if has(SOCKSCOPE_TI_REHASH) { info.rehash = t.rehash }
+    return info
 }
 
 /// Layout of `struct inet_diag_msg` per the system headers, for tests of the Swift parser.

@@ -8,10 +8,11 @@ extension Sockscope {
     /// The plain listing: collect once, render as a table or JSON, write.
     func runListing() -> Int32 {
         let q = query
-        let options = CollectOptions(source: source, procRoot: procRoot, tcpInfo: info, memory: memory)
+        var options = CollectOptions(source: source, procRoot: procRoot, tcpInfo: info, memory: memory)
+        options.timers = timers
         guard let snapshot = collect(q, options, owners: wantsOwners) else { return 1 }
-        if snapshot.source == .proc && (info || memory) {
-            FileOutput.standardError("sockscope: --info and --memory need netlink; /proc does not have them, so they are left out")
+        if snapshot.source == .proc && (info || memory || timers) {
+            FileOutput.standardError("sockscope: --info, --memory and --options need netlink; /proc does not have them, so they are left out")
         }
         var out: [UInt8] = []
         out.reserveCapacity(1 << 17)
@@ -21,9 +22,11 @@ extension Sockscope {
             if json {
                 try JSONRenderer(includeCookie: extended, ports: socketPortContext).renderArray(snapshot.records, into: &out, flush: flush)
             } else {
-                let table = TableOptions(header: !noHeader, numeric: numeric, services: numeric ? ServiceTable() : services,
+                var table = TableOptions(header: !noHeader, numeric: numeric, services: numeric ? ServiceTable() : services,
                                          netid: q.protocols.count > 1, extended: extended, processes: wantsOwners,
                                          info: info, memory: memory)
+                table.timers = timers
+                table.oneLine = oneLine
                 try TableRenderer(options: table).render(snapshot.records, into: &out, flush: flush)
             }
             try writer.write(out)

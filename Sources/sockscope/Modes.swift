@@ -116,6 +116,17 @@ extension Sockscope {
             default: try reject("-i", "only the listing, -w --json and --map show TCP internals")
             }
         }
+        if timers {
+            switch mode {
+            case .list, .stream: break
+            default: try reject("-o", "only the listing and -w --json show socket timers")
+            }
+        }
+        if oneLine {
+            if mode != .list { try reject("-O", "it puts the -i fields of the listing's table on one line") }
+            if !info { throw ValidationError("-O puts the -i fields on the socket's row: give -i too") }
+            if json { throw ValidationError("-O and --json cannot be combined: JSON is one object per socket already") }
+        }
         if extended {
             switch mode {
             case .list, .stream, .watchPort, .untilUp, .untilDown: break

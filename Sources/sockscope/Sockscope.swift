@@ -64,6 +64,11 @@ struct Sockscope: ParsableCommand {
     var info = false
     @Flag(name: [.customShort("m"), .customLong("memory")], help: "Show socket memory (netlink only).")
     var memory = false
+    @Flag(name: [.customShort("o"), .customLong("options")],
+          help: "Show each socket's timer, as ss does: timer:(KIND,EXPIRES,RETRANSMITS) (netlink only).")
+    var timers = false
+    @Flag(name: [.customShort("O"), .customLong("oneline")], help: "With -i: the TCP internals on the socket's row.")
+    var oneLine = false
 
     @Option(name: .customLong("source"), help: ArgumentHelp(
         "Where to read sockets: auto (netlink, falling back to /proc), netlink or proc.", valueName: "source"))

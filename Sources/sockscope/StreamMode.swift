@@ -10,7 +10,8 @@ extension Sockscope {
     /// notifications, so a connection opened and closed between two refreshes is still reported.
     func runStream() -> Int32 {
         StopSignals.install()
-        let options = CollectOptions(source: source, procRoot: procRoot, tcpInfo: info, memory: memory)
+        var options = CollectOptions(source: source, procRoot: procRoot, tcpInfo: info, memory: memory)
+        options.timers = timers
         var stream = EventStream(query: query, refreshInterval: interval)
         let listener = source == .proc ? nil : openDestroyListener(stream.query)
         defer { listener?.stop() }
