@@ -48,14 +48,14 @@ public enum Printf {
         let p = min(max(precision, 1), 15)
         // The exponent printf's %e would show: estimated, then corrected so that the rounded
         // mantissa has exactly p digits.
+        // 10^x <= d exactly (10^x for negative x is not a double: compare d * 10^-x with 1, fused).
+        func atLeastPow10(_ x: Int) -> Bool { x >= 0 ? d >= pow10[x] : (-1.0).addingProduct(d, pow10[-x]) >= 0 }
         var x = Int((log10Estimate(d)).rounded(.down))
+        while !atLeastPow10(x) { x -= 1 }
+        while atLeastPow10(x + 1) { x += 1 }
         var q = scaled(d, p - 1 - x)
-        let top = UInt64(pow10[p])
-        for _ in 0..<4 {
-            if q >= top { x += 1 } else if q < top / 10 { x -= 1 } else { break }
-            q = scaled(d, p - 1 - x)
-        }
-        if q >= top { x += 1; q /= 10 }  // rounding carried into a new digit: 9.99995 -> 10
+        // Rounding carried into a new digit (9.99995 -> 10): the exponent is one more.
+        if q >= UInt64(pow10[p]) { x += 1; q = scaled(d, p - 1 - x) }
         if x < -4 || x >= p {
             // %e style: d.ddddde±XX without trailing zeros.
             var m = q, n = p
