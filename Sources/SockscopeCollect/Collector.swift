@@ -30,6 +30,10 @@ public struct CollectOptions: Sendable {
     public var memory: Bool
     /// Keep each socket's pending timer (netlink only).
     public var timers = false
+    /// Keep the raw reply bytes of the dumps the snapshot was read from (`Snapshot.rawDump`, in the
+    /// dump file format of `DumpFile`). One dump per protocol, read once: the file holds exactly
+    /// what was listed.
+    public var recordDump = false
     /// Compile port filters to kernel bytecode (netlink only).
     public var kernelFilter: Bool
     /// Re-check every record with the userspace evaluator. Tests turn this off to prove the bytecode alone.
@@ -48,6 +52,8 @@ public struct Snapshot: Sendable {
     public var source: SourceKind
     /// Things the user should know that did not stop the listing (fallbacks, skipped lines).
     public var notices: [String]
+    /// The raw netlink replies, when `CollectOptions.recordDump` asked for them.
+    public var rawDump: [UInt8] = []
 
     public init(records: [SocketRecord], source: SourceKind, notices: [String] = []) {
         self.records = records; self.source = source; self.notices = notices
@@ -71,6 +77,16 @@ public struct SocketCollector: Sendable {
 
     public func collect(_ query: Query) throws(CollectError) -> Snapshot {
         if options.source == .proc { return try collectProc(query, notices: []) }
+        if options.recordDump {
+            do {
+                return try netlinkSnapshot(query)
+            } catch {
+                switch error {
+                case .unavailable(let why): throw CollectError("netlink sock_diag is unavailable: \(why); a dump needs it")
+                case .failed(let why): throw CollectError(why)
+                }
+            }
+        }
         do {
             // Redoes a protocol whose table changed during the dump: see ConsistentDump.swift.
             return try verifiedNetlinkSnapshot(query)
@@ -146,6 +162,7 @@ public struct SocketCollector: Sendable {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: SockDiagSocket.receiveBufferSize, alignment: 16)
         defer { buffer.deallocate() }
         var interfaceNames: [UInt32: String?] = [:]
+        var rawDump: [UInt8] = []
 
         var parts = Self.dumpParts(query, legacyTCP: true)
         var partIndex = 0
@@ -166,14 +183,18 @@ public struct SocketCollector: Sendable {
                 let filterInUserspace = !query.ports.isEmpty && (options.userspaceFilter || bytecode == nil)
                 // Rows go straight into `records`; a dump that must be redone is cut off again.
                 let start = records.count
+                let rawStart = rawDump.count
                 var added: [UInt64] = [], addedKeys: [CookieKey] = []
                 func rollback() {
                     records.removeSubrange(start...)
+                    rawDump.removeSubrange(rawStart...)
                     for c in added { seen.remove(c) }
                     for k in addedKeys { seenWithoutCookie.remove(k) }
                 }
+                if options.recordDump { socket.setNextSequence(DumpFile.sequence(for: proto)) }
                 let outcome = try dump(socket, buffer, proto: proto, family: family, states: states, ext: ext,
-                                       bytecode: bytecode) { r in
+                                       bytecode: bytecode,
+                                       record: options.recordDump ? { rawDump.append(contentsOf: $0) } : nil) { r in
                     if filterInUserspace && !query.ports.matches(localPort: r.local.port, remotePort: r.remote.port) { return }
                     // A socket seen twice in one snapshot (tables changing under the dump) is kept once.
                     if let c = r.cookie {
@@ -222,7 +243,9 @@ public struct SocketCollector: Sendable {
                 break
             }
         }
-        return Snapshot(records: records, source: .netlink, notices: notices)
+        var snapshot = Snapshot(records: records, source: .netlink, notices: notices)
+        snapshot.rawDump = rawDump
+        return snapshot
     }
 
     enum DumpOutcome { case complete, retry(String), bytecodeRefused, unsupported(String) }
@@ -230,6 +253,7 @@ public struct SocketCollector: Sendable {
     /// One dump request to completion. Anything that makes its result untrustworthy becomes `.retry`.
     private func dump(_ socket: SockDiagSocket, _ buffer: UnsafeMutableRawBufferPointer, proto: TransportProtocol,
                       family: AddressFamily?, states: UInt32, ext: UInt8, bytecode: [UInt8]?,
+                      record: ((UnsafeRawBufferPointer) -> Void)? = nil,
                       emit: (SocketRecord) -> Void) throws(NetlinkFailure) -> DumpOutcome {
         let seq: UInt32
         do {
@@ -261,6 +285,7 @@ public struct SocketCollector: Sendable {
                 }
             }
             if n == 0 { return .retry("netlink socket closed mid-dump") }
+            record?(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
             do {
                 switch try parser.parse(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), emit: emit) {
                 case .more: continue

@@ -52,6 +52,8 @@ public struct InetDiagParser {
     /// Read the pending timer (`idiag_timer`, `idiag_expires`, `idiag_retrans`).
     public var decodeTimer = false
     private var interrupted = false
+    /// After `parse` returned `.done`: the offset just past the `NLMSG_DONE` message in that buffer.
+    public private(set) var doneOffset = 0
 
     public init(proto: TransportProtocol, sequence: UInt32? = nil, decodeInfo: Bool = false, decodeMemory: Bool = false) {
         self.proto = proto; self.sequence = sequence; self.decodeInfo = decodeInfo; self.decodeMemory = decodeMemory
@@ -89,6 +91,7 @@ public struct InetDiagParser {
                     let code = Int32(bitPattern: Self.u32(payload, 0))
                     if code < 0 { throw try Self.kernelError(code) }
                 }
+                doneOffset = min(next, buf.count)
                 return .done(interrupted: interrupted)
             case Self.nlmsgError:
                 guard payload.count >= 4 else { throw .malformed("short NLMSG_ERROR") }

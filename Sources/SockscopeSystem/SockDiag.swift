@@ -35,6 +35,10 @@ public final class SockDiagSocket {
 
     deinit { mnl_socket_close(nl) }
 
+    /// Sets the sequence number of the next request (the kernel copies it into every reply, so a
+    /// recorded dump can carry a mark in it).
+    public func setNextSequence(_ seq: UInt32) { nextSeq = seq }
+
     /// The socket's netlink port id (replies are addressed to it).
     public var portID: UInt32 { mnl_socket_get_portid(nl) }
 

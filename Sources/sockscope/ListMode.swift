@@ -10,7 +10,30 @@ extension Sockscope {
         let q = query
         var options = CollectOptions(source: source, procRoot: procRoot, tcpInfo: info, memory: memory)
         options.timers = timers
-        guard let snapshot = collect(q, options, owners: wantsOwners) else { return 1 }
+        options.recordDump = diagFile != nil
+        let snapshot: Snapshot
+        if let fromDump {
+            guard let s = readDump(fromDump, q) else { return 1 }
+            snapshot = s
+        } else {
+            guard let s = collect(q, options, owners: wantsOwners) else { return 1 }
+            snapshot = s
+        }
+        if let diagFile {
+            do {
+                if diagFile == "-" {
+                    try FileOutput().write(snapshot.rawDump)
+                    return 0
+                }
+                try Files.writeAll(diagFile, snapshot.rawDump)
+            } catch let e as OutputError {
+                if e != .closed { FileOutput.standardError("sockscope: \(e.message)") }
+                return e == .closed ? 0 : 1
+            } catch {
+                FileOutput.standardError("sockscope: -D: \(error)")
+                return 1
+            }
+        }
         if snapshot.source == .proc && (info || memory || timers) {
             FileOutput.standardError("sockscope: --info, --memory and --options need netlink; /proc does not have them, so they are left out")
         }
@@ -39,5 +62,19 @@ extension Sockscope {
             return 1
         }
         return 0
+    }
+
+    /// `--from-dump FILE`: every section of the file, selected by the query like a kernel dump.
+    func readDump(_ path: String, _ q: Query) -> Snapshot? {
+        do {
+            let bytes = try Files.readAll(path, sizeHint: 1 << 20)
+            let contents = try DumpFile.read(bytes, decodeInfo: info, decodeMemory: memory, decodeTimer: timers)
+            return Snapshot(records: DumpFile.select(contents, q), source: .netlink)
+        } catch let e as DumpFile.ReadError {
+            FileOutput.standardError("sockscope: --from-dump \(path): \(e)")
+        } catch {
+            FileOutput.standardError("sockscope: --from-dump: \(error)")
+        }
+        return nil
     }
 }

@@ -127,6 +127,19 @@ extension Sockscope {
             if !info { throw ValidationError("-O puts the -i fields on the socket's row: give -i too") }
             if json { throw ValidationError("-O and --json cannot be combined: JSON is one object per socket already") }
         }
+        if diagFile != nil || fromDump != nil {
+            let option = diagFile != nil ? "-D" : "--from-dump"
+            if mode != .list { try reject(option, "dump files are for the listing") }
+            if diagFile != nil && fromDump != nil { throw ValidationError("-D and --from-dump cannot be combined") }
+            if source == .proc { throw ValidationError("\(option) and --source proc cannot be combined: a dump is netlink's") }
+            if fromDump != nil {
+                if processes || pid != nil || processName != nil {
+                    throw ValidationError("--from-dump and -p/--pid/--process cannot be combined: owners are this machine's, the dump may not be")
+                }
+                if netns != nil { throw ValidationError("--from-dump and --netns cannot be combined: the dump is read, no namespace is entered") }
+                if source != .auto { throw ValidationError("--from-dump and --source cannot be combined: the file is the source") }
+            }
+        }
         if extended {
             switch mode {
             case .list, .stream, .watchPort, .untilUp, .untilDown: break

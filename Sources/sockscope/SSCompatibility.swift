@@ -33,7 +33,6 @@ enum SSCompatibility {
         Answer(spellings: ["--xdp"], answer: "XDP sockets are not supported"),
         Answer(spellings: ["-f", "--family"], answer: "use -4 or -6 (other families are not supported yet)"),
         Answer(spellings: ["-A", "--query", "--socket"], answer: "use -t and -u (other socket tables are not supported yet)"),
-        Answer(spellings: ["-D", "--diag"], answer: "writing the raw netlink dump is not supported yet"),
     ]
 
     /// The answer for `option` as the parser named it (`-K`, `--kill`, `--net=x`), if ss has it.

@@ -75,6 +75,13 @@ struct Sockscope: ParsableCommand {
     var source: SourceChoice = .auto
     @Option(name: .customLong("proc-root"), help: ArgumentHelp("Where procfs is mounted.", valueName: "dir"))
     var procRoot = "/proc"
+    @Option(name: [.customShort("D"), .customLong("diag")], help: ArgumentHelp(
+        "Also write the raw netlink dump the listing was read from to this file, in ss -D's format "
+            + "('-': write it to standard output instead of the listing).", valueName: "file"))
+    var diagFile: String?
+    @Option(name: .customLong("from-dump"), help: ArgumentHelp(
+        "Read sockets from a dump file (written by -D, or by ss -D) instead of the kernel.", valueName: "file"))
+    var fromDump: String?
 
     // MARK: owners
     @Flag(name: [.customShort("p"), .customLong("processes")], help: "Show the processes holding each socket (pid, name, fd).")
