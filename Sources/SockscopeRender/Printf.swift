@@ -83,6 +83,20 @@ public enum Printf {
         }
     }
 
+    /// `%g` of `Double(us) / 1000`, as ss prints times. Below 1000 ms the three decimals all fit in
+    /// six significant digits, so no rounding happens and integer arithmetic gives the same text
+    /// (this is the common case, and the -i line has several per socket).
+    public static func milliseconds(_ us: UInt32, to out: inout [UInt8]) {
+        guard us < 1_000_000 else { g(Double(us) / 1000, to: &out); return }
+        appendDecimal(UInt64(us / 1000), to: &out)
+        var frac = us % 1000
+        guard frac != 0 else { return }
+        out.append(UInt8(ascii: "."))
+        var n = 3
+        while frac % 10 == 0 { frac /= 10; n -= 1 }
+        digits(UInt64(frac), count: n, to: &out)
+    }
+
     /// log10 of a positive double, good to well under one unit (the caller corrects it).
     static func log10Estimate(_ d: Double) -> Double {
         // exponent * log10(2) + log10(significand); the significand is in [1, 2).
@@ -93,10 +107,11 @@ public enum Printf {
 
     /// `n` as exactly `count` digits, zero-padded.
     static func digits(_ n: UInt64, count: Int, to out: inout [UInt8]) {
-        var buf = [UInt8](repeating: 0x30, count: count)
-        var v = n, i = count - 1
-        while i >= 0 { buf[i] = 0x30 &+ UInt8(v % 10); v /= 10; i -= 1 }
-        out.append(contentsOf: buf)
+        guard count > 0 else { return }
+        let start = out.count
+        out.append(contentsOf: repeatElement(0x30, count: count))
+        var v = n, i = start + count - 1
+        while i >= start { out[i] = 0x30 &+ UInt8(v % 10); v /= 10; i -= 1 }
     }
 
     /// The exact decimal value of an integral double at or above 2^52 (it may exceed UInt64).

@@ -10,13 +10,14 @@ public enum SSText {
     ///   - options: `-o` was given: ss shows the negotiated options (`ts sack ecn ...`) only then.
     ///   - numeric: `-n`: rates as exact bits per second, otherwise with a k/M/G/T unit and 3 digits.
     public static func info(_ t: TCPInfo, listening: Bool, options: Bool, numeric: Bool, to out: inout [UInt8]) {
+        // Appended as a typed buffer: Array's contiguous fast path (a raw buffer took the generic one).
         func key(_ k: StaticString) {
-            out.append(contentsOf: UnsafeRawBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount))
+            out.append(contentsOf: UnsafeBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount))
         }
         func num<T: BinaryInteger>(_ k: StaticString, _ v: T) { key(k); appendDecimal(UInt64(v), to: &out) }
         func numIf<T: BinaryInteger>(_ k: StaticString, _ v: T?) { if let v, v != 0 { num(k, v) } }
         func g(_ d: Double) { Printf.g(d, to: &out) }
-        func ms(_ k: StaticString, _ us: UInt32) { key(k); g(Double(us) / 1000) }
+        func ms(_ k: StaticString, _ us: UInt32) { key(k); Printf.milliseconds(us, to: &out) }
         func bw(_ bitsPerSecond: Double) { rate(bitsPerSecond, numeric: numeric, to: &out) }
 
         if options {
@@ -27,14 +28,14 @@ public enum SSText {
             if t.options & TCPInfo.optionECNSeen != 0 { key(" ecnseen") }
             if t.options & TCPInfo.optionSynData != 0 { key(" fastopen") }
         }
-        if let c = t.congestion, !c.isEmpty { out.append(0x20); Escape.terminal(Array(c.utf8), to: &out) }
+        if let c = t.congestion, !c.isEmpty { out.append(0x20); Escape.terminal(c.utf8, to: &out) }
         if t.options & TCPInfo.optionWscale != 0 {
             num(" wscale:", t.sendWscale); out.append(UInt8(ascii: ",")); appendDecimal(UInt64(t.recvWscale), to: &out)
         }
         // 3 s is the kernel's initial RTO before any sample: ss leaves it out.
         if t.rtoUs != 0 && t.rtoUs != 3_000_000 { ms(" rto:", t.rtoUs) }
         if t.backoff != 0 { num(" backoff:", t.backoff) }
-        if t.rttUs != 0 { ms(" rtt:", t.rttUs); out.append(UInt8(ascii: "/")); g(Double(t.rttvarUs) / 1000) }
+        if t.rttUs != 0 { ms(" rtt:", t.rttUs); out.append(UInt8(ascii: "/")); Printf.milliseconds(t.rttvarUs, to: &out) }
         if t.atoUs != 0 { ms(" ato:", t.atoUs) }
         if t.mss != 0 { num(" mss:", t.mss) }
         if t.pmtu != 0 { num(" pmtu:", t.pmtu) }
@@ -60,7 +61,7 @@ public enum SSText {
             }
         }
         if let b = t.bbr {
-            key(" bbr:(bw:"); bw(Double(b.bandwidth) * 8); key("bps,mrtt:"); g(Double(b.minRttUs) / 1000)
+            key(" bbr:(bw:"); bw(Double(b.bandwidth) * 8); key("bps,mrtt:"); Printf.milliseconds(b.minRttUs, to: &out)
             if b.pacingGain != 0 { key(",pacing_gain:"); g(Double(b.pacingGain) / 256) }
             if b.cwndGain != 0 { key(",cwnd_gain:"); g(Double(b.cwndGain) / 256) }
             out.append(UInt8(ascii: ")"))
@@ -79,11 +80,13 @@ public enum SSText {
         if t.appLimited { key(" app_limited") }
         if let busy = t.busyTimeUs, busy != 0 {
             num(" busy:", busy / 1000); key("ms")
-            for (k, v) in [(" rwnd_limited:" as StaticString, t.rwndLimitedUs), (" sndbuf_limited:", t.sndbufLimitedUs)] {
-                guard let v, v != 0 else { continue }
+            func limited(_ k: StaticString, _ v: UInt64?) {
+                guard let v, v != 0 else { return }
                 num(k, v / 1000); key("ms(")
                 Printf.fixed(100.0 * Double(v) / Double(busy), decimals: 1, to: &out); key("%)")
             }
+            limited(" rwnd_limited:", t.rwndLimitedUs)
+            limited(" sndbuf_limited:", t.sndbufLimitedUs)
         }
         if t.unacked != 0 { num(" unacked:", t.unacked) }
         if t.retrans != 0 || t.totalRetrans != 0 {
@@ -109,14 +112,12 @@ public enum SSText {
     /// A rate as ss's `sprint_bw` shows it: exact with `-n`, else three significant digits and a unit.
     public static func rate(_ bitsPerSecond: Double, numeric: Bool, to out: inout [UInt8]) {
         if numeric { Printf.fixed(bitsPerSecond, decimals: 0, to: &out); return }
-        let units: [(Double, UInt8)] = [(1e12, UInt8(ascii: "T")), (1e9, UInt8(ascii: "G")), (1e6, UInt8(ascii: "M")),
-                                        (1e3, UInt8(ascii: "k"))]
-        for (scale, unit) in units where bitsPerSecond >= scale {
-            Printf.g(bitsPerSecond / scale, precision: 3, to: &out)
-            out.append(unit)
-            return
-        }
-        Printf.g(bitsPerSecond, to: &out)
+        let (scale, unit): (Double, UInt8) = bitsPerSecond >= 1e12 ? (1e12, UInt8(ascii: "T"))
+            : bitsPerSecond >= 1e9 ? (1e9, UInt8(ascii: "G")) : bitsPerSecond >= 1e6 ? (1e6, UInt8(ascii: "M"))
+            : bitsPerSecond >= 1e3 ? (1e3, UInt8(ascii: "k")) : (1, 0)
+        if unit == 0 { Printf.g(bitsPerSecond, to: &out); return }
+        Printf.g(bitsPerSecond / scale, precision: 3, to: &out)
+        out.append(unit)
     }
 
     /// ` timer:(keepalive,119min,0)`, as `ss -o` prints a socket's pending timer; nothing when there is none.

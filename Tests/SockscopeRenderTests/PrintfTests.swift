@@ -37,6 +37,7 @@ import Testing
         for us in values {
             let d = Double(us) / 1000
             #expect(Self.ours { Printf.g(d, to: &$0) } == Self.libc("%g", d), "us=\(us)")
+            #expect(Self.ours { Printf.milliseconds(us, to: &$0) } == Self.libc("%g", d), "us=\(us)")
         }
     }
 
