@@ -1,5 +1,6 @@
 import SockscopeFilter
 import SockscopeModel
+import SockscopeSystem
 
 /// Raw netlink dump files, as `ss -D FILE` writes them: the sock_diag reply messages exactly as the
 /// kernel sent them, one section per dump request, each ended by `NLMSG_DONE`.
@@ -10,10 +11,11 @@ import SockscopeModel
 /// (6 TCP, 17 UDP). A section with any other sequence number (ss uses 123456) is read as TCP.
 public enum DumpFile {
     /// The request sequence number that marks a section's protocol.
-    public static func sequence(for proto: TransportProtocol) -> UInt32 { 0x5353_0000 | UInt32(proto.ipProtocol) }
+    public static func sequence(for proto: TransportProtocol) -> UInt32 { 0x5353_0000 | UInt32((proto.ipProtocol ?? 0) & 0xFF) }
 
     static func proto(forSequence seq: UInt32) -> TransportProtocol {
-        if seq & 0xFFFF_FF00 == 0x5353_0000, let p = TransportProtocol.allCases.first(where: { UInt32($0.ipProtocol) == seq & 0xFF }) {
+        if seq & 0xFFFF_FF00 == 0x5353_0000,
+           let p = TransportProtocol.allCases.first(where: { $0.ipProtocol.map(UInt32.init) == seq & 0xFF }) {
             return p
         }
         return .tcp

@@ -5,7 +5,7 @@ public enum SummaryRenderer {
     /// - Parameter ports: names the ports of the ephemeral-port section (issue 7).
     public static func text(_ s: SocketSummary, ports: PortContext = PortContext()) -> String {
         var out = "Total: \(s.total)\n"
-        for p in TransportProtocol.allCases {
+        for p in TransportProtocol.allCases where s.protocols.contains(where: { $0.proto == p }) {
             let rows = s.protocols.filter { $0.proto == p }
             let n = rows.reduce(0) { $0 + $1.count }
             let split = rows.map { "\($0.family.rawValue) \($0.count)" }.joined(separator: ", ")

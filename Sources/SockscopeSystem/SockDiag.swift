@@ -1,10 +1,8 @@
 import CMnl
 import CSockShim
+import Glibc
 import SockscopeModel
 import SystemPackage
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// A netlink `NETLINK_SOCK_DIAG` socket (through libmnl) that sends inet_diag dump requests and
 /// hands back the raw reply bytes. Parsing those bytes is the collector's job, so that it can be
@@ -19,11 +17,11 @@ public final class SockDiagSocket {
     /// EPROTONOSUPPORT where netlink diagnostics are not available) or bind().
     public init() throws(SystemError) {
         guard let s = mnl_socket_open2(NETLINK_SOCK_DIAG, Int32(SOCK_CLOEXEC.rawValue)) else {
-            throw SystemError("socket(AF_NETLINK, NETLINK_SOCK_DIAG)", errno: Errno(rawValue: Glibc.errno))
+            throw SystemError("socket(AF_NETLINK, NETLINK_SOCK_DIAG)", errno: currentErrno)
         }
         nl = s
         if mnl_socket_bind(s, 0, pid_t(MNL_SOCKET_AUTOPID)) < 0 {
-            let e = Glibc.errno
+            let e = currentErrno.rawValue
             mnl_socket_close(s)
             throw SystemError("bind(AF_NETLINK)", errno: Errno(rawValue: e))
         }
@@ -46,28 +44,32 @@ public final class SockDiagSocket {
     ///
     /// - Parameters:
     ///   - family: `AF_INET` or `AF_INET6`.
-    ///   - protocol: `IPPROTO_TCP` or `IPPROTO_UDP`.
+    ///   - protocol: `IPPROTO_TCP`, `IPPROTO_UDP`, … A number past a byte (`IPPROTO_MPTCP`, 262)
+    ///     goes in an `INET_DIAG_REQ_PROTOCOL` attribute, which the kernel reads instead of the byte.
     ///   - states: the `idiag_states` bitmask: the kernel skips sockets in other states.
     ///   - extensions: the `idiag_ext` bitmask (`1 << (INET_DIAG_INFO - 1)`, …).
     ///   - bytecode: an `INET_DIAG_REQ_BYTECODE` filter program, or nil.
-    public func requestDump(family: UInt8, protocol proto: UInt8, states: UInt32, extensions: UInt8,
+    public func requestDump(family: UInt8, protocol proto: UInt16, states: UInt32, extensions: UInt8,
                             bytecode: [UInt8]?) throws(SystemError) -> UInt32 {
-        try send(type: UInt16(SOCK_DIAG_BY_FAMILY), header: inet_diag_req_v2.self, bytecode: bytecode) { req in
+        let wide = proto > UInt8.max
+        return try send(type: UInt16(SOCK_DIAG_BY_FAMILY), header: inet_diag_req_v2.self, bytecode: bytecode,
+                        protocolAttribute: wide ? UInt32(proto) : nil) { req in
             req.pointee.sdiag_family = family
-            req.pointee.sdiag_protocol = proto
+            req.pointee.sdiag_protocol = wide ? 0 : UInt8(proto)
             req.pointee.idiag_states = states
             req.pointee.idiag_ext = extensions
         }
     }
 
     /// Builds one dump request (netlink header, the request struct `Header` filled by `fill`, an
-    /// optional bytecode attribute) with libmnl, sends it, and returns its sequence number.
-    private func send<Header>(type: UInt16, header: Header.Type, bytecode: [UInt8]?,
+    /// optional bytecode attribute and protocol attribute) with libmnl, sends it, and returns its
+    /// sequence number.
+    private func send<Header>(type: UInt16, header: Header.Type, bytecode: [UInt8]?, protocolAttribute: UInt32? = nil,
                               fill: (UnsafeMutablePointer<Header>) -> Void) throws(SystemError) -> UInt32 {
         let seq = nextSeq
         nextSeq &+= 1
         var buf = [UInt8](repeating: 0, count: 256 + (bytecode?.count ?? 0))
-        let sent: Int = buf.withUnsafeMutableBytes { raw in
+        let sent: Result<Int, SystemError> = buf.withUnsafeMutableBytes { raw in
             let nlh = mnl_nlmsg_put_header(raw.baseAddress)!
             nlh.pointee.nlmsg_type = type
             nlh.pointee.nlmsg_flags = UInt16(NLM_F_REQUEST | NLM_F_DUMP)
@@ -78,13 +80,14 @@ public final class SockDiagSocket {
                     mnl_attr_put(nlh, UInt16(INET_DIAG_REQ_BYTECODE), bc.count, bc.baseAddress)
                 }
             }
-            while true {
-                let n = mnl_socket_sendto(nl, nlh, Int(nlh.pointee.nlmsg_len))
-                if n < 0 && Glibc.errno == EINTR { continue }
-                return n
+            if let protocolAttribute { mnl_attr_put_u32(nlh, UInt16(INET_DIAG_REQ_PROTOCOL), protocolAttribute) }
+            do throws(SystemError) {
+                return .success(try retryingEINTR("sendto(sock_diag)") { mnl_socket_sendto(nl, nlh, Int(nlh.pointee.nlmsg_len)) })
+            } catch {
+                return .failure(error)
             }
         }
-        if sent < 0 { throw SystemError("sendto(sock_diag)", errno: Errno(rawValue: Glibc.errno)) }
+        _ = try sent.get()
         return seq
     }
 
@@ -97,7 +100,7 @@ public final class SockDiagSocket {
     public func join(group: UInt32) throws(SystemError) {
         var g = group
         if mnl_socket_setsockopt(nl, Int32(NETLINK_ADD_MEMBERSHIP), &g, socklen_t(MemoryLayout<UInt32>.size)) < 0 {
-            throw SystemError("setsockopt(NETLINK_ADD_MEMBERSHIP \(group))", errno: Errno(rawValue: Glibc.errno))
+            throw SystemError("setsockopt(NETLINK_ADD_MEMBERSHIP \(group))", errno: currentErrno)
         }
     }
 
@@ -130,57 +133,113 @@ public final class SockDiagSocket {
     }
 }
 
-/// Decodes the kernel's `struct tcp_info` bytes defensively: the kernel's struct may be shorter
-/// (an older kernel: later fields are nil) or longer (a newer one: extra bytes are ignored).
-public func decodeTCPInfo(_ bytes: UnsafeRawBufferPointer) -> TCPInfo {
-    var t = sockscope_tcp_info()
-    sockscope_tcp_info_decode(bytes.baseAddress, bytes.count, &t)
-    func has(_ f: sockscope_tcp_info_field) -> Bool { Int(t.present_len) >= sockscope_tcp_info_field_end(f) }
-    var info = TCPInfo(
-        rttUs: t.rtt, rttvarUs: t.rttvar, rtoUs: t.rto, mss: t.snd_mss, cwnd: t.snd_cwnd,
-        ssthresh: t.snd_ssthresh >= 0x7FFF_FFFF ? nil : t.snd_ssthresh, unacked: t.unacked, retrans: t.retrans,
-        totalRetrans: t.total_retrans, lost: t.lost,
-        bytesAcked: has(SOCKSCOPE_TI_BYTES_ACKED) ? t.bytes_acked : nil,
-        bytesReceived: has(SOCKSCOPE_TI_BYTES_RECEIVED) ? t.bytes_received : nil,
-        bytesSent: has(SOCKSCOPE_TI_BYTES_SENT) ? t.bytes_sent : nil,
-        deliveryRate: has(SOCKSCOPE_TI_DELIVERY_RATE) ? t.delivery_rate : nil,
-        pacingRate: has(SOCKSCOPE_TI_PACING_RATE) && t.pacing_rate != UInt64.max ? t.pacing_rate : nil,
-        congestion: nil, lastSendMs: t.last_data_sent, lastRecvMs: t.last_data_recv,
-        minRttUs: has(SOCKSCOPE_TI_MIN_RTT) && t.min_rtt != UInt32.max ? t.min_rtt : nil)
-    info.options = t.options
-    info.sendWscale = t.snd_wscale
-    info.recvWscale = t.rcv_wscale
-    info.backoff = t.backoff
-    info.atoUs = t.ato
-    info.pmtu = t.pmtu
-    info.recvMss = t.rcv_mss
-    info.advmss = t.advmss
-    info.sacked = t.sacked
-    info.fackets = t.fackets
-    info.reordering = t.reordering
-    info.recvRttUs = t.rcv_rtt
-    info.recvSpace = t.rcv_space
-    info.recvSsthresh = t.rcv_ssthresh
-    info.lastAckMs = t.last_ack_recv
-    if has(SOCKSCOPE_TI_MAX_PACING_RATE) && t.max_pacing_rate != 0 && t.max_pacing_rate != UInt64.max {
-        info.maxPacingRate = t.max_pacing_rate
+/// The kernel's `struct tcp_info` as it arrived, copied defensively: the kernel's struct may be
+/// shorter (an older kernel: `has` is false for later fields) or longer (a newer one: extra bytes
+/// are ignored). Raw values only; what they mean (an "infinite" ssthresh, an unset rate) is
+/// decided by the collector's decoder.
+public struct KernelTCPInfo {
+    private var raw = sockscope_tcp_info()
+
+    public init(_ bytes: UnsafeRawBufferPointer) {
+        sockscope_tcp_info_decode(bytes.baseAddress, bytes.count, &raw)
     }
-    if has(SOCKSCOPE_TI_SEGS_OUT) { info.segsOut = t.segs_out }
-    if has(SOCKSCOPE_TI_SEGS_IN) { info.segsIn = t.segs_in }
-    if has(SOCKSCOPE_TI_NOTSENT_BYTES) { info.notsentBytes = t.notsent_bytes }
-    if has(SOCKSCOPE_TI_DATA_SEGS_OUT) { info.dataSegsIn = t.data_segs_in; info.dataSegsOut = t.data_segs_out }
-    if has(SOCKSCOPE_TI_DELIVERY_RATE) { info.appLimited = t.delivery_rate_app_limited != 0 }
-    if has(SOCKSCOPE_TI_BUSY_TIME) { info.busyTimeUs = t.busy_time }
-    if has(SOCKSCOPE_TI_SNDBUF_LIMITED) { info.rwndLimitedUs = t.rwnd_limited; info.sndbufLimitedUs = t.sndbuf_limited }
-    if has(SOCKSCOPE_TI_DELIVERED) { info.delivered = t.delivered }
-    if has(SOCKSCOPE_TI_DELIVERED_CE) { info.deliveredCE = t.delivered_ce }
-    if has(SOCKSCOPE_TI_BYTES_RETRANS) { info.bytesRetrans = t.bytes_retrans }
-    if has(SOCKSCOPE_TI_REORD_SEEN) { info.dsackDups = t.dsack_dups; info.reordSeen = t.reord_seen }
-    if has(SOCKSCOPE_TI_RCV_OOOPACK) { info.recvOutOfOrder = t.rcv_ooopack }
-    if has(SOCKSCOPE_TI_SND_WND) { info.sendWindow = t.snd_wnd }
-    if has(SOCKSCOPE_TI_RCV_WND) { info.recvWindow = t.rcv_wnd }
-    if has(SOCKSCOPE_TI_REHASH) { info.rehash = t.rehash }
-    return info
+
+    /// Fields an older kernel may not send.
+    public enum Field {
+        case pacingRate, bytesAcked, bytesReceived, deliveryRate, bytesSent, minRTT
+        case maxPacingRate, segsOut, segsIn, notsentBytes, dataSegsOut, busyTime, sndbufLimited, delivered
+        case deliveredCE, bytesRetrans, reordSeen, rcvOoopack, sndWnd, rcvWnd, rehash
+
+        var shim: sockscope_tcp_info_field {
+            switch self {
+            case .maxPacingRate: return SOCKSCOPE_TI_MAX_PACING_RATE
+            case .segsOut: return SOCKSCOPE_TI_SEGS_OUT
+            case .segsIn: return SOCKSCOPE_TI_SEGS_IN
+            case .notsentBytes: return SOCKSCOPE_TI_NOTSENT_BYTES
+            case .dataSegsOut: return SOCKSCOPE_TI_DATA_SEGS_OUT
+            case .busyTime: return SOCKSCOPE_TI_BUSY_TIME
+            case .sndbufLimited: return SOCKSCOPE_TI_SNDBUF_LIMITED
+            case .delivered: return SOCKSCOPE_TI_DELIVERED
+            case .deliveredCE: return SOCKSCOPE_TI_DELIVERED_CE
+            case .bytesRetrans: return SOCKSCOPE_TI_BYTES_RETRANS
+            case .reordSeen: return SOCKSCOPE_TI_REORD_SEEN
+            case .rcvOoopack: return SOCKSCOPE_TI_RCV_OOOPACK
+            case .sndWnd: return SOCKSCOPE_TI_SND_WND
+            case .rcvWnd: return SOCKSCOPE_TI_RCV_WND
+            case .rehash: return SOCKSCOPE_TI_REHASH
+            case .pacingRate: return SOCKSCOPE_TI_PACING_RATE
+            case .bytesAcked: return SOCKSCOPE_TI_BYTES_ACKED
+            case .bytesReceived: return SOCKSCOPE_TI_BYTES_RECEIVED
+            case .deliveryRate: return SOCKSCOPE_TI_DELIVERY_RATE
+            case .bytesSent: return SOCKSCOPE_TI_BYTES_SENT
+            case .minRTT: return SOCKSCOPE_TI_MIN_RTT
+            }
+        }
+    }
+
+    /// True when the kernel's struct reached this field.
+    public func has(_ f: Field) -> Bool { Int(raw.present_len) >= sockscope_tcp_info_field_end(f.shim) }
+
+    public var rtt: UInt32 { raw.rtt }
+    public var rttvar: UInt32 { raw.rttvar }
+    public var rto: UInt32 { raw.rto }
+    public var sndMSS: UInt32 { raw.snd_mss }
+    public var sndCwnd: UInt32 { raw.snd_cwnd }
+    public var sndSsthresh: UInt32 { raw.snd_ssthresh }
+    public var unacked: UInt32 { raw.unacked }
+    public var retrans: UInt32 { raw.retrans }
+    public var totalRetrans: UInt32 { raw.total_retrans }
+    public var lost: UInt32 { raw.lost }
+    public var lastDataSent: UInt32 { raw.last_data_sent }
+    public var lastDataRecv: UInt32 { raw.last_data_recv }
+    public var minRTT: UInt32 { raw.min_rtt }
+    public var bytesAcked: UInt64 { raw.bytes_acked }
+    public var bytesReceived: UInt64 { raw.bytes_received }
+    public var bytesSent: UInt64 { raw.bytes_sent }
+    public var deliveryRate: UInt64 { raw.delivery_rate }
+    public var pacingRate: UInt64 { raw.pacing_rate }
+    public var options: UInt8 { raw.options }
+    public var sndWscale: UInt8 { raw.snd_wscale }
+    public var rcvWscale: UInt8 { raw.rcv_wscale }
+    public var backoff: UInt8 { raw.backoff }
+    public var deliveryRateAppLimited: Bool { raw.delivery_rate_app_limited != 0 }
+    public var ato: UInt32 { raw.ato }
+    public var rcvMSS: UInt32 { raw.rcv_mss }
+    public var sacked: UInt32 { raw.sacked }
+    public var fackets: UInt32 { raw.fackets }
+    public var lastAckRecv: UInt32 { raw.last_ack_recv }
+    public var pmtu: UInt32 { raw.pmtu }
+    public var rcvSsthresh: UInt32 { raw.rcv_ssthresh }
+    public var advmss: UInt32 { raw.advmss }
+    public var reordering: UInt32 { raw.reordering }
+    public var rcvRTT: UInt32 { raw.rcv_rtt }
+    public var rcvSpace: UInt32 { raw.rcv_space }
+    public var maxPacingRate: UInt64 { raw.max_pacing_rate }
+    public var segsOut: UInt32 { raw.segs_out }
+    public var segsIn: UInt32 { raw.segs_in }
+    public var notsentBytes: UInt32 { raw.notsent_bytes }
+    public var dataSegsIn: UInt32 { raw.data_segs_in }
+    public var dataSegsOut: UInt32 { raw.data_segs_out }
+    public var busyTime: UInt64 { raw.busy_time }
+    public var rwndLimited: UInt64 { raw.rwnd_limited }
+    public var sndbufLimited: UInt64 { raw.sndbuf_limited }
+    public var delivered: UInt32 { raw.delivered }
+    public var deliveredCE: UInt32 { raw.delivered_ce }
+    public var bytesRetrans: UInt64 { raw.bytes_retrans }
+    public var dsackDups: UInt32 { raw.dsack_dups }
+    public var reordSeen: UInt32 { raw.reord_seen }
+    public var rcvOoopack: UInt32 { raw.rcv_ooopack }
+    public var sndWnd: UInt32 { raw.snd_wnd }
+    public var rcvWnd: UInt32 { raw.rcv_wnd }
+    public var rehash: UInt32 { raw.rehash }
+}
+
+/// The sock_diag multicast groups that announce destroyed sockets (`SKNLGRP_*` of <linux/sock_diag.h>).
+public enum DestroyGroup {
+    public static let inetTCP = UInt32(SKNLGRP_INET_TCP_DESTROY.rawValue)
+    public static let inetUDP = UInt32(SKNLGRP_INET_UDP_DESTROY.rawValue)
+    public static let inet6TCP = UInt32(SKNLGRP_INET6_TCP_DESTROY.rawValue)
+    public static let inet6UDP = UInt32(SKNLGRP_INET6_UDP_DESTROY.rawValue)
 }
 
 /// Layout of `struct inet_diag_msg` per the system headers, for tests of the Swift parser.

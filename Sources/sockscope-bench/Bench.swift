@@ -7,9 +7,7 @@
 // Loopback only. Every load process is a child of this one and exits when its stdin closes, so
 // the load is torn down even if the benchmark is killed.
 import Foundation
-#if canImport(Glibc)
 import Glibc
-#endif
 
 struct Options {
     var sockets = 10_000
@@ -37,6 +35,8 @@ struct Options {
                   N TCP sockets (established pairs over 127.0.0.x and ::1, plus listeners and ~1% UDP) are
                   created, then each case is timed R times, sockscope and its reference interleaved.
                   Cases: tan, json, tanp, tani, filter, proc, summary.
+                       sockscope-bench refresh [--sockets N]
+                  The live view's CPU per refresh and per key, phase by phase, over N loopback sockets.
                 """)
                 exit(0)
             default:
@@ -188,6 +188,7 @@ struct Bench {
         if args.first == "hold", args.count == 4 {
             hold(address: args[1], pairs: Int(args[2]) ?? 0, udp: Int(args[3]) ?? 0)
         }
+        if args.first == "refresh" { RefreshCost.main(Array(args.dropFirst())) }
         var o = Options.parse(args)
         signal(SIGPIPE, SIG_IGN)
         let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
