@@ -69,14 +69,20 @@ public struct InetDiagParser {
                              local: Endpoint(address: src, port: sport), remote: Endpoint(address: dst, port: dport),
                              recvQueue: Self.u32(p, 56), sendQueue: Self.u32(p, 60), uid: Self.u32(p, 64),
                              inode: UInt64(Self.u32(p, 68)), interfaceIndex: Self.u32(p, 40), cookie: cookie)
+        var timer: SocketTimer?
         if decodeTimer, let kind = SocketTimer.Kind(rawValue: p[2]) {
-            r.timer = SocketTimer(kind: kind, expiresMs: Self.u32(p, 52), retransmits: p[3])
+            timer = SocketTimer(kind: kind, expiresMs: Self.u32(p, 52), retransmits: p[3])
         }
-        if decodeInfo || decodeMemory { try attributes(p, into: &r) }
+        if decodeInfo || decodeMemory {
+            try attributes(p, into: &r, timer: timer)
+        } else if timer != nil {
+            r.setDiagExtensions(tcpInfo: nil, memory: nil, timer: timer)
+        }
         return r
     }
 
-    private func attributes(_ p: UnsafeRawBufferPointer, into r: inout SocketRecord) throws(DumpError) {
+    private func attributes(_ p: UnsafeRawBufferPointer, into r: inout SocketRecord, timer: SocketTimer?) throws(DumpError) {
+        var memory: SocketMemory?
         var off = Self.messageSize
         var info: TCPInfo?
         var cong: String?
@@ -102,17 +108,17 @@ public struct InetDiagParser {
                 vegas = VegasInfo(enabled: Self.u32(data, 0) != 0, rttCount: Self.u32(data, 4), rttUs: Self.u32(data, 8),
                                   minRttUs: Self.u32(data, 12))
             case InetDiag.attrSkMemInfo where decodeMemory:
-                r.memory = Self.memory(data)
+                memory = Self.memory(data)
             default:
                 break
             }
             off += (len + 3) & ~3
         }
-        if var info {
-            info.congestion = cong
-            info.bbr = bbr; info.dctcp = dctcp; info.vegas = vegas
-            r.tcpInfo = info
+        if info != nil {
+            info!.congestion = cong
+            info!.bbr = bbr; info!.dctcp = dctcp; info!.vegas = vegas
         }
+        r.setDiagExtensions(tcpInfo: info, memory: memory, timer: timer)
     }
 
     /// The report of `tcp_info` bytes: fields an older kernel did not send are nil, as are an

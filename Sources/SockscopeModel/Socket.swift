@@ -126,6 +126,15 @@ public struct SocketRecord: Sendable, Hashable {
         var timer: SocketTimer?
     }
 
+    /// Sets the netlink extensions together, replacing any set before: one box per record where a
+    /// setter per field copied the extensions once each (a dump parser's path).
+    public mutating func setDiagExtensions(tcpInfo: TCPInfo?, memory: SocketMemory?, timer: SocketTimer?) {
+        if tcpInfo == nil && memory == nil && timer == nil && box == nil { return }
+        var e = box?.value ?? Extensions()
+        e.tcpInfo = tcpInfo; e.memory = memory; e.timer = timer
+        box = Indirect(e)
+    }
+
     /// The kernel's socket cookie (netlink only): unique for the socket's lifetime.
     public var cookie: UInt64? {
         get { storedCookie == 0 ? nil : storedCookie }

@@ -20,6 +20,8 @@ enum Mode: Equatable {
     case watchPort(ListenTargets)
     case untilUp(ListenTargets)
     case untilDown(ListenTargets)
+    /// `-E`: destroyed sockets as rows.
+    case events
 
     /// How the user spelled it, for messages.
     var spelling: String {
@@ -33,13 +35,14 @@ enum Mode: Equatable {
         case .watchPort: return "--watch-port"
         case .untilUp: return "--until-up"
         case .untilDown: return "--until-down"
+        case .events: return "-E"
         }
     }
 
     var refreshes: Bool {
         switch self {
         case .stream, .watch, .watchPort, .untilUp, .untilDown: return true
-        case .list, .summary, .listeners, .map: return false
+        case .list, .summary, .listeners, .map, .events: return false
         }
     }
 }
@@ -55,6 +58,7 @@ extension Sockscope {
         if let watchPorts { modes.append(.watchPort(watchPorts)) }
         if let untilUp { modes.append(.untilUp(untilUp)) }
         if let untilDown { modes.append(.untilDown(untilDown)) }
+        if events { modes.append(.events) }
         return modes
     }
 
@@ -76,8 +80,8 @@ extension Sockscope {
         }
         if count != nil {
             switch mode {
-            case .stream, .watchPort, .untilUp, .untilDown: break
-            default: try reject("--count", "it counts the refreshes of -w --json, --watch-port, --until-up and --until-down")
+            case .stream, .watchPort, .untilUp, .untilDown, .events: break
+            default: try reject("--count", "it counts the refreshes of -w --json, --watch-port, --until-up and --until-down, or -E's rows")
             }
         }
         if timeoutGiven != nil {
@@ -142,13 +146,13 @@ extension Sockscope {
         }
         if extended {
             switch mode {
-            case .list, .stream, .watchPort, .untilUp, .untilDown: break
-            default: try reject("-e", "only socket rows (the listing, -w --json, --watch-port) carry uid, inode and cookie")
+            case .list, .stream, .watchPort, .untilUp, .untilDown, .events: break
+            default: try reject("-e", "only socket rows (the listing, -w --json, --watch-port, -E) carry uid, inode and cookie")
             }
         }
         if noHeader {
             switch mode {
-            case .list, .listeners, .map: break
+            case .list, .listeners, .map, .events: break
             default: try reject("-H", "only tables have a header")
             }
         }
@@ -157,7 +161,12 @@ extension Sockscope {
             case .list, .stream, .watch: break
             case .listeners, .map, .watchPort, .untilUp, .untilDown: try reject("-p", "it always shows owners")
             case .summary: try reject("-p", "a summary has no rows to show owners on (--pid and --process still select)")
+            case .events: try reject("-p", "a destroyed socket has no owner left to show")
             }
+        }
+        if mode == .events {
+            if json { throw ValidationError("-E and --json cannot be combined: use -w --json for the event stream") }
+            if pid != nil || processName != nil { try reject("--pid/--process", "a destroyed socket has no owner left to select by") }
         }
     }
 }

@@ -18,8 +18,6 @@ enum SSCompatibility {
         Answer(spellings: ["--tipcinfo", "--tipc"], answer: "TIPC sockets are not supported"),
         Answer(spellings: ["--inet-sockopt"], answer: "socket options are not supported yet"),
         Answer(spellings: ["-K", "--kill"], answer: "closing sockets is not supported yet"),
-        Answer(spellings: ["-E", "--events"],
-               answer: "use -w --json: sockscope's event stream reports opens, closes (also from the kernel's destroy events) and state changes"),
         Answer(spellings: ["-Z", "--context", "-z", "--contexts"],
                answer: "SELinux contexts are not available (this tool reads none; most systems it runs on have no SELinux)"),
         Answer(spellings: ["-b", "--bpf"], answer: "printing the compiled filter is not supported yet"),

@@ -105,6 +105,10 @@ struct Sockscope: ParsableCommand {
     var intervalGiven: Double?
     var interval: Double { intervalGiven ?? 1 }
 
+    @Flag(name: [.customShort("E"), .customLong("events")], help: ArgumentHelp(
+        "Print each socket as the kernel destroys it, until interrupted (ss's events; -w --json also reports opens)."))
+    var events = false
+
     // MARK: scripting
     @Option(name: .customLong("count"), help: ArgumentHelp(
         "With -w --json or --watch-port: stop after this many refreshes.", valueName: "n"), transform: parseCount)
@@ -201,6 +205,7 @@ struct Sockscope: ParsableCommand {
     func execute() -> Int32 {
         switch mode {
         case .list: return runListing()
+        case .events: return runEvents()
         case .stream: return runStream()
         case .watch: return runWatch()
         case .summary: return runSummary()
