@@ -72,7 +72,7 @@ let package = Package(
         .testTarget(name: "SockscopeRenderTests", dependencies: ["SockscopeRender", "TestSupport"], exclude: ["Golden"]),
         .testTarget(name: "SockscopeTUITests", dependencies: ["SockscopeTUI", "SockscopeAnalysis", "TestSupport"],
                     exclude: ["Golden"]),
-        .testTarget(name: "sockscopeTests", dependencies: ["TestSupport"]),
+        .testTarget(name: "sockscopeTests", dependencies: ["TestSupport"], exclude: ["filter_differential.py"]),
     ]
 )
 

@@ -22,6 +22,8 @@ public struct InetDiagParser {
 
     /// Which sequence number replies must carry (messages for another request are skipped); nil accepts any.
     public var sequence: UInt32? { frames.sequence }
+    /// Read `INET_DIAG_MARK` and `INET_DIAG_CGROUP_ID` (only when a filter needs them).
+    public var decodeMark = false, decodeCgroup = false
 
     public init(proto: TransportProtocol, sequence: UInt32? = nil, decodeInfo: Bool = false, decodeMemory: Bool = false) {
         self.proto = proto; self.decodeInfo = decodeInfo; self.decodeMemory = decodeMemory
@@ -73,7 +75,7 @@ public struct InetDiagParser {
         if decodeTimer, let kind = SocketTimer.Kind(rawValue: p[2]) {
             timer = SocketTimer(kind: kind, expiresMs: Self.u32(p, 52), retransmits: p[3])
         }
-        if decodeInfo || decodeMemory {
+        if decodeInfo || decodeMemory || decodeMark || decodeCgroup {
             try attributes(p, into: &r, timer: timer)
         } else if timer != nil {
             r.setDiagExtensions(tcpInfo: nil, memory: nil, timer: timer)
@@ -109,6 +111,10 @@ public struct InetDiagParser {
                                   minRttUs: Self.u32(data, 12))
             case InetDiag.attrSkMemInfo where decodeMemory:
                 memory = Self.memory(data)
+            case InetDiag.attrMark where decodeMark && data.count >= 4:
+                r.mark = Self.u32(data, 0)
+            case InetDiag.attrCgroupID where decodeCgroup && data.count >= 8:
+                r.cgroupID = UInt64(Self.u32(data, 0)) | UInt64(Self.u32(data, 4)) << 32
             default:
                 break
             }

@@ -124,6 +124,8 @@ public struct SocketRecord: Sendable, Hashable {
         var memory: SocketMemory?
         var interface: String?
         var timer: SocketTimer?
+        var mark: UInt32?
+        var cgroupID: UInt64?
     }
 
     /// Sets the netlink extensions together, replacing any set before: one box per record where a
@@ -147,6 +149,25 @@ public struct SocketRecord: Sendable, Hashable {
         set {
             if newValue == nil && box == nil { return }
             var e = box?.value ?? Extensions(); e.interface = newValue; box = Indirect(e)
+        }
+    }
+
+    /// The socket mark (`SO_MARK`) from `INET_DIAG_MARK`: collected only when a filter reads it, and
+    /// only reported by the kernel to CAP_NET_ADMIN.
+    public var mark: UInt32? {
+        get { box?.value.mark }
+        set {
+            if newValue == nil && box == nil { return }
+            var e = box?.value ?? Extensions(); e.mark = newValue; box = Indirect(e)
+        }
+    }
+
+    /// The cgroup v2 id from `INET_DIAG_CGROUP_ID`: collected only when a filter reads it.
+    public var cgroupID: UInt64? {
+        get { box?.value.cgroupID }
+        set {
+            if newValue == nil && box == nil { return }
+            var e = box?.value ?? Extensions(); e.cgroupID = newValue; box = Indirect(e)
         }
     }
 

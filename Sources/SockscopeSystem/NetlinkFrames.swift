@@ -114,6 +114,8 @@ public enum InetDiag {
     public static let attrVegasInfo = UInt16(INET_DIAG_VEGASINFO)
     public static let attrDCTCPInfo = UInt16(INET_DIAG_DCTCPINFO)
     public static let attrBBRInfo = UInt16(INET_DIAG_BBRINFO)
+    public static let attrMark = UInt16(INET_DIAG_MARK)
+    public static let attrCgroupID = UInt16(INET_DIAG_CGROUP_ID)
     /// `idiag_ext` bits asking for those attributes (bit `type - 1`).
     public static let extInfo = UInt8(1 << (INET_DIAG_INFO - 1))
     public static let extCong = UInt8(1 << (INET_DIAG_CONG - 1))

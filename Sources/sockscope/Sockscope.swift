@@ -147,6 +147,21 @@ struct Sockscope: ParsableCommand {
         "Output of --map and --listeners: table (default), json, or dot (Graphviz; --map only).", valueName: "format"))
     var format: InsightFormat?
 
+    // MARK: filter options
+    @Option(name: [.customShort("F"), .customLong("filter-file")], help: ArgumentHelp(
+        "Read the filter expression from a file ('-': standard input; '#' starts a comment).", valueName: "file"))
+    var filterFile: String?
+    @Option(name: .customLong("src"), help: ArgumentHelp(
+        "Local address in ss form, [FAMILY:]ADDR[/PREFIX][:PORT] (repeatable, joined with and).", valueName: "host"))
+    var src: [String] = []
+    @Option(name: .customLong("dst"), help: ArgumentHelp(
+        "Remote address in ss form, [FAMILY:]ADDR[/PREFIX][:PORT] (repeatable, joined with and).", valueName: "host"))
+    var dst: [String] = []
+    @Argument(parsing: .remaining, help: ArgumentHelp(
+        "A filter in ss's language, after the options: [state NAME|exclude NAME]... EXPRESSION (see sockscope(1)).",
+        valueName: "filter"))
+    var expressionWords: [String] = []
+
     // MARK: namespaces
     @Option(name: [.customShort("N"), .customLong("net"), .customLong("netns")], help: ArgumentHelp(
         "List the sockets of this network namespace: a name under /run/netns, or a path such as /proc/PID/ns/net "
@@ -167,6 +182,7 @@ struct Sockscope: ParsableCommand {
             exitForParseError(error)
         }
         if let status = command.enterNetworkNamespace() { Glibc.exit(status) }
+        if let status = command.prepareFilter() { Glibc.exit(status) }
         Glibc.exit(command.execute())
     }
 
@@ -196,6 +212,7 @@ struct Sockscope: ParsableCommand {
         q.ports = PortFilter(source: sport, destination: dport, either: port)
         q.pid = pid
         q.processName = processName
+        applyFilter(to: &q)
         return q
     }
 

@@ -16,8 +16,7 @@ extension Sockscope {
         let q = query
         // A destroyed socket has no state or owner left to select by: its protocol, family and ports do.
         var stream = EventStream(refreshInterval: interval, selects: { r in
-            q.protocols.contains(r.proto) && q.families.contains(r.family)
-                && q.ports.matches(localPort: r.local.port, remotePort: r.remote.port)
+            q.protocols.contains(r.proto) && q.families.contains(r.family) && q.matchesPredicate(r)
         })
         let listener = source == .proc ? nil : openDestroyListener(q)
         defer { listener?.stop() }
