@@ -53,6 +53,9 @@ public enum DumpFile {
             let proto = proto(forSequence: seq)
             var parser = InetDiagParser(proto: proto, sequence: nil, decodeInfo: decodeInfo, decodeMemory: decodeMemory)
             parser.decodeTimer = decodeTimer
+            // What a filter may read (fwmark, cgroup), when the dump carries it.
+            parser.decodeMark = true
+            parser.decodeCgroup = true
             var section: [SocketRecord] = []
             let progress: DumpProgress
             do {

@@ -155,6 +155,18 @@ public enum SSText {
     }
 }
 
+extension SSText {
+    /// `tcp 127.0.0.1:8080 -> [::1]:5000` (addresses numeric, ports as numbers), for messages.
+    public static func name(_ r: SocketRecord) -> String {
+        func end(_ e: SocketEndpoint) -> String {
+            guard let inet = e.inet else { return "?" }
+            let a = inet.address.description
+            return (inet.address.isIPv6 ? "[\(a)]" : a) + ":\(inet.port)"
+        }
+        return "\(r.proto.rawValue) \(end(r.local)) -> \(end(r.remote))"
+    }
+}
+
 extension TCPInfo {
     /// The rate ss shows as `send`: cwnd × mss per RTT, in bits per second (from Vegas's RTT sample
     /// when the algorithm keeps one), computed in ss's order so the double is the same.

@@ -65,6 +65,7 @@ public final class SockDiagSocket {
     /// optional bytecode attribute and protocol attribute) with libmnl, sends it, and returns its
     /// sequence number.
     private func send<Header>(type: UInt16, header: Header.Type, bytecode: [UInt8]?, protocolAttribute: UInt32? = nil,
+                              flags: UInt16 = UInt16(NLM_F_REQUEST | NLM_F_DUMP),
                               fill: (UnsafeMutablePointer<Header>) -> Void) throws(SystemError) -> UInt32 {
         let seq = nextSeq
         nextSeq &+= 1
@@ -72,7 +73,7 @@ public final class SockDiagSocket {
         let sent: Result<Int, SystemError> = buf.withUnsafeMutableBytes { raw in
             let nlh = mnl_nlmsg_put_header(raw.baseAddress)!
             nlh.pointee.nlmsg_type = type
-            nlh.pointee.nlmsg_flags = UInt16(NLM_F_REQUEST | NLM_F_DUMP)
+            nlh.pointee.nlmsg_flags = flags
             nlh.pointee.nlmsg_seq = seq
             fill(mnl_nlmsg_put_extra_header(nlh, MemoryLayout<Header>.size)!.assumingMemoryBound(to: Header.self))
             if let bytecode {
@@ -89,6 +90,50 @@ public final class SockDiagSocket {
         }
         _ = try sent.get()
         return seq
+    }
+
+    /// Asks the kernel to close one socket (`SOCK_DESTROY`), named as a dump reported it: family,
+    /// protocol, both ends (addresses as the 16 bytes of `inet_diag_sockid`, network order), the
+    /// bound interface and the cookie (so a newer socket reusing the tuple is never hit).
+    ///
+    /// Returns nil when the kernel closed it, or the errno it answered: EOPNOTSUPP without
+    /// CONFIG_INET_DIAG_DESTROY, EPERM without CAP_NET_ADMIN, ENOENT when it is already gone.
+    public func destroy(family: UInt8, protocol proto: UInt8, sourcePort: UInt16, destinationPort: UInt16,
+                        source: [UInt8], destination: [UInt8], interface: UInt32, cookie: UInt64) throws(SystemError) -> Errno? {
+        let seq = try send(type: UInt16(SOCK_DESTROY), header: inet_diag_req_v2.self, bytecode: nil,
+                           flags: UInt16(NLM_F_REQUEST | NLM_F_ACK)) { req in
+            req.pointee.sdiag_family = family
+            req.pointee.sdiag_protocol = proto
+            req.pointee.idiag_states = UInt32.max
+            withUnsafeMutableBytes(of: &req.pointee.id) { id in
+                id.storeBytes(of: sourcePort.bigEndian, toByteOffset: 0, as: UInt16.self)
+                id.storeBytes(of: destinationPort.bigEndian, toByteOffset: 2, as: UInt16.self)
+                for (i, b) in source.prefix(16).enumerated() { id[4 + i] = b }
+                for (i, b) in destination.prefix(16).enumerated() { id[20 + i] = b }
+                id.storeBytes(of: interface, toByteOffset: 36, as: UInt32.self)
+                id.storeBytes(of: UInt32(truncatingIfNeeded: cookie), toByteOffset: 40, as: UInt32.self)
+                id.storeBytes(of: UInt32(truncatingIfNeeded: cookie >> 32), toByteOffset: 44, as: UInt32.self)
+            }
+        }
+        // The answer is one NLMSG_ERROR: 0 (an acknowledgement) or a negated errno.
+        var buf = [UInt8](repeating: 0, count: 8192)
+        for _ in 0..<16 {
+            let received: Result<Int, SystemError> = buf.withUnsafeMutableBytes { b in
+                do throws(SystemError) { return .success(try receive(into: b)) } catch { return .failure(error) }
+            }
+            let n = try received.get()
+            var off = 0
+            while off + 20 <= n {
+                let (len, type, mseq, code) = buf.withUnsafeBytes { b in
+                    (Int(b.loadUnaligned(fromByteOffset: off, as: UInt32.self)), b.loadUnaligned(fromByteOffset: off + 4, as: UInt16.self),
+                     b.loadUnaligned(fromByteOffset: off + 8, as: UInt32.self), b.loadUnaligned(fromByteOffset: off + 16, as: Int32.self))
+                }
+                guard len >= 16 else { break }
+                if type == UInt16(NLMSG_ERROR) && mseq == seq { return code == 0 ? nil : Errno(rawValue: code == .min ? EIO : -code) }
+                off += (len + 3) & ~3
+            }
+        }
+        return .ioError
     }
 
     /// The underlying file descriptor (for poll).

@@ -40,10 +40,10 @@ extension Sockscope {
             }
             for d in listener.drain() {
                 let r = d.record
-                // A destroyed socket is selected by what it still has: protocol, family, ports, and
-                // the state it ended in when one was asked for.
+                // A destroyed socket is selected by what it still has: protocol, family, the filter
+                // expression and ports, and the state it ended in when one was asked for.
                 guard q.protocols.contains(r.proto), q.families.contains(r.family),
-                      q.ports.matches(localPort: r.local.port, remotePort: r.remote.port),
+                      q.matchesPredicate(r),
                       statesGiven == nil || q.states.restricted(to: r.proto).contains(r.state) else { continue }
                 var out: [UInt8] = []
                 renderer.render([r], into: &out, flush: { _ in })

@@ -12,7 +12,7 @@ extension Sockscope {
         var options = CollectOptions(source: source, procRoot: procRoot, tcpInfo: info, memory: memory)
         options.timers = timers
         options.recordDump = diagFile != nil
-        let snapshot: Snapshot
+        var snapshot: Snapshot
         if let fromDump {
             guard let s = readDump(fromDump, q) else { return 1 }
             snapshot = s
@@ -35,6 +35,12 @@ extension Sockscope {
                 return 1
             }
         }
+        var failed = 0
+        if kill {
+            guard let outcome = killSelected(snapshot.records) else { return 1 }
+            snapshot.records = outcome.closed
+            failed = outcome.failed
+        }
         if snapshot.source == .proc && (info || memory || timers) {
             FileOutput.standardError("sockscope: --info, --memory and --options need netlink; /proc does not have them, so they are left out")
         }
@@ -54,6 +60,7 @@ extension Sockscope {
                 try TableRenderer(options: table).render(snapshot.records, into: &out, flush: flush)
             }
             try writer.write(out)
+            if failed > 0 { return 1 }
         } catch let e as OutputError {
             if e == .closed { return 0 }
             FileOutput.standardError("sockscope: \(e.message)")
@@ -77,5 +84,28 @@ extension Sockscope {
             FileOutput.standardError("sockscope: --from-dump: \(error)")
         }
         return nil
+    }
+
+    /// `-K`: closes the selected sockets (or, with `--dry-run`, none); returns the ones closed (or
+    /// that would be) and how many the kernel refused, each refusal reported on stderr.
+    func killSelected(_ records: [SocketRecord]) -> (closed: [SocketRecord], failed: Int)? {
+        if dryRun {
+            FileOutput.standardError("sockscope: --dry-run: \(records.count) socket\(records.count == 1 ? "" : "s") would be closed; none was")
+            return (records, 0)
+        }
+        let outcomes: [SocketKiller.Outcome]
+        do {
+            outcomes = try SocketKiller.kill(records)
+        } catch {
+            FileOutput.standardError("sockscope: -K: \(error)")
+            return nil
+        }
+        var closed: [SocketRecord] = [], failed = 0
+        for o in outcomes {
+            guard let e = o.refusal else { closed.append(o.record); continue }
+            failed += 1
+            FileOutput.standardError("sockscope: not closed: \(SSText.name(o.record)): \(SocketKiller.explain(e))")
+        }
+        return (closed, failed)
     }
 }

@@ -164,6 +164,19 @@ extension Sockscope {
             case .events: try reject("-p", "a destroyed socket has no owner left to show")
             }
         }
+        if dryRun && !kill { throw ValidationError("--dry-run goes with -K: it lists what -K would close") }
+        if kill {
+            if mode != .list { try reject("-K", "it closes the sockets of a listing") }
+            if fromDump != nil { throw ValidationError("-K and --from-dump cannot be combined: a dump's sockets are not this kernel's") }
+            if source == .proc { throw ValidationError("-K and --source proc cannot be combined: closing goes through netlink") }
+            let selects = !expressionWords.isEmpty || filterFile != nil || !src.isEmpty || !dst.isEmpty
+                || port != nil || sport != nil || dport != nil || pid != nil || processName != nil
+            if !selects {
+                // ss closes every socket on the machine here: one forgotten word from an outage.
+                throw ValidationError("-K without a filter would close every socket: give an expression (e.g. 'dport = :8080'), "
+                    + "--src/--dst, --port/--sport/--dport, --pid or --process")
+            }
+        }
         if mode == .events {
             if json { throw ValidationError("-E and --json cannot be combined: use -w --json for the event stream") }
             if pid != nil || processName != nil { try reject("--pid/--process", "a destroyed socket has no owner left to select by") }

@@ -17,7 +17,6 @@ enum SSCompatibility {
         Answer(spellings: ["--cgroup"], answer: "-p shows each owner's cgroup path (in --json: processes[].cgroup)"),
         Answer(spellings: ["--tipcinfo", "--tipc"], answer: "TIPC sockets are not supported"),
         Answer(spellings: ["--inet-sockopt"], answer: "socket options are not supported yet"),
-        Answer(spellings: ["-K", "--kill"], answer: "closing sockets is not supported yet"),
         Answer(spellings: ["-Z", "--context", "-z", "--contexts"],
                answer: "SELinux contexts are not available (this tool reads none; most systems it runs on have no SELinux)"),
         Answer(spellings: ["-b", "--bpf"], answer: "printing the compiled filter is not supported yet"),

@@ -105,6 +105,12 @@ struct Sockscope: ParsableCommand {
     var intervalGiven: Double?
     var interval: Double { intervalGiven ?? 1 }
 
+    @Flag(name: [.customShort("K"), .customLong("kill")], help: ArgumentHelp(
+        "Close every socket the filter selects (SOCK_DESTROY; needs CAP_NET_ADMIN) and list what was closed. "
+            + "Refused without a filter expression, --src/--dst, a port option, --pid or --process."))
+    var kill = false
+    @Flag(name: .customLong("dry-run"), help: "With -K: list what would be closed, close nothing.")
+    var dryRun = false
     @Flag(name: [.customShort("E"), .customLong("events")], help: ArgumentHelp(
         "Print each socket as the kernel destroys it, until interrupted (ss's events; -w --json also reports opens)."))
     var events = false
