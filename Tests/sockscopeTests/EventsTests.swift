@@ -34,3 +34,22 @@ import Testing
         }
     }
 }
+
+/// `sockscope :PORT`: who uses a port, either end, every state, with owners.
+@Suite struct PortShorthandTests {
+    @Test func barePortWordListsBothEndsInEveryStateWithOwners() throws {
+        let listener = try Loopback.tcpListener()
+        let port = listener.local.port
+        let (client, server) = try Loopback.tcpPair(listener)
+        let other = try Loopback.tcpListener()
+        let r = try Binary.sockscope(["-n", ":\(port)"])
+        #expect(r.status == 0, "\(r.stderrText)")
+        let rows = r.stdoutText.split(separator: "\n").dropFirst()
+        #expect(rows.contains { $0.contains("LISTEN") && $0.contains("127.0.0.1:\(port) ") }, "the listener: \(r.stdoutText)")
+        #expect(rows.filter { $0.contains("ESTAB") }.count == 2, "both ends of the connection: \(r.stdoutText)")
+        #expect(rows.allSatisfy { $0.contains(":\(port) ") || $0.hasSuffix(":\(port)") || $0.contains(":\(port) users") })
+        #expect(rows.allSatisfy { $0.contains("users:((") }, "owners shown: \(r.stdoutText)")
+        #expect(!rows.contains { $0.contains(":\(other.local.port)") })
+        withExtendedLifetime((listener, client, server, other)) {}
+    }
+}
