@@ -26,6 +26,8 @@ public struct CollectOptions: Sendable {
     /// dump file format of `DumpFile`). One dump per protocol, read once: the file holds exactly
     /// what was listed.
     public var recordDump = false
+    /// Keep each socket's cgroup id (`INET_DIAG_CGROUP_ID`), for `--cgroup`.
+    public var cgroups = false
     /// Compile port filters to kernel bytecode (netlink only).
     public var kernelFilter: Bool
     /// Re-check every record with the userspace evaluator. Tests turn this off to prove the bytecode alone.
@@ -195,7 +197,7 @@ public struct SocketCollector: Sendable {
                 if options.recordDump { socket.setNextSequence(DumpFile.sequence(for: proto)) }
                 let outcome = try dump(socket, buffer, proto: proto, family: family, states: states, ext: ext,
                                        bytecode: bytecode, markInProgram: kernel?.usesMark == true,
-                                       decodeMark: predicate.usesMark, decodeCgroup: predicate.usesCgroup,
+                                       decodeMark: predicate.usesMark, decodeCgroup: predicate.usesCgroup || options.cgroups,
                                        record: options.recordDump ? { rawDump.append(contentsOf: $0) } : nil) { r in
                     if filterInUserspace {
                         if predicate.usesMark && r.mark == nil && r.state != .timeWait && r.state != .synRecv

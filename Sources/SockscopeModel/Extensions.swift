@@ -221,7 +221,7 @@ public struct SocketOwner: Sendable, Hashable, Codable, Comparable {
 extension SocketRecord: Codable {
     enum CodingKeys: String, CodingKey {
         case proto, family, state, local, remote, recvQueue = "recv_q", sendQueue = "send_q", uid, inode
-        case interface, cookie, processes, tcpInfo = "tcp_info", memory
+        case interface, cookie, processes, timer, tcpInfo = "tcp_info", memory
     }
 
     /// Decodes the documented `--json` object.
@@ -243,6 +243,7 @@ extension SocketRecord: Codable {
         }
         cookie = try c.decodeIfPresent(UInt64.self, forKey: .cookie)
         processes = try c.decodeIfPresent([SocketOwner].self, forKey: .processes)
+        if let t = try c.decodeIfPresent(SocketTimer.self, forKey: .timer) { timer = t }
         if let t = try c.decodeIfPresent(TCPInfo.self, forKey: .tcpInfo) { tcpInfo = t }
         if let m = try c.decodeIfPresent(SocketMemory.self, forKey: .memory) { memory = m }
     }
@@ -262,6 +263,7 @@ extension SocketRecord: Codable {
         if hasInterface { try c.encode(interfaceLabel, forKey: .interface) }
         try c.encodeIfPresent(cookie, forKey: .cookie)
         try c.encodeIfPresent(processes, forKey: .processes)
+        try c.encodeIfPresent(timer, forKey: .timer)
         try c.encodeIfPresent(tcpInfo, forKey: .tcpInfo)
         try c.encodeIfPresent(memory, forKey: .memory)
     }

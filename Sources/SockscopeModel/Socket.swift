@@ -120,21 +120,32 @@ public struct SocketRecord: Sendable, Hashable {
 
     /// Rarely present, so kept out of line: a plain listing's records stay small and cheap to copy.
     struct Extensions: Sendable, Hashable {
-        var tcpInfo: TCPInfo?
-        var memory: SocketMemory?
-        var interface: String?
-        var timer: SocketTimer?
-        var mark: UInt32?
-        var cgroupID: UInt64?
+        var tcpInfo: TCPInfo? = nil
+        var memory: SocketMemory? = nil
+        var interface: String? = nil
+        var timer: SocketTimer? = nil
+        var mark: UInt32? = nil
+        var cgroupID: UInt64? = nil
     }
 
     /// Sets the netlink extensions together, replacing any set before: one box per record where a
     /// setter per field copied the extensions once each (a dump parser's path).
     public mutating func setDiagExtensions(tcpInfo: TCPInfo?, memory: SocketMemory?, timer: SocketTimer?) {
         if tcpInfo == nil && memory == nil && timer == nil && box == nil { return }
-        var e = box?.value ?? Extensions()
+        guard let old = box?.value else {
+            box = Indirect(Extensions(tcpInfo: tcpInfo, memory: memory, timer: timer))
+            return
+        }
+        var e = old
         e.tcpInfo = tcpInfo; e.memory = memory; e.timer = timer
         box = Indirect(e)
+    }
+
+    /// Calls `body` with the TCP internals in place, when there are any: a renderer reads a
+    /// few hundred bytes per socket without copying them out of the record first.
+    public func withTCPInfo(_ body: (borrowing TCPInfo) -> Void) {
+        guard let b = box, b.value.tcpInfo != nil else { return }
+        body(b.value.tcpInfo.unsafelyUnwrapped)
     }
 
     /// The kernel's socket cookie (netlink only): unique for the socket's lifetime.

@@ -9,6 +9,9 @@ public struct JSONRenderer: Sendable {
     /// `SocketRecord`'s `Encodable` does the same when the context is in the encoder's `userInfo`.
     public var ports: PortContext?
 
+    /// With `--cgroup`: each socket's `cgroup` path (and `cgroup_id`), by id.
+    public var cgroupPaths: [UInt64: String]?
+
     public init(includeCookie: Bool = false, ports: PortContext? = nil) {
         self.includeCookie = includeCookie; self.ports = ports
     }
@@ -49,6 +52,10 @@ public struct JSONRenderer: Sendable {
         if includeCookie, let c = r.cookie { Self.number("cookie", c, to: &out) }
         if let ps = r.processes { Self.processes(ps, to: &out) }
         if let t = r.timer { Self.timer(t, to: &out) }
+        if let paths = cgroupPaths, let id = r.cgroupID, id != 0 {
+            Self.number("cgroup_id", id, to: &out)
+            if let p = paths[id] { Self.string("cgroup", Array(p.utf8), to: &out) }
+        }
         if let t = r.tcpInfo { Self.tcpInfo(t, to: &out) }
         if let m = r.memory { Self.memory(m, to: &out) }
         out.append(UInt8(ascii: "}"))

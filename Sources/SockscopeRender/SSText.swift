@@ -9,7 +9,8 @@ public enum SSText {
     ///   - listening: the socket listens (ss leaves `sacked` out then).
     ///   - options: `-o` was given: ss shows the negotiated options (`ts sack ecn ...`) only then.
     ///   - numeric: `-n`: rates as exact bits per second, otherwise with a k/M/G/T unit and 3 digits.
-    public static func info(_ t: TCPInfo, listening: Bool, options: Bool, numeric: Bool, to out: inout [UInt8]) {
+    public static func info(_ t: borrowing TCPInfo, listening: Bool, options: Bool, numeric: Bool, to out: inout [UInt8]) {
+        out.reserveCapacity(out.count + 1024)
         // Appended as a typed buffer: Array's contiguous fast path (a raw buffer took the generic one).
         func key(_ k: StaticString) {
             out.append(contentsOf: UnsafeBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount))
@@ -28,7 +29,15 @@ public enum SSText {
             if t.options & TCPInfo.optionECNSeen != 0 { key(" ecnseen") }
             if t.options & TCPInfo.optionSynData != 0 { key(" fastopen") }
         }
-        if let c = t.congestion, !c.isEmpty { out.append(0x20); Escape.terminal(c.utf8, to: &out) }
+        if let c = t.congestion, !c.isEmpty {
+            out.append(0x20)
+            // Algorithm names are short printable ASCII; anything else goes through the escaper.
+            if c.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\\") }) {
+                out.append(contentsOf: c.utf8)
+            } else {
+                Escape.terminal(c.utf8, to: &out)
+            }
+        }
         if t.options & TCPInfo.optionWscale != 0 {
             num(" wscale:", t.sendWscale); out.append(UInt8(ascii: ",")); appendDecimal(UInt64(t.recvWscale), to: &out)
         }

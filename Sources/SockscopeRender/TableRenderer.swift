@@ -20,6 +20,8 @@ public struct TableOptions: Sendable {
     public var timers = false
     /// `-O`: the `-i` fields on the socket's row instead of a second line.
     public var oneLine = false
+    /// `--cgroup`: the socket's cgroup path by id (`cgroup:PATH`); nil when not asked for.
+    public var cgroupPaths: [UInt64: String]?
 
     public init(header: Bool = true, numeric: Bool = false, services: ServiceTable = ServiceTable(), netid: Bool = true,
                 extended: Bool = false, processes: Bool = false, info: Bool = false, memory: Bool = false) {
@@ -75,7 +77,7 @@ public struct TableRenderer: Sendable {
         pad("Port", w.localPort, to: &out)
         padLeft(Array("Peer Address".utf8), w.peerAddr, to: &out)
         out.append(UInt8(ascii: ":"))
-        if options.processes || options.extended || options.memory || options.timers {
+        if options.processes || options.extended || options.memory || options.timers || options.cgroupPaths != nil {
             pad("Port", w.peerPort, to: &out)
             out.append(contentsOf: "Process".utf8)
         } else {
@@ -112,12 +114,19 @@ public struct TableRenderer: Sendable {
         }
         if options.extended { extended(r, to: &out) }
         if options.memory, let m = r.memory { skmem(m, to: &out) }
+        if let paths = options.cgroupPaths, let id = r.cgroupID, id != 0 {
+            // ss shows the path, or the bare id when no cgroup v2 directory has it (since removed).
+            out.append(contentsOf: "cgroup:".utf8)
+            if let p = paths[id] { Escape.terminal(p.utf8, to: &out) } else { appendDecimal(id, to: &out) }
+            out.append(0x20)
+        }
         trimTrailingSpaces(&out)
         if options.info && r.proto == .tcp {
             // ss starts the fields on a tab-indented second line, or (-O) continues the row.
             if !options.oneLine { out.append(0x0A); out.append(0x09) }
-            if let t = r.tcpInfo {
-                SSText.info(t, listening: r.state == .listen, options: options.timers, numeric: options.numeric, to: &out)
+            let listening = r.state == .listen
+            r.withTCPInfo { t in
+                SSText.info(t, listening: listening, options: options.timers, numeric: options.numeric, to: &out)
             }
         }
         out.append(0x0A)

@@ -12,6 +12,7 @@ extension Sockscope {
         var options = CollectOptions(source: source, procRoot: procRoot, tcpInfo: info, memory: memory)
         options.timers = timers
         options.recordDump = diagFile != nil
+        options.cgroups = cgroup
         var snapshot: Snapshot
         if let fromDump {
             guard let s = readDump(fromDump, q) else { return 1 }
@@ -50,13 +51,16 @@ extension Sockscope {
         do {
             let flush = { (buf: inout [UInt8]) throws in try writer.write(buf); buf.removeAll(keepingCapacity: true) }
             if json {
-                try JSONRenderer(includeCookie: extended, ports: socketPortContext).renderArray(snapshot.records, into: &out, flush: flush)
+                var renderer = JSONRenderer(includeCookie: extended, ports: socketPortContext)
+                renderer.cgroupPaths = cgroup ? Lookup.cgroupPaths() : nil
+                try renderer.renderArray(snapshot.records, into: &out, flush: flush)
             } else {
                 var table = TableOptions(header: !noHeader, numeric: numeric, services: numeric ? ServiceTable() : services,
                                          netid: q.protocols.count > 1, extended: extended, processes: wantsOwners,
                                          info: info, memory: memory)
                 table.timers = timers
                 table.oneLine = oneLine
+                if cgroup { table.cgroupPaths = Lookup.cgroupPaths() }
                 try TableRenderer(options: table).render(snapshot.records, into: &out, flush: flush)
             }
             try writer.write(out)

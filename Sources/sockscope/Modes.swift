@@ -164,6 +164,10 @@ extension Sockscope {
             case .events: try reject("-p", "a destroyed socket has no owner left to show")
             }
         }
+        if cgroup {
+            if mode != .list { try reject("--cgroup", "only the listing shows socket cgroups") }
+            if source == .proc { throw ValidationError("--cgroup and --source proc cannot be combined: the cgroup id comes from netlink") }
+        }
         if dryRun && !kill { throw ValidationError("--dry-run goes with -K: it lists what -K would close") }
         if kill {
             if mode != .list { try reject("-K", "it closes the sockets of a listing") }

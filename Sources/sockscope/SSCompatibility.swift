@@ -14,8 +14,6 @@ enum SSCompatibility {
         Answer(spellings: ["-B", "--bound-inactive"], answer: "bound-inactive sockets are not listed yet"),
         Answer(spellings: ["-T", "--threads"], answer: "per-thread owners are not supported yet; -p shows the owning processes"),
         Answer(spellings: ["--tos"], answer: "ToS/traffic class is not supported yet"),
-        Answer(spellings: ["--cgroup"],
-               answer: "the socket's own cgroup is not shown yet; -p shows each owner's cgroup path (in --json: processes[].cgroup), and the filter 'cgroup PATH' selects by it"),
         Answer(spellings: ["--tipcinfo", "--tipc"], answer: "TIPC sockets are not supported"),
         Answer(spellings: ["--inet-sockopt"], answer: "socket options are not supported yet"),
         Answer(spellings: ["-Z", "--context", "-z", "--contexts"],

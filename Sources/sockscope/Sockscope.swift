@@ -68,6 +68,8 @@ struct Sockscope: ParsableCommand {
     @Flag(name: [.customShort("o"), .customLong("options")],
           help: "Show each socket's timer, as ss does: timer:(KIND,EXPIRES,RETRANSMITS) (netlink only).")
     var timers = false
+    @Flag(name: .customLong("cgroup"), help: "Show each socket's cgroup (v2) path, from INET_DIAG_CGROUP_ID (netlink only).")
+    var cgroup = false
     @Flag(name: [.customShort("O"), .customLong("oneline")], help: "With -i: the TCP internals on the socket's row.")
     var oneLine = false
 
