@@ -81,7 +81,15 @@ extension Sockscope {
         do {
             let bytes = try Files.readAll(path, sizeHint: 1 << 20)
             let contents = try DumpFile.read(bytes, decodeInfo: info, decodeMemory: memory, decodeTimer: timers)
-            return Snapshot(records: DumpFile.select(contents, q), source: .netlink)
+            var records = DumpFile.select(contents, q)
+            // Interface indexes are named by this machine's interfaces, as ss names them.
+            var names: [UInt32: String?] = [:]
+            for i in records.indices where records[i].interfaceIndex != 0 {
+                let index = records[i].interfaceIndex
+                if names[index] == nil { names[index] = .some(Interfaces.name(index: index)) }
+                records[i].interface = names[index] ?? nil
+            }
+            return Snapshot(records: records, source: .netlink)
         } catch let e as DumpFile.ReadError {
             FileOutput.standardError("sockscope: --from-dump \(path): \(e)")
         } catch {
