@@ -79,7 +79,17 @@ extension Lookup {
     public static func cgroupPaths(limit: Int = 200_000, depth: Int = 32) -> [UInt64: String] {
         var out: [UInt64: String] = [:]
         var st = stat()
-        guard stat(cgroup2Mount, &st) == 0 else { return out }
+        // The first cgroup2 mount that exists here (a mounts line may name a path this mount
+        // namespace hides), read once.
+        var candidates: [String] = []
+        if let bytes = try? Files.readAll("/proc/self/mounts") {
+            for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+                let f = line.split(separator: " ")
+                if f.count >= 3 && f[2] == "cgroup2" { candidates.append(String(f[1])) }
+            }
+        }
+        candidates.append("/sys/fs/cgroup")
+        guard let cgroup2Mount = candidates.first(where: { stat($0, &st) == 0 }) else { return out }
         out[UInt64(st.st_ino)] = "/"
         var stack: [(String, Int)] = [("", 0)]
         while let (rel, level) = stack.popLast(), out.count < limit {

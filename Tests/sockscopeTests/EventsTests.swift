@@ -53,3 +53,34 @@ import Testing
         withExtendedLifetime((listener, client, server, other)) {}
     }
 }
+
+/// `--cgroup`: the socket's cgroup v2 path, from the id the kernel reports.
+@Suite struct CgroupTests {
+    /// In a private mount namespace with cgroup2 mounted on /sys/fs/cgroup, a listener in a new
+    /// cgroup shows that cgroup's path.
+    @Test(.requires(.root, .tool("unshare", package: "util-linux"))) func listenerShowsItsCgroupPath() throws {
+        let name = "sockscope-test-\(getpid())"
+        let script = """
+        set -e
+        mount -t cgroup2 none /sys/fs/cgroup
+        mkdir /sys/fs/cgroup/\(name)
+        trap 'kill $P 2>/dev/null; wait $P 2>/dev/null || true; rmdir /sys/fs/cgroup/\(name); exit 0' EXIT
+        python3 -c 'import os,socket,time,signal
+        signal.alarm(30)
+        open("/sys/fs/cgroup/\(name)/cgroup.procs","w").write(str(os.getpid()))
+        s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen()
+        open("/tmp/\(name).port","w").write(str(s.getsockname()[1]))
+        time.sleep(30)' &
+        P=$!
+        for i in $(seq 100); do [ -s /tmp/\(name).port ] && break; sleep 0.05; done
+        PORT=$(cat /tmp/\(name).port); rm -f /tmp/\(name).port
+        "\(Binary.sockscope)" -tlnH --cgroup --sport "$PORT"
+        "\(Binary.sockscope)" -tln --json --cgroup --sport "$PORT"
+        """
+        let r = try Binary.run(try Requirement.tool("unshare", package: "util-linux").path(), ["-m", "sh", "-c", script])
+        #expect(r.status == 0, "\(r.stderrText)")
+        let lines = r.stdoutText.split(separator: "\n")
+        #expect(lines.first?.hasPrefix("LISTEN") == true && lines.first?.hasSuffix("cgroup:/\(name)") == true, "\(r.stdoutText)")
+        #expect(r.stdoutText.contains(#""cgroup":"/\#(name)""#), "\(r.stdoutText)")
+    }
+}
