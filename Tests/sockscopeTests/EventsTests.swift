@@ -6,18 +6,19 @@ import Testing
 /// `-E`: ss's events mode, the kernel's destroy notifications as table rows.
 @Suite(.serialized) struct EventsTests {
     @Test(.requires(.root)) func destroyedSocketsArePrintedAsRows() throws {
-        let listener = try Loopback.tcpListener()
-        let port = listener.local.port
-        let (client, server) = try Loopback.tcpPair(listener)
+        var listener: TestSocket? = try Loopback.tcpListener()
+        let port = listener!.local.port
+        var (client, server): (TestSocket, TestSocket?) = try Loopback.tcpPair(listener!)
         let child = try StreamingProcess(Binary.sockscope, ["-E", "-tn", "--sport", String(port), "--count", "2"])
         defer { _ = child.stop() }
         // The header is written once the destroy groups are joined: from then on nothing is missed.
         #expect(child.wait(timeout: 10) { $0.first?.hasPrefix("State") == true }, "\(child.output)")
         // An abortive close (linger 0) destroys the accepted socket at once; closing the listener destroys it.
         var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
-        setsockopt(server.fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
-        close(server.fd)
-        close(listener.fd)
+        setsockopt(server!.fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        // Closed by releasing them (each TestSocket closes its descriptor exactly once).
+        server = nil
+        listener = nil
         #expect(child.wait(timeout: 10) { $0.count >= 3 }, "\(child.output)")
         let rows = child.output.dropFirst()
         // The aborted connection (the kernel has cleared its peer port by then, as ss -E shows too) and the listener.

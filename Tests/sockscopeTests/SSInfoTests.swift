@@ -117,13 +117,14 @@ import Testing
 
     @Test func timeWaitTimer() throws {
         let listener = try Loopback.tcpListener()
-        let (client, server) = try Loopback.tcpPair(listener)
-        let port = client.local.port
-        // The side that closes first keeps the TIME_WAIT.
-        close(client.fd)
+        var (client, server): (TestSocket?, TestSocket?) = try Loopback.tcpPair(listener)
+        let port = client!.local.port
+        // The side that closes first keeps the TIME_WAIT. (Closed by releasing the TestSocket, which
+        // closes its descriptor once: a second close() could hit a descriptor another test reused.)
+        client = nil
         var buf = [UInt8](repeating: 0, count: 1)
-        _ = recv(server.fd, &buf, 1, 0)
-        close(server.fd)
+        _ = recv(server!.fd, &buf, 1, 0)
+        server = nil
         let deadline = Date().addingTimeInterval(10)
         var text = "", json: [String: Any]?
         while Date() < deadline {
