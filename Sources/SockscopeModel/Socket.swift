@@ -120,12 +120,33 @@ public struct SocketRecord: Sendable, Hashable {
 
     /// Rarely present, so kept out of line: a plain listing's records stay small and cheap to copy.
     struct Extensions: Sendable, Hashable {
-        var tcpInfo: TCPInfo?
-        var memory: SocketMemory?
-        var interface: [UInt8]?
-        var unixName: [UInt8]?
-        var mark: UInt32?
-        var cgroupID: UInt64?
+        var tcpInfo: TCPInfo? = nil
+        var memory: SocketMemory? = nil
+        var interface: [UInt8]? = nil
+        var unixName: [UInt8]? = nil
+        var timer: SocketTimer? = nil
+        var mark: UInt32? = nil
+        var cgroupID: UInt64? = nil
+    }
+
+    /// Sets the netlink extensions together, replacing any set before: one box per record where a
+    /// setter per field copied the extensions once each (a dump parser's path).
+    public mutating func setDiagExtensions(tcpInfo: TCPInfo?, memory: SocketMemory?, timer: SocketTimer?) {
+        if tcpInfo == nil && memory == nil && timer == nil && box == nil { return }
+        guard let old = box?.value else {
+            box = Indirect(Extensions(tcpInfo: tcpInfo, memory: memory, timer: timer))
+            return
+        }
+        var e = old
+        e.tcpInfo = tcpInfo; e.memory = memory; e.timer = timer
+        box = Indirect(e)
+    }
+
+    /// Calls `body` with the TCP internals in place, when there are any: a renderer reads a
+    /// few hundred bytes per socket without copying them out of the record first.
+    public func withTCPInfo(_ body: (borrowing TCPInfo) -> Void) {
+        guard let b = box, b.value.tcpInfo != nil else { return }
+        body(b.value.tcpInfo.unsafelyUnwrapped)
     }
 
     /// A UNIX socket's bound name: the path's bytes, or an abstract name's (without the leading
@@ -177,6 +198,15 @@ public struct SocketRecord: Sendable, Hashable {
         set {
             if newValue == nil && box == nil { return }
             var e = box?.value ?? Extensions(); e.cgroupID = newValue; box = Indirect(e)
+        }
+    }
+
+    /// The pending timer (asked for with `-o`); nil when none is armed or it was not asked for.
+    public var timer: SocketTimer? {
+        get { box?.value.timer }
+        set {
+            if newValue == nil && box == nil { return }
+            var e = box?.value ?? Extensions(); e.timer = newValue; box = Indirect(e)
         }
     }
 
