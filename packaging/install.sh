@@ -5,6 +5,7 @@
 #   packaging/install.sh                           # builds, installs under /usr/local
 #   PREFIX=/usr DESTDIR=/tmp/stage packaging/install.sh
 #   NO_BUILD=1 packaging/install.sh                # install what .build/release holds
+#   PRODUCTS="sockscope sockscope-exporter" packaging/install.sh   # the exporter too
 #
 # PREFIX (default /usr/local), DESTDIR (default empty: the live system). Completion directories:
 # BASHCOMPDIR (PREFIX/share/bash-completion/completions), ZSHCOMPDIR (PREFIX/share/zsh/site-functions),
@@ -22,8 +23,10 @@ ZSHCOMPDIR=${ZSHCOMPDIR:-$PREFIX/share/zsh/site-functions}
 FISHCOMPDIR=${FISHCOMPDIR:-$PREFIX/share/fish/vendor_completions.d}
 DOCDIR=${DOCDIR:-$PREFIX/share/doc/sockscope}
 
-# Every executable product but the benchmark, its floor reader and the fuzz targets (development tools).
-products=$(sed -n 's/.*\.executable(name: "\([^"]*\)".*/\1/p' Package.swift | grep -vE -- '-(bench|fuzz|floor)$')
+# The CLI by default; PRODUCTS="sockscope sockscope-exporter" adds the Prometheus exporter (its
+# release build compiles BoringSSL for TLS and takes many times the CLI's, so the package and CI
+# carry the CLI). The benchmark, its floor reader and the fuzz targets are development tools.
+products=${PRODUCTS:-sockscope}
 if [ -z "${NO_BUILD:-}" ]; then
   for p in $products; do swift build -c release --static-swift-stdlib --product "$p" >&2; done
 fi
@@ -35,6 +38,8 @@ put() {  # put MODE SOURCE DEST
 }
 for p in $products; do put 0755 "$bin/$p" "$BINDIR/$p"; done
 for page in man/*.[1-8]; do
+  name=$(basename "$page"); name=${name%.*}
+  case " $products " in *" $name "*) ;; *) continue ;; esac   # only the pages of what is installed
   put 0644 "$page" "$MANDIR/man${page##*.}/$(basename "$page")"
 done
 put 0644 schema/sockscope.schema.json "$DOCDIR/sockscope.schema.json"

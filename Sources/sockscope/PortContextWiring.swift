@@ -30,7 +30,7 @@ extension Sockscope {
         for d in report?.warnings ?? [] { FileOutput.standardError("sockscope: \(PressureRenderer.warning(d, ports: ports))") }
     }
 
-    /// Adds the issue-7 parts of `-s`: the kernel's listen queue totals and ephemeral-port use
+    /// Adds the port-insight parts of `-s`: the kernel's listen queue totals and ephemeral-port use
     /// (the ten busiest destinations, and every one over half the range, which is also warned about).
     func addInsight(to summary: inout SocketSummary, records: [SocketRecord], ports: PortContext) {
         if let c = NetstatParser.loadListenCounters(procRoot: procRoot) {

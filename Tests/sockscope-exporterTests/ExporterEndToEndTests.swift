@@ -191,15 +191,11 @@ import Glibc
     }
 
     /// A scrape whose collection cannot finish by its deadline gets 503 and the reason, not a part
-    /// of a payload; the collection goes on and answers the next scrape. No dump finishes within
-    /// a microsecond's --web.scrape-timeout. A FIFO as a namespace is refused at once, not waited on.
+    /// of a payload; the collection goes on and answers the next scrape. No dump of the host's
+    /// tables finishes within a microsecond's --web.scrape-timeout. (A FIFO given as a namespace no
+    /// longer blocks: it is refused at once, see ScrapeServiceTests.)
     @Test func pastTheDeadlineIs503() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sockscope-503-\(getpid())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let fifo = dir.appendingPathComponent("slow").path
-        #expect(mkfifo(fifo, 0o600) == 0)
-        let exporter = try ExporterProcess(["--netns", fifo, "--min-interval", "60", "--web.scrape-timeout", "0.000001"])
+        let exporter = try ExporterProcess(["--min-interval", "60", "--web.scrape-timeout", "0.000001"])
         defer { exporter.stop() }
         let a = try HTTP.get(exporter.port)
         #expect(a.status == 503)
@@ -213,8 +209,7 @@ import Glibc
             b = try HTTP.get(exporter.port)
         }
         #expect(b.status == 200)
-        #expect(metricValue(b.body, "sockscope_netns_up", ["netns": fifo]) == 0)
-        #expect(exporter.stderrLines.withLock { $0.contains { $0.contains(fifo) } })
+        #expect(b.body.contains("sockscope_sockets{"))
     }
 
     /// Usage errors are one line and status 2.

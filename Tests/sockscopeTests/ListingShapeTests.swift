@@ -66,11 +66,12 @@ import Testing
         return f.count == 2 ? f[0]...f[1] : 32768...60999
     }()
 
-    /// `{"address":…,"port":…}`, and with `-e` the port's service (when named), class and ephemeral flag.
-    static func endpoint(_ e: Endpoint, _ proto: TransportProtocol, annotated: Bool) -> String {
+    /// `{"address":…,"port":…}`, and with `-e` the port's service (when named, and not with `-n`),
+    /// class and ephemeral flag.
+    static func endpoint(_ e: Endpoint, _ proto: TransportProtocol, annotated: Bool, numeric: Bool = false) -> String {
         var out = #"{"address":"\#(e.address)","port":\#(e.port)"#
         if annotated && e.port != 0 {
-            if let name = services["\(e.port)/\(proto.rawValue)"] { out += #","service":"\#(name)""# }
+            if !numeric, let name = services["\(e.port)/\(proto.rawValue)"] { out += #","service":"\#(name)""# }
             let kind = e.port < 1024 ? "system" : e.port < 49152 ? "registered" : "dynamic"
             out += #","class":"\#(kind)","ephemeral":\#(ephemeral.contains(e.port))"#
         }
@@ -78,11 +79,11 @@ import Testing
     }
 
     /// The object `--json` must print for this socket, up to and including `inode`.
-    static func jsonPrefix(_ o: Own, annotated: Bool = false) -> String {
+    static func jsonPrefix(_ o: Own, annotated: Bool = false, numeric: Bool = false) -> String {
         let s = o.socket, r = remote(o)
         return #"{"proto":"\#(s.proto.rawValue)","family":"\#(s.family.rawValue)","state":"\#(o.state)","#
-            + #""local":\#(endpoint(s.local, s.proto, annotated: annotated)),"#
-            + #""remote":\#(endpoint(r, s.proto, annotated: annotated)),"#
+            + #""local":\#(endpoint(s.local, s.proto, annotated: annotated, numeric: numeric)),"#
+            + #""remote":\#(endpoint(r, s.proto, annotated: annotated, numeric: numeric)),"#
             + #""recv_q":0,"send_q":\#(o.sendQ),"#
             // A netlink TCP listener says its backlog outright (it is also what send_q carries there).
             + (s.proto == .tcp && o.state == "LISTEN" ? #""backlog":\#(o.sendQ),"# : "")
@@ -141,7 +142,8 @@ import Testing
                              "snd_wnd", "rcv_wnd", "rehash", "bbr", "dctcp", "vegas"]
         for o in own {
             guard let object = objects[o.socket.inode] else { Issue.record("inode \(o.socket.inode) missing"); continue }
-            let prefix = Self.jsonPrefix(o, annotated: true) + #","cookie":"#
+            // -n: ports stay numbers, so no `service` key even where /etc/services names the port.
+            let prefix = Self.jsonPrefix(o, annotated: true, numeric: true) + #","cookie":"#
             #expect(object.hasPrefix(prefix), "\(object)")
             guard object.hasPrefix(prefix) else { continue }
             var rest = Substring(object.dropFirst(prefix.count))
