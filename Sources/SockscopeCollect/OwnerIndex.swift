@@ -74,6 +74,9 @@ public struct OwnerScanner: Sendable {
     public var procRoot: String
     /// Read `/proc/PID/cgroup` for each owning process.
     public var cgroups: Bool
+    /// `-T`: one owner entry per thread holding the descriptor (its task id and thread name), as
+    /// `ss -T` lists them, instead of one per process.
+    public var threads = false
     /// Called with each pid after its descriptors were read and before its other files are: lets
     /// a test replace the process in between, as an exit and a reused pid would.
     var afterDescriptors: (@Sendable (Int32) -> Void)?
@@ -137,6 +140,7 @@ public struct OwnerScanner: Sendable {
             case .read: index.scannedProcesses += 1
             }
             if exhausted { break }
+            let processTable = found.count
             if let stat, stat.threads > 1 { scanThreads(dir, pid, linkBuffer: linkBuffer, into: &found) }
             if found.isEmpty { continue }
             afterDescriptors?(pid)
@@ -157,6 +161,16 @@ public struct OwnerScanner: Sendable {
             }
             let owner = SocketOwner(pid: pid, rawName: name, uid: uid, user: users.name(of: uid), fd: 0,
                                     cgroup: cgroup?.path, unit: cgroup?.unit, container: cgroup?.container)
+            if threads {
+                for task in taskTables(dir, pid, processTable: Array(found[..<processTable]), linkBuffer: linkBuffer) {
+                    for s in task.sockets {
+                        var o = owner
+                        o.fd = s.fd; o.tid = task.tid; o.rawName = task.name ?? name
+                        index.owners[s.inode, default: []].append(o)
+                    }
+                }
+                continue
+            }
             for s in found {
                 var o = owner
                 o.fd = s.fd
@@ -248,6 +262,35 @@ public struct OwnerScanner: Sendable {
         }
     }
 
+    /// For `-T`: every thread of the process with its name and the sockets in its descriptor
+    /// table, which is the process's (`processTable`) unless kcmp says the thread has its own.
+    func taskTables(_ process: Directory, _ pid: Int32, processTable: [FDSocket],
+                    linkBuffer: UnsafeMutableRawBufferPointer) -> [(tid: Int32, name: [UInt8]?, sockets: [FDSocket])] {
+        var tids: [Int32] = []
+        if let task = try? Directory(at: process, "task") {
+            try? task.forEachEntry { name, _ in
+                if let tid = Int32(decimal: name), tid > 0 { tids.append(tid) }
+            }
+        }
+        // A thread that exited between the two listings simply is not there; the process itself
+        // always is (its main thread may have exited while others run: then it is not listed).
+        if tids.isEmpty { tids = [pid] }
+        tids.sort()
+        var out: [(tid: Int32, name: [UInt8]?, sockets: [FDSocket])] = []
+        for tid in tids {
+            let name = (try? process.readFile("task/\(tid)/comm", limit: .small)).map(ProcCommParser.parse)
+            if tid == pid || Tasks.shareFileTable(pid, tid) != false {
+                out.append((tid, name, processTable))
+                continue
+            }
+            var own: [FDSocket] = []
+            if case .read = Self.scanFDs(process, "task/\(tid)/fd", linkBuffer: linkBuffer, into: &own) {
+                out.append((tid, name, own))
+            }
+        }
+        return out
+    }
+
     /// The fd numbers in a descriptor table (names only: no link is read).
     static func fdNumbers(_ proc: Directory, _ path: String) -> Set<Int32> {
         var out = Set<Int32>()
@@ -287,8 +330,9 @@ extension SocketCollector {
     /// much as the other.
     public func collect(_ query: Query, owners: Bool) throws(CollectError) -> Snapshot {
         guard owners || query.needsOwners else { return try collect(query) }
-        let scanner = OwnerScanner(procRoot: options.procRoot)
-        let job = BackgroundJob { scanner.scan() }
+        var scanner = OwnerScanner(procRoot: options.procRoot)
+        scanner.threads = options.threads
+        let job = BackgroundJob { [scanner] in scanner.scan() }
         var snapshot = try collect(query)
         let index = job.wait()
         Self.attach(index, to: &snapshot, query: query)
