@@ -42,11 +42,15 @@ public final class NameResolver: @unchecked Sendable {
     public let timeout: Double
     private let concurrency: Int
     private let threadBudget: Int
+    private let onResult: (@Sendable () -> Void)?
 
     /// - Parameters:
     ///   - timeout: seconds one lookup may take before its address is left numeric.
     ///   - concurrency: lookups in flight at once (a DNS server sees at most this many queries).
-    public init(timeout: Double, concurrency: Int = 32) {
+    ///   - onResult: called on a worker thread after each lookup that found a name (the live
+    ///     view redraws then).
+    public init(timeout: Double, concurrency: Int = 32, onResult: (@Sendable () -> Void)? = nil) {
+        self.onResult = onResult
         self.timeout = max(0.001, timeout)
         self.concurrency = max(1, concurrency)
         // Replacements for stuck workers are bounded too: past this, what is left stays numeric.
@@ -166,6 +170,7 @@ public final class NameResolver: @unchecked Sendable {
                 return s.abandoned.remove(id) == nil
             }
             progress.signal()
+            if found != nil { onResult?() }
             if !keepGoing { return }
         }
     }

@@ -6,13 +6,18 @@ import SockscopeRender
 /// terminal-safe: untrusted text goes through `Escape.terminal`.
 enum Format {
     /// `127.0.0.1:22`, `[::1]:443`, `0.0.0.0:*`, with `%ifname` when bound to a device.
-    static func endpoint(_ r: SocketRecord, local: Bool) -> String {
+    /// With `name`, a host name it knows replaces the address (escaped: it comes from DNS).
+    static func endpoint(_ r: SocketRecord, local: Bool, name: ((IPAddress) -> String?)? = nil) -> String {
         let e = local ? r.local : r.remote
         var out: [UInt8] = []
         out.reserveCapacity(48)
-        if e.address.isIPv6 { out.append(UInt8(ascii: "[")) }
-        e.address.write(to: &out)
-        if e.address.isIPv6 { out.append(UInt8(ascii: "]")) }
+        if let name, !e.address.isUnspecified, let n = name(e.address) {
+            Escape.terminal(Array(n.utf8), limit: Escape.cellLimit, to: &out)
+        } else {
+            if e.address.isIPv6 { out.append(UInt8(ascii: "[")) }
+            e.address.write(to: &out)
+            if e.address.isIPv6 { out.append(UInt8(ascii: "]")) }
+        }
         if local && r.interfaceIndex != 0 {
             out.append(UInt8(ascii: "%"))
             Escape.terminal(r.interfaceLabelBytes, limit: Escape.cellLimit, to: &out)
