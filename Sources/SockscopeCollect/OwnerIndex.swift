@@ -11,6 +11,8 @@ public struct OwnerIndex: Sendable {
     /// Processes whose descriptors could not be read (EACCES: another user's process when not
     /// root, or any other failure that is not the process simply having exited).
     public var unreadableProcesses: Int
+    /// The first few processes that refused (pid and name), so the notice can say which.
+    public var unreadableSample: [UnreadableProcess] = []
     /// Processes whose descriptors were read.
     public var scannedProcesses: Int
     /// The scan stopped early because this process had no file descriptor left (EMFILE, or
@@ -38,8 +40,15 @@ public struct OwnerIndex: Sendable {
             let n = scannedProcesses
             return "some owners could not be read (ran out of file descriptors after \(n) process\(n == 1 ? "" : "es"))"
         }
+        // As root, a refusal is rare and worth naming (a process in another user namespace).
+        var which = ""
+        if !unreadableSample.isEmpty {
+            which = ": " + unreadableSample.map(\.label).joined(separator: ", ")
+            if unreadableProcesses > unreadableSample.count { which += ", …" }
+        }
+        // Not root: most processes are someone else's, so naming a few says nothing.
         if effectiveUID != 0 { return Self.incompleteNotice }
-        return "some owners could not be read (\(unreadableProcesses) process\(unreadableProcesses == 1 ? "" : "es") refused access)"
+        return "some owners could not be read (\(unreadableProcesses) process\(unreadableProcesses == 1 ? "" : "es") refused access\(which))"
     }
 
     /// The owners of a socket; none for inode 0 (TIME_WAIT and request sockets belong to no file).
@@ -136,6 +145,10 @@ public struct OwnerScanner: Sendable {
             case .unreadable:
                 // Keep whatever was read before a descriptor was refused (normally nothing).
                 index.unreadableProcesses += 1
+                if index.unreadableSample.count < 3 {
+                    let name = stat?.name ?? file(dir, "comm", .small).map(ProcCommParser.parse) ?? []
+                    index.unreadableSample.append(UnreadableProcess(pid: pid, name: name))
+                }
                 if found.isEmpty { continue }
             case .read: index.scannedProcesses += 1
             }
@@ -350,5 +363,19 @@ extension SocketCollector {
         }
         snapshot.records = kept
         if let n = index.notice(effectiveUID: effectiveUID) { snapshot.notices.append(n) }
+    }
+}
+
+/// A process whose descriptors could not be read, as a notice names it.
+public struct UnreadableProcess: Sendable, Hashable {
+    public var pid: Int32
+    public var name: [UInt8]
+
+    public init(pid: Int32, name: [UInt8]) { self.pid = pid; self.name = name }
+
+    /// `812/sshd`; bytes other than printable ASCII become `?` (the notice is plain text on a
+    /// terminal, and collection has no renderer's escaping).
+    public var label: String {
+        String(pid) + "/" + String(decoding: name.map { $0 >= 0x20 && $0 < 0x7F ? $0 : UInt8(ascii: "?") }, as: UTF8.self)
     }
 }

@@ -86,6 +86,13 @@ enum Format {
     }
 
     /// An age in at most 6 columns: `42s`, `12m05s`, `3h07m`, `12d04h`.
+    /// A socket's age column: `>2s` for one already open when the view started (its real age is
+    /// unknown, only that it is more than this), the plain age otherwise. ASCII, as the rest of
+    /// the view: a terminal without a UTF-8 locale draws it too.
+    static func age(of s: TrackedSocket, at now: Double) -> String {
+        (s.presentAtStart ? ">" : "") + age(s.age(at: now))
+    }
+
     static func age(_ seconds: Double) -> String {
         guard seconds.isFinite else { return "-" }
         let s = Int(max(0, seconds))

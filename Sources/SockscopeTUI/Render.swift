@@ -156,7 +156,7 @@ extension ViewModel {
             Column(title: "Out/s", sort: .rateOut, width: 5, right: true, dropOrder: 3) { s, _ in
                 Format.rate(s.throughput?.outBytesPerSecond)
             },
-            Column(title: "Age", sort: .age, width: 6, right: true, dropOrder: 4) { s, _ in Format.age(s.age(at: now)) },
+            Column(title: "Age", sort: .age, width: 6, right: true, dropOrder: 4) { s, _ in Format.age(of: s, at: now) },
         ]
         return cols
     }
@@ -198,7 +198,7 @@ extension ViewModel {
                 String(l?.established ?? 0)
             },
             Column(title: "Peers", sort: .peers, width: 6, right: true, dropOrder: 2) { _, l in String(l?.peers ?? 0) },
-            Column(title: "Age", sort: .age, width: 6, right: true, dropOrder: 3) { s, _ in Format.age(s.age(at: now)) },
+            Column(title: "Age", sort: .age, width: 6, right: true, dropOrder: 3) { s, _ in Format.age(of: s, at: now) },
         ]
         return cols
     }
@@ -307,7 +307,7 @@ extension ViewModel {
             Escape.terminal(r.interfaceLabelBytes, to: &name)
             items.append("interface " + String(decoding: name, as: UTF8.self))
         }
-        items.append("age " + Format.age(s.age(at: now)) + (s.presentAtStart ? " (open at start)" : ""))
+        items.append("age " + Format.age(of: s, at: now) + (s.presentAtStart ? " (open at start)" : ""))
         items.append("recv-q \(r.recvQueue)")
         items.append("send-q \(r.sendQueue)")
         if let t = s.throughput {

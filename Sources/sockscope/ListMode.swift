@@ -47,7 +47,7 @@ extension Sockscope {
             snapshot.records = outcome.closed
             failed = outcome.failed
         }
-        if snapshot.source == .proc && (info || memory || timers) {
+        if snapshot.source == .proc && (info || memory || timers) && !quiet {
             FileOutput.standardError("sockscope: --info, --memory and --options need netlink; /proc does not have them, so they are left out")
         }
         let hostNames = resolve ? Self.hostNames(snapshot.records, timeout: resolveTimeout) : nil

@@ -102,6 +102,10 @@ struct Sockscope: ParsableCommand {
         "Show the threads holding each socket (pid, tid, thread name, fd), one entry per thread, as ss -T; implies -p."))
     var threads = false
 
+    @Flag(name: [.customShort("q"), .customLong("quiet")], help: ArgumentHelp(
+        "Leave out notices (owners that could not be read, a --pid that is not running, …); errors still go to stderr."))
+    var quiet = false
+
     // MARK: names
     @Flag(name: [.customShort("r"), .customLong("resolve")], help: ArgumentHelp(
         "Show host names for addresses (getnameinfo: /etc/hosts, then DNS; looked up in parallel, cached for the run)."))

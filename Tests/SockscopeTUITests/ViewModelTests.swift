@@ -225,7 +225,18 @@ extension ViewModel {
         // 4000 B received and 60000 B acked over 2 s.
         #expect(ssh.contains(" 2.0K ") && ssh.contains(" 30K "))
         #expect(ssh.contains("23.4ms"))
-        #expect(ssh.split(separator: " ").last == "2s")
+        // Open when the view started: more than 2 s old, by how much unknown.
+        #expect(ssh.split(separator: " ").last == ">2s")
+        // Opened at the second refresh: its true age.
+        let opened = (0..<frame.height).map(frame.text).first { $0.contains(":40003") } ?? ""
+        #expect(opened.split(separator: " ").last == "0s", "\(opened)")
+    }
+
+    /// A closed socket's age stops when it closed.
+    @Test func closedAgeStops() {
+        let t = Synthetic.tracker()
+        let closed = try! #require(t.sockets.first { $0.isClosed })
+        #expect(closed.age(at: 500) == closed.age(at: 102))
     }
 }
 

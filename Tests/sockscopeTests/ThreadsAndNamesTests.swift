@@ -153,4 +153,14 @@ import Testing
         let r = try Binary.sockscope(["--resolve-timeout", "1"])
         #expect(r.status == 2 && r.stderrText.contains("--resolve-timeout goes with -r"), "\(r.stderrText)")
     }
+
+    /// `-q` leaves out notices and nothing else.
+    @Test func quietLeavesOutNotices() throws {
+        let loud = try Binary.sockscope(["-ta", "--pid", "2147483646"])
+        #expect(loud.status == 0 && loud.stderrText.contains("no process with pid 2147483646"), "\(loud.stderrText)")
+        let quiet = try Binary.sockscope(["-ta", "-q", "--pid", "2147483646"])
+        #expect(quiet.status == 0 && quiet.stderr.isEmpty && quiet.stdout == loud.stdout, "\(quiet.stderrText)")
+        let bad = try Binary.sockscope(["-q", "--port", "nope-no-such-service"])
+        #expect(bad.status == 2 && !bad.stderr.isEmpty, "errors are not notices")
+    }
 }
