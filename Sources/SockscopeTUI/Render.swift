@@ -10,10 +10,16 @@ struct Column {
     var width: Int
     var right: Bool
     /// Columns are dropped, highest first, when the terminal is too narrow. 0 is never dropped.
+    /// The order is a priority: during an incident, who holds a socket (Owner) and its queues
+    /// matter more than its age, its service name (the port is in the address) or its rates.
+    /// At `Column.yieldsToAddresses` and above, a column also goes to give the addresses the
+    /// width they need rather than cut one in the middle.
     var dropOrder: Int
     /// Local and remote addresses share whatever width is left.
     var flexible: Bool = false
     var value: (TrackedSocket, ListenerSummary?) -> String
+
+    static let yieldsToAddresses = 6
 }
 
 extension ViewModel {
@@ -52,6 +58,7 @@ extension ViewModel {
         f.fill(y: y, .title)
         var left = " sockscope"
         if !settings.host.isEmpty { left += " @ " + Escape.terminal(settings.host) }
+        if let ns = settings.namespace { left += "  netns " + Escape.terminal(ns) }
         left += "  " + (source?.rawValue ?? "-") + "  every " + Format.interval(interval)
         left += "  " + (mode == .connections ? "connections" : "listeners")
         left += "  sort " + sort.rawValue + (descending ? " v" : " ^")
@@ -100,7 +107,7 @@ extension ViewModel {
             .joined(separator: ",").lowercased()
     }
 
-    static let keyHelp = "q quit  / filter  l e a states  L listeners  s r sort  p owners  n names  K close  Enter detail  "
+    static let keyHelp = "q quit  / filter  l e a states  L listeners  S s r sort  p owners  n names  K close  Enter detail  "
         + "Space pause  + - interval  ? help"
 
     func bottomLine(_ f: inout Frame, y: Int) {
@@ -112,6 +119,11 @@ extension ViewModel {
             } else {
                 f.put("  port, list 22,80, range 8000-8100 or service; Enter keeps, Esc clears", y: y, x: cursorEnd, .normal)
             }
+            return
+        }
+        if sortMenuOpen {
+            let items = Self.sortMenu(for: mode).map { "\($0.key) \($0.column.rawValue)" }.joined(separator: "  ")
+            f.put("sort by: " + items + "  (the same again reverses; any other key cancels)", y: y, x: 0, .bold)
             return
         }
         if let s = status {
@@ -130,7 +142,7 @@ extension ViewModel {
         let now = self.now
         let names = self.names
         var cols: [Column] = [
-            Column(title: "Proto", sort: .proto, width: 5, right: false, dropOrder: 6) { s, _ in
+            Column(title: "Proto", sort: .proto, width: 5, right: false, dropOrder: 5) { s, _ in
                 s.record.proto.rawValue + (s.record.family == .inet6 ? "6" : "")
             },
             Column(title: "State", sort: .state, width: 10, right: false, dropOrder: 0) { s, _ in
@@ -145,18 +157,18 @@ extension ViewModel {
         ]
         cols += serviceAndOwnerColumns()
         cols += [
-            Column(title: "Recv-Q", sort: .recvQ, width: 6, right: true, dropOrder: 2) { s, _ in String(s.record.recvQueue) },
-            Column(title: "Send-Q", sort: .sendQ, width: 6, right: true, dropOrder: 2) { s, _ in String(s.record.sendQueue) },
-            Column(title: "RTT", sort: .rtt, width: 7, right: true, dropOrder: 5) { s, _ in
+            Column(title: "Recv-Q", sort: .recvQ, width: 6, right: true, dropOrder: 4) { s, _ in String(s.record.recvQueue) },
+            Column(title: "Send-Q", sort: .sendQ, width: 6, right: true, dropOrder: 4) { s, _ in String(s.record.sendQueue) },
+            Column(title: "RTT", sort: .rtt, width: 7, right: true, dropOrder: 6) { s, _ in
                 s.record.state == .listen ? "-" : s.record.tcpInfo.map { Format.rtt($0.rttUs) } ?? "-"
             },
-            Column(title: "In/s", sort: .rateIn, width: 5, right: true, dropOrder: 3) { s, _ in
+            Column(title: "In B/s", sort: .rateIn, width: 6, right: true, dropOrder: 7) { s, _ in
                 Format.rate(s.throughput?.inBytesPerSecond)
             },
-            Column(title: "Out/s", sort: .rateOut, width: 5, right: true, dropOrder: 3) { s, _ in
+            Column(title: "Out B/s", sort: .rateOut, width: 7, right: true, dropOrder: 7) { s, _ in
                 Format.rate(s.throughput?.outBytesPerSecond)
             },
-            Column(title: "Age", sort: .age, width: 6, right: true, dropOrder: 4) { s, _ in Format.age(of: s, at: now) },
+            Column(title: "Age", sort: .age, width: 6, right: true, dropOrder: 9) { s, _ in Format.age(of: s, at: now) },
         ]
         return cols
     }
@@ -166,12 +178,12 @@ extension ViewModel {
         let services = settings.services
         var cols: [Column] = []
         if !settings.numeric {
-            cols.append(Column(title: "Service", sort: nil, width: 8, right: false, dropOrder: 7) { s, _ in
+            cols.append(Column(title: "Service", sort: nil, width: 8, right: false, dropOrder: 8) { s, _ in
                 Format.service(s.record, services)
             })
         }
         if showOwners && filtered.anyOwners {
-            cols.append(Column(title: "Owner", sort: .owner, width: 14, right: false, dropOrder: 8) { s, _ in
+            cols.append(Column(title: "Owner", sort: .owner, width: 14, right: false, dropOrder: 3) { s, _ in
                 Format.owner(s.record)
             })
         }
@@ -182,7 +194,7 @@ extension ViewModel {
         let now = self.now
         let names = self.names
         var cols: [Column] = [
-            Column(title: "Proto", sort: nil, width: 5, right: false, dropOrder: 6) { s, _ in
+            Column(title: "Proto", sort: nil, width: 5, right: false, dropOrder: 5) { s, _ in
                 s.record.proto.rawValue + (s.record.family == .inet6 ? "6" : "")
             },
             Column(title: "Listen", sort: .local, width: 0, right: false, dropOrder: 0, flexible: true) { s, _ in
@@ -197,42 +209,49 @@ extension ViewModel {
             Column(title: "Estab", sort: .established, width: 6, right: true, dropOrder: 0) { _, l in
                 String(l?.established ?? 0)
             },
-            Column(title: "Peers", sort: .peers, width: 6, right: true, dropOrder: 2) { _, l in String(l?.peers ?? 0) },
-            Column(title: "Age", sort: .age, width: 6, right: true, dropOrder: 3) { s, _ in Format.age(of: s, at: now) },
+            Column(title: "Peers", sort: .peers, width: 6, right: true, dropOrder: 4) { _, l in String(l?.peers ?? 0) },
+            Column(title: "Age", sort: .age, width: 6, right: true, dropOrder: 9) { s, _ in Format.age(of: s, at: now) },
         ]
         return cols
     }
 
-    /// Drops columns until the rest fit, then shares the remaining width among the flexible ones
-    /// (each gets what its widest visible value needs when it can).
+    /// Drops columns until the rest fit; then drops the cosmetic ones (`Column.yieldsToAddresses`)
+    /// while an address would otherwise be cut; then shares the remaining width among the flexible
+    /// ones (each gets what its widest visible value needs when it can). The sorted column is
+    /// widened for its marker (` v`), so the marker never eats a letter of its title.
     func layout(_ all: [Column], width: Int, visible: ArraySlice<Int>) -> [Column] {
         var cols = all
+        for j in cols.indices where cols[j].sort == sort && !cols[j].flexible {
+            cols[j].width = max(cols[j].width, TextWidth.of(cols[j].title) + 2)
+        }
         // An IPv4 endpoint with a 5-digit port mostly fits; longer ones are cut in the middle.
         let minFlex = 18
         func fixedWidth(_ c: [Column]) -> Int {
-            c.reduce(0) { $0 + ($1.flexible ? minFlex : $1.width) } + max(0, c.count - 1)
+            c.reduce(0) { $0 + ($1.flexible ? 0 : $1.width) } + max(0, c.count - 1) + 1
         }
-        while fixedWidth(cols) > width - 1,
-              let drop = cols.indices.filter({ cols[$0].dropOrder > 0 }).max(by: { cols[$0].dropOrder < cols[$1].dropOrder }) {
+        func dropOne(atLeast: Int) -> Bool {
+            guard let drop = cols.indices.filter({ cols[$0].dropOrder >= max(1, atLeast) })
+                .max(by: { cols[$0].dropOrder < cols[$1].dropOrder }) else { return false }
             cols.remove(at: drop)
+            return true
         }
+        var flexCount: Int { cols.filter(\.flexible).count }
+        while fixedWidth(cols) + flexCount * minFlex > width, dropOne(atLeast: 1) {}
+        var wanted: [String: Int] = [:]
+        for c in cols where c.flexible {
+            var w = max(TextWidth.of(c.title) + 2, 15)
+            for i in visible { w = max(w, TextWidth.of(c.value(sockets[i], nil))) }
+            wanted[c.title] = w
+        }
+        let totalWanted = wanted.values.reduce(0, +)
+        while fixedWidth(cols) + totalWanted > width, dropOne(atLeast: Column.yieldsToAddresses) {}
         let flex = cols.indices.filter { cols[$0].flexible }
         guard !flex.isEmpty else { return cols }
-        var wanted: [Int: Int] = [:]
-        for j in flex {
-            var w = max(TextWidth.of(cols[j].title) + 2, 15)
-            for i in visible {
-                let s = sockets[i]
-                w = max(w, TextWidth.of(cols[j].value(s, nil)))
-            }
-            wanted[j] = w
-        }
-        let fixed = cols.reduce(0) { $0 + ($1.flexible ? 0 : $1.width) } + max(0, cols.count - 1) + 1
-        var left = max(0, width - fixed)
+        var left = max(0, width - fixedWidth(cols))
         // Share fairly: the narrowest need first, each taking at most an equal share of what is left.
-        for (n, j) in flex.sorted(by: { wanted[$0, default: 0] < wanted[$1, default: 0] }).enumerated() {
+        for (n, j) in flex.sorted(by: { wanted[cols[$0].title, default: 0] < wanted[cols[$1].title, default: 0] }).enumerated() {
             let share = left / (flex.count - n)
-            let w = max(min(wanted[j, default: minFlex], share), min(minFlex, share))
+            let w = max(min(wanted[cols[j].title, default: minFlex], share), min(minFlex, share))
             cols[j].width = w
             left -= w
         }
@@ -256,7 +275,7 @@ extension ViewModel {
             var x = 1
             for c in cols {
                 var t = c.title
-                if c.sort == sort { t += descending ? "v" : "^" }
+                if c.sort == sort { t += descending ? " v" : " ^" }
                 f.put(TextWidth.pad(t, to: c.width, right: c.right), y: top, x: x, c.sort == sort ? .selected : .bold)
                 x += c.width + 1
             }
@@ -319,7 +338,10 @@ extension ViewModel {
             if !svc.isEmpty { items.append("service " + svc) }
         }
         lines += flow("socket", items, width: width)
-        if let t = r.tcpInfo {
+        if r.proto == .tcp && r.state == .listen {
+            // A listener's tcp_info says little; its health is what matters.
+            lines += flow("listener", listenerHealth(s), width: width)
+        } else if let t = r.tcpInfo {
             var ti = ["rtt \(Format.milliseconds(t.rttUs))/\(Format.milliseconds(t.rttvarUs))ms",
                       "rto \(Format.milliseconds(t.rtoUs))ms", "mss \(t.mss)", "cwnd \(t.cwnd)",
                       "ssthresh " + (t.ssthresh.map(String.init) ?? "-"), "unacked \(t.unacked)",
@@ -354,6 +376,28 @@ extension ViewModel {
             }
         }
         return lines
+    }
+
+    /// A listener's accept queue against its backlog, and the connections and peers it serves
+    /// (the listeners view's numbers, counted here when the connections view is shown).
+    func listenerHealth(_ s: TrackedSocket) -> [String] {
+        let r = s.record
+        var items = ["accept queue \(r.recvQueue)/\(r.sendQueue)"]
+        if r.sendQueue > 0 {
+            let percent = Int((Double(r.recvQueue) * 100 / Double(r.sendQueue)).rounded())
+            items[0] += " (\(percent)%" + (r.recvQueue * 2 > r.sendQueue ? ", over half" : "") + ")"
+        }
+        let summary: ListenerSummary?
+        if filtered.ordering.mode == .listeners {
+            summary = listenerRows.first { sockets[$0.index].key == s.key }
+        } else {
+            summary = Listeners.aggregate(sockets).first { sockets[$0.index].key == s.key }
+        }
+        if let summary {
+            items.append("connections \(summary.established)")
+            items.append("peers \(summary.peers)")
+        }
+        return items
     }
 
     /// `label  item  item  item`, wrapped under the first item when the line is full.
@@ -394,7 +438,8 @@ extension ViewModel {
             "  l  e  a       listening / established / all states",
             "  L             listeners: accept queue, connections and peers per listener",
             "  Up Down j k   move; PgUp PgDn, Home End, g G",
-            "  s  r          next sort column, reverse the order",
+            "  S             sort menu: one key per column (1 local ... 9 out/s, o owner)",
+            "  s  r          next sort column, reverse the order (the view goes to the top)",
             "  Enter         detail pane: 5-tuple, tcp_info, memory, owners",
             "  p             show or hide owners",
             "  n             host names for addresses (looked up in the background) or numbers",

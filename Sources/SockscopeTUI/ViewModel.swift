@@ -31,6 +31,8 @@ public struct WatchSettings: Sendable {
     public var expression: FilterExpression?
     /// `-r`: host names shown from the start (`n` toggles them).
     public var resolveNames = false
+    /// `--netns`: the network namespace shown, named in the title (escaped there).
+    public var namespace: String?
 
     public init(host: String = "", interval: Double = 1, protocols: Set<TransportProtocol> = [.tcp, .udp],
                 families: Set<AddressFamily> = [.inet, .inet6], states: StateSet = .connected,
@@ -109,6 +111,11 @@ public struct ViewModel: Sendable {
     public private(set) var quitRequested = false
     /// The filter prompt while it is open.
     public private(set) var prompt: Prompt?
+    /// `S`: the sort menu on the bottom line, one key per column.
+    public private(set) var sortMenuOpen = false
+    /// After a sort change the view goes to the top once the rows are in the new order (the
+    /// live loop re-sorts off the UI thread, so this waits for that ordering).
+    var topAfterSort: Ordering?
     /// Host names in place of addresses (`n`), where `hostName` knows one.
     public private(set) var showNames: Bool
     /// Where names come from (the live loop's resolver, which looks them up in the background):
@@ -235,6 +242,13 @@ public struct ViewModel: Sendable {
     /// Finds the selected socket again after the rows changed.
     mutating func reselect() {
         let rows = filtered.rows, all = table.sockets
+        if let wanted = topAfterSort, table.ordering == wanted {
+            topAfterSort = nil
+            selected = 0
+            scrollTop = 0
+            selectedKey = rows.isEmpty ? nil : all[rows[0]].key
+            return
+        }
         if let key = selectedKey, let i = rows.firstIndex(where: { all[$0].key == key }) {
             selected = i
         } else {
@@ -259,6 +273,14 @@ public struct ViewModel: Sendable {
         if helpOpen {
             helpOpen = false
             if key == .char("q") { quitRequested = true }
+            return
+        }
+        if sortMenuOpen {
+            sortMenuOpen = false
+            if case .char(let c) = key, let column = Self.sortMenu(for: mode).first(where: { $0.key == c })?.column {
+                if column == sort { reversed.toggle() } else { sort = column; reversed = false }
+                sortChanged()
+            }
             return
         }
         if let candidate = killCandidate {
@@ -298,8 +320,9 @@ public struct ViewModel: Sendable {
             let i = cycle.firstIndex(of: sort) ?? -1
             sort = cycle[(i + 1) % cycle.count]
             reversed = false
-            rebuild()
-        case .char("r"): reversed.toggle(); rebuild()
+            sortChanged()
+        case .char("S"): sortMenuOpen = true
+        case .char("r"): reversed.toggle(); sortChanged()
         case .char("p"): showOwners.toggle()
         case .char("n"):
             if hostName == nil {
@@ -330,6 +353,23 @@ public struct ViewModel: Sendable {
         let owner = Format.owner(r)
         if !owner.isEmpty { text += " (" + owner + ")" }
         return text
+    }
+
+    /// The sort menu's keys for a view: `1`…`9`, `0`, then `o` (owner), in the columns' order.
+    public static func sortMenu(for mode: ViewMode) -> [(key: Character, column: SortColumn)] {
+        let keys: [Character] = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "0"]
+        var out: [(key: Character, column: SortColumn)] = []
+        for column in mode == .connections ? SortColumn.connections : SortColumn.listeners {
+            if column == .owner { out.append(("o", column)) } else if out.count < keys.count { out.append((keys[out.count], column)) }
+        }
+        return out
+    }
+
+    /// A new sort shows the top of the table (the first rows in the new order), not the old
+    /// selection wherever it landed.
+    mutating func sortChanged() {
+        topAfterSort = ordering
+        rebuild()
     }
 
     mutating func move(to row: Int) {

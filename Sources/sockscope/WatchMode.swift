@@ -40,6 +40,7 @@ extension Sockscope {
             if let v = getenv(name) { environment[name] = String(cString: v) }
         }
         settings.resolveNames = resolve
+        settings.namespace = netns
         // Names are looked up in the background and shown as they arrive (each one wakes the
         // screen); the view never waits for one.
         let resolver = NameResolver(timeout: resolveTimeout, onResult: { SignalPipe.wake() })

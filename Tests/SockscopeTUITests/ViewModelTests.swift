@@ -220,7 +220,7 @@ extension ViewModel {
 
     @Test func throughputAndAgeAreShown() {
         var m = Synthetic.model()
-        let frame = m.render(width: 120, height: 30)
+        let frame = m.render(width: 160, height: 30)
         let ssh = (0..<frame.height).map(frame.text).first { $0.contains(":51234") } ?? ""
         // 4000 B received and 60000 B acked over 2 s.
         #expect(ssh.contains(" 2.0K ") && ssh.contains(" 30K "))
@@ -288,10 +288,34 @@ extension ViewModel {
         var m = Synthetic.model()
         m.handle(.down); m.handle(.down)
         let key = m.selectedSocket?.key
-        m.handle(.char("s"))   // re-sort: the same socket stays selected
-        #expect(m.selectedSocket?.key == key)
+        // A refresh in another order: the same socket stays selected.
         m.ingest(m.sockets.reversed(), source: .netlink, at: 102)
-        #expect(m.selectedSocket?.key == key)
+        #expect(m.selectedSocket?.key == key && m.selected == 2)
+        m.handle(.down)
+        let moved = m.selectedSocket?.key
+        m.ingest(m.sockets.reversed(), source: .netlink, at: 104)
+        #expect(m.selectedSocket?.key == moved)
+    }
+
+    /// A sort change shows the top of the new order; S opens a menu with a key per column.
+    @Test func sortChangesGoToTheTopAndTheMenuSortsInOneKey() {
+        var m = Synthetic.model(states: .connected)
+        for _ in 0..<4 { m.handle(.down) }
+        m.handle(.char("s"))
+        #expect(m.selected == 0 && m.sort == .remote)
+        for _ in 0..<3 { m.handle(.down) }
+        m.handle(.char("S"))
+        #expect(m.sortMenuOpen)
+        let bottom = m.render(width: 160, height: 30).text(29)
+        #expect(bottom.hasPrefix("sort by: 1 local  2 remote  3 state  4 proto  5 recv-q  6 send-q  7 rtt  8 in  9 out  0 age  o owner"),
+                "\(bottom)")
+        m.handle(.char("9"))   // busiest sender first
+        #expect(!m.sortMenuOpen && m.sort == .rateOut && m.descending && m.selected == 0)
+        #expect(m.selectedSocket?.record.cookie == 11, "8 MB acked over 2 s is the fastest sender")
+        m.handle(.char("S")); m.handle(.char("9"))   // the same key again reverses
+        #expect(m.sort == .rateOut && !m.descending)
+        m.handle(.char("S")); m.handle(.escape)      // any other key cancels
+        #expect(!m.sortMenuOpen && m.sort == .rateOut && !m.descending)
     }
 
     @Test func movesClampAndPageWithTheScreen() {
@@ -454,5 +478,32 @@ extension ViewModel {
         m.handle(.char("n"))
         let numeric = (0..<30).map { m.render(width: 120, height: 30).text($0) }.joined(separator: "\n")
         #expect(numeric.contains("203.0.113.7:51234") && !numeric.contains("pe\\x1ber"))
+    }
+}
+
+/// The title names the namespace; a listener's detail pane shows its health, not tcp_info.
+@Suite struct HeaderAndListenerDetailTests {
+    @Test func titleNamesTheNamespace() {
+        var settings = Synthetic.settings()
+        settings.namespace = "blue\u{1b}ns"
+        var m = ViewModel(settings: settings)
+        m.ingest(Synthetic.tracker().sockets, source: .netlink, at: 102)
+        #expect(m.render(width: 120, height: 30).text(0).hasPrefix(" sockscope @ testhost  netns blue\\x1bns  netlink"))
+    }
+
+    @Test func listenerDetailShowsItsHealth() {
+        var m = Synthetic.model()
+        let i = try! #require(m.rows.firstIndex { m.sockets[$0].record.cookie == 2 })   // [::]:443, 3/511
+        m.handle(.home)
+        for _ in 0..<i { m.handle(.down) }
+        m.handle(.enter)
+        let frame = m.render(width: 120, height: 40)
+        let text = (0..<frame.height).map(frame.text)
+        let health = try! #require(text.first { $0.contains("listener") })
+        // At t = 102 three connections are established to [2001:db8::1]:443 (ports 40001,
+        // 40002, 40003), from two peers (2001:db8::99 and 2001:db8::42).
+        #expect(health.contains("accept queue 3/511 (1%)"), "\(health)")
+        #expect(health.contains("connections 3") && health.contains("peers 2"), "\(health)")
+        #expect(!text.contains { $0.contains("tcp_info") })
     }
 }
