@@ -1,4 +1,3 @@
-import Dispatch
 import SockscopeAnalysis
 import SockscopeModel
 import Synchronization
@@ -14,6 +13,19 @@ struct Refresh: Sendable {
     /// CPU the collector thread spent on collection, tracking and preparing, and the socket count.
     var cpuSeconds: Double
     var count: Int
+}
+
+/// What the live session needs from the platform: a wake-up the collector sleeps on between
+/// refreshes, and a thread for the sort job. The terminal layer gives POSIX threads and a
+/// semaphore on a pthread condition (no libdispatch, which traps when it cannot get a
+/// descriptor); tests give their own. Kept out of this module so it links no C.
+public protocol LiveThreads: Sendable {
+    /// Sleeps until `wake()` is called or `seconds` have passed.
+    func sleep(upTo seconds: Double)
+    /// Ends the current (or the next) `sleep`.
+    func wake()
+    /// Runs `body` on a thread of its own; false when no thread could be started.
+    func start(_ body: @escaping @Sendable () -> Void) -> Bool
 }
 
 /// What the UI thread, the collector thread and the sort job share. Every access goes through
@@ -43,14 +55,15 @@ public final class CollectorControl: Sendable {
     }
 
     let state: Mutex<State>
-    let wake = DispatchSemaphore(value: 0)
+    let threads: any LiveThreads
     let settings: WatchSettings
     /// Wakes the UI thread (a byte on its signal pipe in the terminal; anything in tests).
     let notify: @Sendable () -> Void
-    let sortQueue = DispatchQueue(label: "sockscope.sort")
 
-    init(settings: WatchSettings, ordering: Ordering, filter: ViewFilter, notify: @escaping @Sendable () -> Void) {
+    init(settings: WatchSettings, ordering: Ordering, filter: ViewFilter, threads: any LiveThreads,
+         notify: @escaping @Sendable () -> Void) {
         self.settings = settings
+        self.threads = threads
         self.notify = notify
         state = Mutex(State(interval: settings.interval, owners: settings.showOwners, names: settings.resolveNames,
                             ordering: ordering, filter: filter))
@@ -84,7 +97,7 @@ public final class CollectorControl: Sendable {
             let (stop, paused, interval, owners, names) = state.withLock { ($0.stop, $0.paused, $0.interval, $0.owners, $0.names) }
             if stop { return }
             if paused {
-                _ = wake.wait(timeout: .now() + 1)
+                threads.sleep(upTo: 1)
                 continue
             }
             let began = seconds()
@@ -117,17 +130,17 @@ public final class CollectorControl: Sendable {
             _ = unread
             notify()
             let remaining = began + interval - seconds()
-            if remaining > 0 { _ = wake.wait(timeout: .now() + remaining) }
+            if remaining > 0 { threads.sleep(upTo: remaining) }
         }
     }
 
     /// Tells the collector loop to return, and wakes it from its sleep between refreshes.
     public func stop() {
         state.withLock { $0.stop = true }
-        wake.signal()
+        threads.wake()
     }
 
-    /// Asks for `table` sorted for `ordering` on the sort queue; the result comes back in
+    /// Asks for `table` sorted for `ordering` on a sort thread; the result comes back in
     /// `State.sorted` with a `notify()`. Requests made while one runs replace each other.
     func requestSort(_ table: PreparedTable, for ordering: Ordering) {
         let start = state.withLock { s -> Bool in
@@ -136,7 +149,7 @@ public final class CollectorControl: Sendable {
             return !s.sortRunning
         }
         guard start else { return }
-        sortQueue.async { [self] in
+        let job: @Sendable () -> Void = { [self] in
             while true {
                 let request = state.withLock { s -> (table: PreparedTable, ordering: Ordering)? in
                     defer { s.sortRequest = nil }
@@ -153,6 +166,8 @@ public final class CollectorControl: Sendable {
                 notify()
             }
         }
+        // No thread to be had: sort here rather than never.
+        if !threads.start(job) { job() }
     }
 }
 
@@ -173,13 +188,14 @@ public struct LiveSession {
     /// available. Called on the UI thread: one netlink request, answered at once.
     let kill: (@Sendable (SocketRecord) -> String)?
 
-    public init(settings: WatchSettings, notify: @escaping @Sendable () -> Void,
+    public init(settings: WatchSettings, threads: any LiveThreads, notify: @escaping @Sendable () -> Void,
                 hostName: (@Sendable (IPAddress) -> String?)? = nil, kill: (@Sendable (SocketRecord) -> String)? = nil) {
         model = ViewModel(settings: settings)
         model.hostName = hostName
         self.kill = kill
         model.reordersInline = false
-        control = CollectorControl(settings: settings, ordering: model.ordering, filter: model.viewFilter, notify: notify)
+        control = CollectorControl(settings: settings, ordering: model.ordering, filter: model.viewFilter,
+                                   threads: threads, notify: notify)
     }
 
     /// Applies one key.
@@ -209,7 +225,7 @@ public struct LiveSession {
             defer { s.latest = nil; s.sorted = nil }
             return (s.latest, s.sorted, changed)
         }
-        if changed { control.wake.signal() }
+        if changed { control.threads.wake() }
         if let sorted {
             ingest(sorted, filtered: nil)
             dirty = true

@@ -1,5 +1,4 @@
 import CCursesShim
-import Dispatch
 import Glibc
 import SockscopeAnalysis
 import SockscopeModel
@@ -30,7 +29,8 @@ public enum WatchLoop {
         let screen = try CursesScreen(style: style)
         defer { screen.end() }
 
-        var session = LiveSession(settings: settings, notify: { SignalPipe.wake() }, hostName: hostName, kill: kill)
+        var session = LiveSession(settings: settings, threads: PosixLiveThreads(), notify: { SignalPipe.wake() },
+                                  hostName: hostName, kill: kill)
         let control = session.control
         let retention = closedRetention
         // The collector runs on a thread of its own, stopped and joined (the defers run in
@@ -101,4 +101,14 @@ public enum WatchLoop {
             if session.poll() { dirty = true }
         }
     }
+}
+
+/// The live session's threads: POSIX threads and a semaphore on a pthread condition, so the
+/// live view needs no libdispatch (which traps when it cannot get a descriptor).
+struct PosixLiveThreads: LiveThreads {
+    let semaphore = Semaphore()
+
+    func sleep(upTo seconds: Double) { semaphore.wait(seconds: seconds) }
+    func wake() { semaphore.signal() }
+    func start(_ body: @escaping @Sendable () -> Void) -> Bool { Threads.start(body) }
 }

@@ -102,7 +102,7 @@ import Testing
         let calls = Mutex(0)
         let inSecond = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
         let woke = DispatchSemaphore(value: 0)
-        var session = LiveSession(settings: Synthetic.settings(), notify: { woke.signal() })
+        var session = LiveSession(settings: Synthetic.settings(), threads: DispatchLiveThreads(), notify: { woke.signal() })
         let control = session.control
         let finished = DispatchSemaphore(value: 0)
         DispatchQueue(label: "test.collector").async {
@@ -119,7 +119,7 @@ import Testing
         defer {
             control.state.withLock { $0.stop = true }
             release.signal()
-            control.wake.signal()
+            control.threads.wake()
             _ = finished.wait(timeout: .now() + 60)
         }
         // The first refresh arrives and is shown.
@@ -131,7 +131,7 @@ import Testing
         session.model.handle(.char("-"))  // the shortest interval, so the second collection starts at once
         for _ in 0..<5 { session.handle(.char("-")) }
         _ = session.poll()
-        control.wake.signal()
+        control.threads.wake()
         #expect(inSecond.wait(timeout: .now() + 60) == .success)
 
         // The collector is now stuck inside collect(). The UI thread's work goes on.
@@ -155,5 +155,17 @@ import Testing
         let remotes = session.model.rows.map { session.model.sockets[$0].record.remote }
         #expect(remotes == remotes.sorted())
         #expect(calls.withLock { $0 } == 2)   // all of that while the second collection still hung
+    }
+}
+
+/// The session's threads for tests, on libdispatch (the terminal layer uses POSIX threads).
+struct DispatchLiveThreads: LiveThreads {
+    let semaphore = DispatchSemaphore(value: 0)
+
+    func sleep(upTo seconds: Double) { _ = semaphore.wait(timeout: .now() + seconds) }
+    func wake() { semaphore.signal() }
+    func start(_ body: @escaping @Sendable () -> Void) -> Bool {
+        DispatchQueue.global().async(execute: body)
+        return true
     }
 }
