@@ -38,25 +38,17 @@ import Testing
         var pid: Int, a: Int, b: Int, fdA: Int, fdB: Int, tids: [String: Int]
     }
 
-    static func start() throws -> (Process, Pipe, Child) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        p.arguments = ["-c", script]
-        let inPipe = Pipe(), out = Pipe()
-        p.standardInput = inPipe
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let line = out.readFirstLine()
-        let o = try #require(try JSONSerialization.jsonObject(with: line) as? [String: Any], "child: \(line)")
+    static func start() throws -> (PythonChild, Child) {
+        let p = try PythonChild(script: script)
+        let o = try #require(p.json, "child: \(String(decoding: p.firstLine, as: UTF8.self))")
         let child = Child(pid: o["pid"] as! Int, a: o["a"] as! Int, b: o["b"] as! Int, fdA: o["fd_a"] as! Int,
                           fdB: o["fd_b"] as! Int, tids: o["tids"] as! [String: Int])
-        return (p, inPipe, child)
+        return (p, child)
     }
 
     @Test func threadsListEveryThreadHoldingTheSocket() throws {
-        let (p, stdin, c) = try Self.start()
-        defer { try? stdin.fileHandleForWriting.close(); p.waitUntilExit() }
+        let (p, c) = try Self.start()
+        defer { p.stop() }
         let main = c.tids["sst-main"]!, shared = c.tids["sst-shared"]!, own = c.tids["sst-own"]!
         // A: the main thread's table, shared by sst-shared; sst-own's copy of it holds A too.
         let holdersA = [("sst-main", main), ("sst-shared", shared), ("sst-own", own)].sorted { $0.1 < $1.1 }
@@ -114,12 +106,13 @@ import Testing
         let (client, server) = try Loopback.tcpPair(listener, connectTo: "127.0.0.77")
         let clientPort = client.local.port
         let hosts = "127.0.0.1 sockscope-client.test\n127.0.0.77 sockscope-server.test\n"
-        let t = try Self.inMountNamespace(hosts: hosts, ["-tn", "-r", "-H", "src 127.0.0.77:\(port)"])
+        // A generous deadline: on a loaded machine the first lookup also loads the NSS modules.
+        let t = try Self.inMountNamespace(hosts: hosts, ["-tn", "-r", "--resolve-timeout", "20", "-H", "src 127.0.0.77:\(port)"])
         #expect(t.status == 0, "\(t.stderrText)")
         let fields = t.stdoutText.split(separator: "\n").first?.split(separator: " ", omittingEmptySubsequences: true) ?? []
         #expect(fields.count >= 5 && fields[3] == "sockscope-server.test:\(port)" && fields[4] == "sockscope-client.test:\(clientPort)",
                 "\(t.stdoutText)")
-        let j = try Self.inMountNamespace(hosts: hosts, ["-tn", "-r", "--json", "src 127.0.0.77:\(port)"])
+        let j = try Self.inMountNamespace(hosts: hosts, ["-tn", "-r", "--resolve-timeout", "20", "--json", "src 127.0.0.77:\(port)"])
         let rows = try #require(try JSONSerialization.jsonObject(with: j.stdout) as? [[String: Any]], "\(j.stderrText)")
         let local = rows.first?["local"] as? [String: Any], remote = rows.first?["remote"] as? [String: Any]
         #expect(local?["name"] as? String == "sockscope-server.test" && local?["address"] as? String == "127.0.0.77")
