@@ -52,7 +52,7 @@ let package = Package(
         .testTarget(name: "SockscopeRenderTests", dependencies: ["SockscopeRender", "TestSupport"]),
         .testTarget(name: "SockscopeTUITests", dependencies: ["SockscopeTUI", "SockscopeCollect", "TestSupport"],
                     exclude: ["Golden", "loopback_load.py"]),
-        .testTarget(name: "sockscopeTests", dependencies: ["TestSupport"]),
+        .testTarget(name: "sockscopeTests", dependencies: ["TestSupport"], exclude: ["Helpers"]),
     ]
 )
 

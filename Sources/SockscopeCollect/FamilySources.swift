@@ -30,9 +30,13 @@ public struct FamilyTable<Entry: Sendable>: Sendable {
 /// is redone on a fresh socket, as the inet collector does; one that keeps failing is an error,
 /// never a partial table.
 public enum FamilySources {
-    /// `UDIAG_SHOW_*` a listing asks for; MEMINFO only with `memory`.
-    public static func unix(_ options: CollectOptions, states: UInt32 = 0xFFFF_FFFF) throws(CollectError) -> FamilyTable<UnixSocketEntry> {
-        var show = UnixDiagShow.all
+    /// - Parameters:
+    ///   - states: a `SocketState.maskBit` mask; the kernel skips sockets in other states.
+    ///   - details: ask for everything a listing shows (`UDIAG_SHOW_*`, MEMINFO only with
+    ///     `options.memory`); without it only type, state and inode come back (enough to count).
+    public static func unix(_ options: CollectOptions, states: UInt32 = 0xFFFF_FFFF,
+                            details: Bool = true) throws(CollectError) -> FamilyTable<UnixSocketEntry> {
+        var show = details ? UnixDiagShow.all : 0
         if !options.memory { show &= ~UnixDiagShow.meminfo }
         return try read(options, family: "unix", as: UnixDiagParser.self, request: { (s) throws(SystemError) in
             try s.requestUnixDump(states: states, show: show)

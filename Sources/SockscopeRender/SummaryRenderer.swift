@@ -4,7 +4,15 @@ import SockscopeModel
 public enum SummaryRenderer {
     /// - Parameter ports: names the ports of the ephemeral-port section (issue 7).
     public static func text(_ s: SocketSummary, ports: PortContext = PortContext()) -> String {
-        var out = "Total: \(s.total)\n"
+        var out = ""
+        if let k = s.kernel {
+            out += kernelText(k)
+            if let u = s.unix { out += unixText(u) }
+            out += "\nListed: \(s.total)\n"
+        } else {
+            out += "Total: \(s.total)\n"
+            if let u = s.unix { out += unixText(u) }
+        }
         for p in TransportProtocol.allCases {
             let rows = s.protocols.filter { $0.proto == p }
             let n = rows.reduce(0) { $0 + $1.count }
@@ -26,6 +34,25 @@ public enum SummaryRenderer {
         }
         out += insightText(s, ports: ports)
         return out
+    }
+}
+
+extension SummaryRenderer {
+    /// The lines `ss -s` prints, with its numbers and layout (its columns are a tab and `%-9d`).
+    public static func kernelText(_ k: KernelSocketCounts) -> String {
+        func row(_ name: String, _ r: KernelSocketCounts.Row) -> String {
+            "\(name)\t  \(String(r.total).padding(9)) \(String(r.ipv4).padding(9)) \(String(r.ipv6).padding(9))\n"
+        }
+        var out = "Total: \(k.sockets)\n"
+        out += "TCP:   \(k.tcpTotal) (estab \(k.tcpEstablished), closed \(k.tcpClosed), orphaned \(k.tcpOrphaned), timewait \(k.tcpTimeWait))\n"
+        out += "\nTransport Total     IP        IPv6\n"
+        out += row("RAW", k.raw) + row("UDP", k.udp) + row("TCP", k.tcp) + row("INET", k.inet) + row("FRAG", k.frag)
+        return out
+    }
+
+    static func unixText(_ u: UnixSocketCounts) -> String {
+        "\nUNIX: \(u.total) (stream \(u.stream), dgram \(u.dgram), seqpacket \(u.seqpacket); "
+            + "listening \(u.listening), connected \(u.connected), unconnected \(u.unconnected))\n"
     }
 }
 
@@ -61,6 +88,18 @@ extension SummaryRenderer {
             out.append(contentsOf: #"{"address":"\#(p.address)","established":\#(p.established)}"#.utf8)
         }
         out.append(UInt8(ascii: "]"))
+        if let k = s.kernel {
+            func row(_ r: KernelSocketCounts.Row) -> String { #"{"total":\#(r.total),"ipv4":\#(r.ipv4),"ipv6":\#(r.ipv6)}"# }
+            out.append(contentsOf: (#","sockstat":{"sockets":\#(k.sockets),"tcp_total":\#(k.tcpTotal),"#
+                + #""tcp_established":\#(k.tcpEstablished),"tcp_closed":\#(k.tcpClosed),"tcp_orphaned":\#(k.tcpOrphaned),"#
+                + #""tcp_timewait":\#(k.tcpTimeWait),"raw":\#(row(k.raw)),"udp":\#(row(k.udp)),"tcp":\#(row(k.tcp)),"#
+                + #""inet":\#(row(k.inet)),"frag":\#(row(k.frag))}"#).utf8)
+        }
+        if let u = s.unix {
+            out.append(contentsOf: (#","unix":{"total":\#(u.total),"stream":\#(u.stream),"dgram":\#(u.dgram),"#
+                + #""seqpacket":\#(u.seqpacket),"listening":\#(u.listening),"connected":\#(u.connected),"#
+                + #""unconnected":\#(u.unconnected)}"#).utf8)
+        }
         insightJSON(s, to: &out)
         out.append(contentsOf: "}\n".utf8)
         return out

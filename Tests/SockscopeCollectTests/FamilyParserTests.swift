@@ -177,6 +177,17 @@ func run<E>(_ data: [UInt8], _ parse: (UnsafeRawBufferPointer, (E) -> Void) thro
         }
     }
 
+    @Test func sockstatGivesSsSummaryNumbers() throws {
+        let k = try #require(SockstatParser.kernelCounts(
+            sockstat: try FixtureFiles.bytes("families/proc-net-sockstat.txt"),
+            sockstat6: try FixtureFiles.bytes("families/proc-net-sockstat6.txt"),
+            snmp: try FixtureFiles.bytes("families/proc-net-snmp.txt")))
+        // The capture's namespace: MPTCP's listener and connection (their TCP subflows), raw ICMP v4 and v6.
+        #expect(k.raw == .init(ipv4: 1, ipv6: 1) && k.tcp.ipv4 >= 3 && k.tcpEstablished == 2 && k.tcpTimeWait == 0)
+        #expect(k.tcpClosed == k.tcpTotal - (k.tcp.ipv4 + k.tcp.ipv6 - k.tcpTimeWait))
+        #expect(SockstatParser.kernelCounts(sockstat: [], sockstat6: [], snmp: []) == nil)
+    }
+
     @Test func diagHeadersMatchTheKernelsLayout() {
         #expect(InetDiagLayout.unixMessageSize == 16)
         #expect(InetDiagLayout.packetMessageSize == 16)
