@@ -9,6 +9,7 @@ let package = Package(
     products: [
         .executable(name: "sockscope", targets: ["sockscope"]),
         .executable(name: "sockscope-bench", targets: ["sockscope-bench"]),
+        .executable(name: "sockscope-floor", targets: ["sockscope-floor"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -42,6 +43,8 @@ let package = Package(
 
         // The benchmark of issue 6: sockscope against ss and netstat on a loopback load.
         .executableTarget(name: "sockscope-bench", path: "Sources/sockscope-bench"),
+        // The floor the benchmark compares against: the same kernel reads with no decoding (C, no Swift runtime).
+        .executableTarget(name: "sockscope-floor", path: "Sources/sockscope-floor"),
 
         .target(name: "TestSupport", dependencies: ["SockscopeModel"], path: "Tests/TestSupport"),
         .testTarget(name: "SockscopeModelTests", dependencies: ["SockscopeModel"]),

@@ -1,41 +1,41 @@
+import SockscopeFilter
 import SockscopeModel
 
 /// Which watched ports are listening, from one snapshot of listening sockets to the next: the state
-/// machine behind `--watch-port` (a line per UP or DOWN) and `--until-up` (done once all are up).
+/// machine behind `--watch-port` (a line per UP or DOWN), `--until-up` (done once all are up) and
+/// `--until-down` (done once none is).
 ///
 /// Pure: the caller collects and passes the records; nothing here reads the clock or the kernel.
 public struct PortWatch: Sendable {
-    /// The watched ports, in the order changes are reported.
-    public let ports: [UInt16]
+    public typealias Target = ListenTargets.Target
+
+    /// The watched targets, in the order changes are reported.
+    public let targets: [Target]
     /// Listening or not, as of the last update; absent before the first.
-    private var listening: [UInt16: Bool] = [:]
+    private var listening: [Target: Bool] = [:]
 
-    /// At most this many ports: each is a line per change, and a range that large is a typo.
-    public static let maximumPorts = 1024
-
-    /// A port that started or stopped listening, with the sockets that listen on it (none when down).
+    /// A target that started or stopped listening, with the sockets that serve it (none when down).
     public struct Change: Sendable {
-        public var port: UInt16
+        public var target: Target
         public var up: Bool
         public var sockets: [SocketRecord]
     }
 
-    /// nil when there are more than `maximumPorts` ports.
-    public init?(ports: [UInt16]) {
-        guard ports.count <= Self.maximumPorts else { return nil }
-        self.ports = ports
+    public init(_ targets: ListenTargets) {
+        self.targets = targets.targets
     }
 
-    /// Takes the listening sockets of one snapshot; returns the ports whose state differs from the
-    /// previous update (every port on the first), in watch order.
+    /// Takes the listening sockets of one snapshot; returns the targets whose state differs from the
+    /// previous update (every target on the first), in watch order.
     public mutating func update(_ records: [SocketRecord]) -> [Change] {
         let byPort = Self.group(records)
         var changes: [Change] = []
-        for p in ports {
-            let up = byPort[p] != nil
-            guard listening[p] != up else { continue }
-            listening[p] = up
-            changes.append(Change(port: p, up: up, sockets: byPort[p] ?? []))
+        for t in targets {
+            let serving = (byPort[t.port] ?? []).filter(t.isServed)
+            let up = !serving.isEmpty
+            guard listening[t] != up else { continue }
+            listening[t] = up
+            changes.append(Change(target: t, up: up, sockets: serving))
         }
         return changes
     }
@@ -45,16 +45,23 @@ public struct PortWatch: Sendable {
     public static func enrich(_ changes: [Change], from records: [SocketRecord]) -> [Change] {
         let byPort = group(records)
         return changes.map { c in
-            guard c.up, let richer = byPort[c.port] else { return c }
-            return Change(port: c.port, up: true, sockets: richer)
+            guard c.up else { return c }
+            let richer = (byPort[c.target.port] ?? []).filter(c.target.isServed)
+            return richer.isEmpty ? c : Change(target: c.target, up: true, sockets: richer)
         }
     }
 
-    /// True once every watched port listens.
-    public var allUp: Bool { ports.allSatisfy { listening[$0] == true } }
+    /// True once every watched target listens.
+    public var allUp: Bool { targets.allSatisfy { listening[$0] == true } }
 
-    /// The watched ports not listening as of the last update.
-    public var notUp: [UInt16] { ports.filter { listening[$0] != true } }
+    /// True once no watched target listens (after at least one update).
+    public var allDown: Bool { targets.allSatisfy { listening[$0] == false } }
+
+    /// The watched targets not listening as of the last update.
+    public var notUp: [Target] { targets.filter { listening[$0] != true } }
+
+    /// The watched targets still listening as of the last update.
+    public var stillUp: [Target] { targets.filter { listening[$0] == true } }
 
     static func group(_ records: [SocketRecord]) -> [UInt16: [SocketRecord]] {
         Dictionary(grouping: records, by: \.local.port)

@@ -1,5 +1,6 @@
 // sockscope-bench: creates a bounded loopback socket load (inside a private network namespace
-// when run as root), then times sockscope against ss and netstat in one run, interleaved.
+// when run as root), then times sockscope against ss and netstat, and against the floor (the same
+// kernel reads with no decoding, sockscope-floor), in one run, interleaved.
 //
 //   swift build -c release && swift run -c release sockscope-bench --sockets 100000
 //
@@ -35,7 +36,7 @@ struct Options {
                 usage: sockscope-bench [--sockets N] [--reps R] [--bin PATH] [--case NAME]... [--no-netns] [--max-seconds S]
                   N TCP sockets (established pairs over 127.0.0.x and ::1, plus listeners and ~1% UDP) are
                   created, then each case is timed R times, sockscope and its reference interleaved.
-                  Cases: tan, json, tanp, tani, filter, proc.
+                  Cases: tan, json, tanp, tani, filter, proc, summary.
                 """)
                 exit(0)
             default:
@@ -110,7 +111,10 @@ func hold(address: String, pairs: Int, udp: Int) -> Never {
 
 // MARK: timing
 
-struct Sample { var wall: Double; var cpu: Double; var rssKiB: Int; var status: Int32 }
+struct Sample {
+    var wall: Double; var user: Double; var sys: Double; var rssKiB: Int; var status: Int32
+    var cpu: Double { user + sys }
+}
 
 func monotonic() -> Double {
     var ts = timespec(); clock_gettime(CLOCK_MONOTONIC, &ts)
@@ -129,13 +133,14 @@ func measure(_ argv: [String]) -> Sample {
     let start = monotonic()
     let rc = posix_spawnp(&pid, argv[0], &actions, nil, cargs, environ)
     posix_spawn_file_actions_destroy(&actions)
-    if rc != 0 { return Sample(wall: .nan, cpu: .nan, rssKiB: 0, status: -1) }
+    if rc != 0 { return Sample(wall: .nan, user: .nan, sys: .nan, rssKiB: 0, status: -1) }
     var status: Int32 = 0
     var ru = rusage()
     wait4(pid, &status, 0, &ru)
     let wall = monotonic() - start
-    let cpu = Double(ru.ru_utime.tv_sec) + Double(ru.ru_utime.tv_usec) / 1e6 + Double(ru.ru_stime.tv_sec) + Double(ru.ru_stime.tv_usec) / 1e6
-    return Sample(wall: wall, cpu: cpu, rssKiB: Int(ru.ru_maxrss), status: (status >> 8) & 0xFF)
+    let user = Double(ru.ru_utime.tv_sec) + Double(ru.ru_utime.tv_usec) / 1e6
+    let sys = Double(ru.ru_stime.tv_sec) + Double(ru.ru_stime.tv_usec) / 1e6
+    return Sample(wall: wall, user: user, sys: sys, rssKiB: Int(ru.ru_maxrss), status: (status >> 8) & 0xFF)
 }
 
 /// Peak RSS of a command in KiB, from one run under GNU time. `ru_maxrss` of a child spawned by
@@ -239,31 +244,47 @@ struct Bench {
         print("sanity: ss -tanH \(ssRows) rows, sockscope -tanH \(ourRows) rows")
 
         let f = String(filterPort)
-        let allCases: [(String, [String], [String])] = [
-            ("tan", [o.bin, "-tan"], ["ss", "-tan"]),
-            ("json", [o.bin, "--json", "-ta"], ["ss", "-tan"]),
-            ("tani", [o.bin, "-tani"], ["ss", "-tani"]),
-            ("filter", [o.bin, "-tan", "--sport", f], ["ss", "-tan", "sport = :\(f)"]),
-            ("proc", [o.bin, "--source", "proc", "-tan"], ["netstat", "-tan"]),
-            ("tanp", [o.bin, "-tanp"], ["ss", "-tanp"]),
+        // The floor: the kernel work of each case and nothing else. -tan reads every TCP state but
+        // bound-inactive (mask 0x1ffe); -i adds INET_DIAG_INFO and INET_DIAG_CONG (ext 0xa).
+        let floorBin = URL(fileURLWithPath: o.bin).deletingLastPathComponent().appendingPathComponent("sockscope-floor").path
+        let hasFloor = FileManager.default.isExecutableFile(atPath: floorBin)
+        if !hasFloor { print("sockscope-bench: no sockscope-floor beside \(o.bin): floor ratios left out (swift build -c release)") }
+        let walk = [floorBin, "netlink", "0x1ffe", "0"], walkInfo = [floorBin, "netlink", "0x1ffe", "0xa"]
+        let allCases: [(String, [String], [String], [String]?)] = [
+            ("tan", [o.bin, "-tan"], ["ss", "-tan"], walk),
+            ("json", [o.bin, "--json", "-ta"], ["ss", "-tan"], walk),
+            ("tani", [o.bin, "-tani"], ["ss", "-tani"], walkInfo),
+            ("filter", [o.bin, "-tan", "--sport", f], ["ss", "-tan", "sport = :\(f)"], nil),
+            ("proc", [o.bin, "--source", "proc", "-tan"], ["netstat", "-tan"], [floorBin, "proc", "/proc"]),
+            ("summary", [o.bin, "-s", "-t"], ["ss", "-s"], walk),
+            ("tanp", [o.bin, "-tanp"], ["ss", "-tanp"], [floorBin, "netlink+fdscan", "0x1ffe", "0", "/proc"]),
         ]
         let cases = allCases.filter { o.cases.isEmpty || o.cases.contains($0.0) }
-        print("\n| case | commands | sockscope (s) | reference (s) | ratio | sockscope CPU (s) | ref CPU (s) | sockscope peak RSS (MiB) | ref peak RSS (MiB) |")
-        print("|---|---|---|---|---|---|---|---|---|")
-        for (name, ours, theirs) in cases {
-            var a: [Sample] = [], b: [Sample] = []
+        print("\n| case | commands | sockscope (s) | reference (s) | ratio | floor (s) | vs floor | sockscope user/sys (s) | ref user/sys (s) | floor user/sys (s) | sockscope peak RSS (MiB) | ref peak RSS (MiB) |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for (name, ours, theirs, floorCommand) in cases {
+            let floor = hasFloor ? floorCommand : nil
+            var a: [Sample] = [], b: [Sample] = [], c: [Sample] = []
             for r in 0..<o.reps {
                 if monotonic() - started > o.maxSeconds { print("sockscope-bench: time limit reached"); break }
-                // Interleaved, alternating who goes first, so drift and caches hit both alike.
-                if r % 2 == 0 { a.append(measure(ours)); b.append(measure(theirs)) } else { b.append(measure(theirs)); a.append(measure(ours)) }
+                // Interleaved, rotating who goes first, so drift and caches hit all alike; ratios are
+                // taken pair by pair (the same round), then the median of those.
+                var round: [() -> Void] = [{ a.append(measure(ours)) }, { b.append(measure(theirs)) }]
+                if let floor { round.append { c.append(measure(floor)) } }
+                for k in 0..<round.count { round[(k + r) % round.count]() }
             }
-            let ma = median(a.map(\.wall)), mb = median(b.map(\.wall))
+            func ratios(_ x: [Sample], _ y: [Sample]) -> Double { median(zip(x, y).map { $0.wall / $1.wall }) }
             let failed = a.contains { $0.status != 0 } ? " (sockscope failed!)" : ""
             func mib(_ k: Int?) -> String { k.map { String(format: "%.1f", Double($0) / 1024) } ?? "n/a" }
+            func split(_ x: [Sample]) -> String {
+                x.isEmpty ? "n/a" : String(format: "%.4f/%.4f", median(x.map(\.user)), median(x.map(\.sys)))
+            }
             let ourCmd = ([URL(fileURLWithPath: ours[0]).lastPathComponent] + ours.dropFirst()).joined(separator: " ")
-            print(String(format: "| %@ | `%@` vs `%@` | %.4f | %.4f | **%.2f** | %.4f | %.4f | %@ | %@ |%@",
-                         name, ourCmd, theirs.joined(separator: " "), ma, mb, ma / mb,
-                         median(a.map(\.cpu)), median(b.map(\.cpu)), mib(peakRSS(ours)), mib(peakRSS(theirs)), failed))
+            let floorWall = c.isEmpty ? "n/a" : String(format: "%.4f", median(c.map(\.wall)))
+            let floorRatio = c.isEmpty ? "n/a" : String(format: "**%.2f**", ratios(a, c))
+            print(String(format: "| %@ | `%@` vs `%@` | %.4f | %.4f | **%.2f** | %@ | %@ | %@ | %@ | %@ | %@ | %@ |%@",
+                         name, ourCmd, theirs.joined(separator: " "), median(a.map(\.wall)), median(b.map(\.wall)), ratios(a, b),
+                         floorWall, floorRatio, split(a), split(b), split(c), mib(peakRSS(ours)), mib(peakRSS(theirs)), failed))
             fflush(nil)
         }
         print(String(format: "\nsockscope-bench: %d sockets, %d reps, %.0f s in all", pairs * 2, o.reps, monotonic() - started))

@@ -17,8 +17,9 @@ enum Mode: Equatable {
     case summary
     case listeners
     case map
-    case watchPort(PortSpec)
-    case untilUp(PortSpec)
+    case watchPort(ListenTargets)
+    case untilUp(ListenTargets)
+    case untilDown(ListenTargets)
 
     /// How the user spelled it, for messages.
     var spelling: String {
@@ -31,12 +32,13 @@ enum Mode: Equatable {
         case .map: return "--map"
         case .watchPort: return "--watch-port"
         case .untilUp: return "--until-up"
+        case .untilDown: return "--until-down"
         }
     }
 
     var refreshes: Bool {
         switch self {
-        case .stream, .watch, .watchPort, .untilUp: return true
+        case .stream, .watch, .watchPort, .untilUp, .untilDown: return true
         case .list, .summary, .listeners, .map: return false
         }
     }
@@ -52,6 +54,7 @@ extension Sockscope {
         if map { modes.append(.map) }
         if let watchPorts { modes.append(.watchPort(watchPorts)) }
         if let untilUp { modes.append(.untilUp(untilUp)) }
+        if let untilDown { modes.append(.untilDown(untilDown)) }
         return modes
     }
 
@@ -69,16 +72,19 @@ extension Sockscope {
             throw ValidationError("\(option) does not apply to \(mode.spelling): \(why)")
         }
         if intervalGiven != nil && !mode.refreshes {
-            try reject("--interval", "only -w, -w --json, --watch-port and --until-up refresh")
+            try reject("--interval", "only -w, -w --json, --watch-port, --until-up and --until-down refresh")
         }
         if count != nil {
             switch mode {
-            case .stream, .watchPort, .untilUp: break
-            default: try reject("--count", "it counts the refreshes of -w --json, --watch-port and --until-up")
+            case .stream, .watchPort, .untilUp, .untilDown: break
+            default: try reject("--count", "it counts the refreshes of -w --json, --watch-port, --until-up and --until-down")
             }
         }
-        if timeoutGiven != nil, case .untilUp = mode {} else if timeoutGiven != nil {
-            try reject("--timeout", "it bounds --until-up only")
+        if timeoutGiven != nil {
+            switch mode {
+            case .untilUp, .untilDown: break
+            default: try reject("--timeout", "it bounds --until-up and --until-down only")
+            }
         }
         if let format {
             switch mode {
@@ -89,7 +95,7 @@ extension Sockscope {
             }
         }
         switch mode {
-        case .listeners, .map, .watchPort, .untilUp:
+        case .listeners, .map, .watchPort, .untilUp, .untilDown:
             let reads = mode == .map ? "it reads every state" : "it reads listening sockets"
             if state != nil { try reject("--state", reads) }
             if all { try reject("-a", reads) }
@@ -112,7 +118,7 @@ extension Sockscope {
         }
         if extended {
             switch mode {
-            case .list, .stream, .watchPort, .untilUp: break
+            case .list, .stream, .watchPort, .untilUp, .untilDown: break
             default: try reject("-e", "only socket rows (the listing, -w --json, --watch-port) carry uid, inode and cookie")
             }
         }
@@ -125,7 +131,7 @@ extension Sockscope {
         if processes {
             switch mode {
             case .list, .stream, .watch: break
-            case .listeners, .map, .watchPort, .untilUp: try reject("-p", "it always shows owners")
+            case .listeners, .map, .watchPort, .untilUp, .untilDown: try reject("-p", "it always shows owners")
             case .summary: try reject("-p", "a summary has no rows to show owners on (--pid and --process still select)")
             }
         }

@@ -100,15 +100,20 @@ struct Sockscope: ParsableCommand {
           help: "Totals per protocol, family and state, top listening ports and top peers (with --json: one object).")
     var summary = false
     @Option(name: .customLong("watch-port"), help: ArgumentHelp(
-        "Print a line whenever one of these ports starts or stops listening (UP/DOWN), until interrupted.",
-        valueName: "list"), transform: parsePorts)
-    var watchPorts: PortSpec?
+        "Print a line whenever one of these ports starts or stops listening (UP/DOWN), until interrupted. "
+            + "Items as in --port, or HOST:PORT for one address (127.0.0.1:8080, [::1]:8080).",
+        valueName: "list"), transform: parseTargets)
+    var watchPorts: ListenTargets?
     @Option(name: .customLong("until-up"), help: ArgumentHelp(
-        "Wait until every port in the list is listening: exit 0 then, 1 after --timeout.", valueName: "list"),
-            transform: parsePorts)
-    var untilUp: PortSpec?
+        "Wait until every port (or HOST:PORT) in the list is listening: exit 0 then, 1 after --timeout.",
+        valueName: "list"), transform: parseTargets)
+    var untilUp: ListenTargets?
+    @Option(name: .customLong("until-down"), help: ArgumentHelp(
+        "Wait until no port (or HOST:PORT) in the list is listening: exit 0 then, 1 after --timeout.",
+        valueName: "list"), transform: parseTargets)
+    var untilDown: ListenTargets?
     @Option(name: .customLong("timeout"), help: ArgumentHelp(
-        "Seconds --until-up waits (default 30).", valueName: "seconds"), transform: parseTimeout)
+        "Seconds --until-up and --until-down wait (default 30).", valueName: "seconds"), transform: parseTimeout)
     var timeoutGiven: Double?
     var timeout: Double { timeoutGiven ?? 30 }
 
@@ -188,9 +193,18 @@ struct Sockscope: ParsableCommand {
         case .summary: return runSummary()
         case .listeners: return runListeners()
         case .map: return runMap()
-        case .watchPort(let ports): return runPortWatch(ports, until: false)
-        case .untilUp(let ports): return runPortWatch(ports, until: true)
+        case .watchPort(let targets): return runPortWatch(targets, until: nil)
+        case .untilUp(let targets): return runPortWatch(targets, until: .up)
+        case .untilDown(let targets): return runPortWatch(targets, until: .down)
         }
+    }
+}
+
+func parseTargets(_ text: String) throws -> ListenTargets {
+    do {
+        return try ListenTargets(parsing: text, resolve: { services.ports(named: $0) })
+    } catch {
+        throw ValidationError(error.message)
     }
 }
 

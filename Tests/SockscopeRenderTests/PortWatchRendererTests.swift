@@ -15,9 +15,11 @@ import Testing
         let r = PortWatchRenderer(json: nil)
         r.append(port: 8080, up: true, sockets: [listener()], time: "2026-12-01T00:00:00.000Z", to: &out)
         r.append(port: 8081, up: false, sockets: [], time: "2026-12-01T00:00:01.000Z", to: &out)
+        r.append(port: 8082, address: IPAddress("::1"), up: false, sockets: [], time: "2026-12-01T00:00:02.000Z", to: &out)
         #expect(String(decoding: out, as: UTF8.self) == """
             2026-12-01T00:00:00.000Z 8080 UP tcp [::]:8080 12/we\\x1bird
             2026-12-01T00:00:01.000Z 8081 DOWN
+            2026-12-01T00:00:02.000Z [::1]:8082 DOWN
 
             """)
     }
@@ -26,6 +28,9 @@ import Testing
         var out: [UInt8] = []
         PortWatchRenderer(json: JSONRenderer()).append(port: 8081, up: false, sockets: [], time: "T", to: &out)
         #expect(String(decoding: out, as: UTF8.self) == #"{"event":"down","time":"T","port":8081,"sockets":[]}"# + "\n")
+        out = []
+        PortWatchRenderer(json: JSONRenderer()).append(port: 8081, address: IPAddress("127.0.0.1"), up: false, sockets: [], time: "T", to: &out)
+        #expect(String(decoding: out, as: UTF8.self) == #"{"event":"down","time":"T","port":8081,"address":"127.0.0.1","sockets":[]}"# + "\n")
         out = []
         PortWatchRenderer(json: JSONRenderer()).append(port: 8080, up: true, sockets: [listener()], time: "T", to: &out)
         var socket: [UInt8] = []

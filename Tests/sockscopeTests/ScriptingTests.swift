@@ -151,4 +151,29 @@ import Testing
         #expect(r.stderrText.contains("timed out"), "\(r.stderrText)")
         #expect(r.stdoutText.contains("\(port) DOWN"))
     }
+
+    /// `--until-down`: status 0 once nothing listens on the port any more.
+    @Test func untilDownExitsZeroOnceTheListenerCloses() throws {
+        var listener: TestSocket? = try Loopback.tcpListener("127.0.0.1")
+        let port = listener!.local.port
+        let waiter = try StreamingProcess(Binary.sockscope, ["--until-down", String(port), "--timeout", "15"])
+        #expect(waiter.wait(timeout: 10) { $0.contains { $0.contains("\(port) UP tcp 127.0.0.1:\(port)") } }, "\(waiter.output)")
+        #expect(waiter.isRunning, "the port is up: still waiting")
+        listener = nil
+        let deadline = Date().addingTimeInterval(10)
+        while waiter.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        #expect(!waiter.isRunning && waiter.stop() == 0)
+        #expect(waiter.wait(timeout: 2) { $0.last?.contains("\(port) DOWN") == true }, "\(waiter.output)")
+    }
+
+    /// `--until-up HOST:PORT` waits for that address: a listener on another loopback address does not count.
+    @Test func untilUpHostPortWaitsForThatAddress() throws {
+        let other = try Loopback.tcpListener("127.0.0.1")
+        let port = other.local.port
+        let r = try Binary.sockscope(["--until-up", "127.0.0.2:\(port)", "--timeout", "0.6"], timeout: 20)
+        #expect(r.status == 1 && r.stderrText.contains("waiting for port 127.0.0.2:\(port) to listen"), "\(r.stderrText)")
+        #expect(r.stdoutText.contains(" 127.0.0.2:\(port) DOWN"), "\(r.stdoutText)")
+        let up = try Binary.sockscope(["--until-up", "127.0.0.1:\(port)", "--timeout", "5"], timeout: 20)
+        #expect(up.status == 0 && up.stdoutText.contains(" 127.0.0.1:\(port) UP tcp 127.0.0.1:\(port)"), "\(up.stdoutText) \(up.stderrText)")
+    }
 }
