@@ -38,6 +38,8 @@ extension SocketCollector {
         // Without readable counters, one verifying dump is all that can be justified.
         let limit = before == nil || after == nil ? 2 : Self.maxVerifyingDumps
         var changing = Set(query.protocols.filter { before?.of($0) == nil || before?.of($0) != after?.of($0) })
+        // Protocols this build does not dump (see dumpParts) have nothing to verify.
+        changing = changing.filter { !Self.dumpParts(Query(protocols: [$0], families: query.families), legacyTCP: false).parts.isEmpty }
         var dumps = 1
         while !changing.isEmpty && dumps < limit {
             var again = query
@@ -49,7 +51,8 @@ extension SocketCollector {
             snapshot.records = Self.merge(snapshot.records, next.records, redone: changing)
             for n in next.notices where !snapshot.notices.contains(n) { snapshot.notices.append(n) }
             // A redo during which the counters held still saw the table whole: that protocol is done.
-            changing = changing.filter { before?.of($0) == nil || before?.of($0) != after?.of($0) }
+            // A protocol with no membership counters gets the one verifying dump, as when none are readable.
+            changing = changing.filter { before?.of($0) != nil && before?.of($0) != after?.of($0) }
         }
         return snapshot
     }
@@ -95,7 +98,14 @@ struct TableFingerprint: Equatable {
     var tcp: [Int64]
     var udp: [Int64]
 
-    func of(_ p: TransportProtocol) -> [Int64] { p == .tcp ? tcp : udp }
+    /// The counters for a protocol; nil for one the kernel keeps no such counters for here.
+    func of(_ p: TransportProtocol) -> [Int64]? {
+        switch p {
+        case .tcp: return tcp
+        case .udp: return udp
+        case .raw, .mptcp, .sctp, .unixStream, .unixDgram, .unixSeqpacket, .packetRaw, .packetDgram, .netlink: return nil
+        }
+    }
 
     /// Nil when the counters cannot be read (no procfs there): the caller then always verifies.
     static func read(procRoot: String) -> TableFingerprint? {

@@ -4,15 +4,6 @@ import SockscopeModel
 import SockscopeSystem
 import Synchronization
 
-/// A socket the kernel reported destroyed (sock_diag destroy multicast), with when it was heard.
-public struct DestroyedSocket: Sendable {
-    public var record: SocketRecord
-    /// Wall-clock seconds since the epoch when the message arrived.
-    public var time: Double
-
-    public init(record: SocketRecord, time: Double) { self.record = record; self.time = time }
-}
-
 /// Listens to the sock_diag destroy groups (what `ss -E` uses) on a background thread, so that a
 /// connection opened and closed between two refreshes is still seen.
 ///
@@ -34,17 +25,29 @@ public final class DestroyListener: @unchecked Sendable {
     public init(protocols: Set<TransportProtocol>, families: Set<AddressFamily>) throws(SystemError) {
         var list: [(SockDiagSocket, TransportProtocol)] = []
         for proto in TransportProtocol.allCases where protocols.contains(proto) {
+            let groups = proto.families.filter(families.contains).compactMap { DestroyListener.group(proto, $0) }
+            if groups.isEmpty { continue }
             let s = try SockDiagSocket()
-            for family in AddressFamily.allCases where families.contains(family) {
-                // SKNLGRP_INET_TCP_DESTROY 1, INET_UDP 2, INET6_TCP 3, INET6_UDP 4.
-                let group: UInt32 = (family == .inet ? 1 : 3) + (proto == .tcp ? 0 : 1)
-                try s.join(group: group)
-            }
+            for group in groups { try s.join(group: group) }
             list.append((s, proto))
         }
         sockets = list
         let this = UncheckedBox(self)
         DispatchQueue.global().async { this.value.run() }
+    }
+
+    /// The sock_diag multicast group that reports destroyed sockets of this kind; nil where the
+    /// kernel has none (only TCP and UDP over IPv4 and IPv6 are announced).
+    static func group(_ proto: TransportProtocol, _ family: AddressFamily) -> UInt32? {
+        switch (proto, family) {
+        case (.tcp, .inet): return DestroyGroup.inetTCP
+        case (.udp, .inet): return DestroyGroup.inetUDP
+        case (.tcp, .inet6): return DestroyGroup.inet6TCP
+        case (.udp, .inet6): return DestroyGroup.inet6UDP
+        case (.tcp, _), (.udp, _), (.raw, _), (.mptcp, _), (.sctp, _), (.unixStream, _), (.unixDgram, _),
+             (.unixSeqpacket, _), (.packetRaw, _), (.packetDgram, _), (.netlink, _):
+            return nil
+        }
     }
 
     /// Stops the listening thread and waits for it (at most one poll period).

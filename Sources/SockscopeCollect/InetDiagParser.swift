@@ -1,57 +1,26 @@
 import SockscopeModel
 import SockscopeSystem
 
-/// What went wrong in a netlink dump.
-public enum DumpError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// The kernel answered with an error (`NLMSG_ERROR`, or `NLMSG_DONE` carrying one): a negated errno.
-    case kernel(errno: Int32)
-    /// A message overruns the buffer or is shorter than its header.
-    case malformed(String)
-
-    public var description: String {
-        switch self {
-        case .kernel(let e): return "kernel reported: \(String(cString: strerror(e)))"
-        case .malformed(let m): return "malformed netlink reply: \(m)"
-        }
-    }
-}
-
-#if canImport(Glibc)
-import Glibc
-#endif
-
-/// Where a dump stands after one receive buffer.
-public enum DumpProgress: Sendable, Equatable {
-    /// More messages will follow.
-    case more
-    /// `NLMSG_DONE` arrived. `interrupted` is true when any message carried `NLM_F_DUMP_INTR`:
-    /// the tables changed during the dump and it may have missed or repeated sockets.
-    case done(interrupted: Bool)
-}
-
 /// Parses `SOCK_DIAG_BY_FAMILY` replies (`struct inet_diag_msg` plus attributes) from raw bytes.
 ///
 /// Every read is bounds-checked against the buffer and against each message's own length, so
 /// any byte string (a captured dump, or a fuzzer's) gives records or an error, never a trap.
 public struct InetDiagParser {
-    /// `struct inet_diag_msg` is 72 bytes; attributes follow, 4-byte aligned.
-    static let messageSize = 72
-    static let headerSize = 16  // struct nlmsghdr
-    static let nlmsgError: UInt16 = 2, nlmsgDone: UInt16 = 3, nlmsgOverrun: UInt16 = 4
-    static let sockDiagByFamily: UInt16 = 20, tcpDiagGetSock: UInt16 = 18
-    static let flagDumpInterrupted: UInt16 = 0x10
-    // Attribute types from <linux/inet_diag.h>.
-    static let attrInfo: UInt16 = 2, attrCong: UInt16 = 4, attrSkMemInfo: UInt16 = 7
+    /// `struct inet_diag_msg`; attributes follow, 4-byte aligned. Field offsets below are the
+    /// header's (the SystemTests compare them with `InetDiagLayout`, read from the C struct).
+    static let messageSize = InetDiag.messageSize
 
     public var proto: TransportProtocol
-    /// Which sequence number replies must carry (messages for another request are skipped); nil accepts any.
-    public var sequence: UInt32?
     public var decodeInfo: Bool
     public var decodeMemory: Bool
-    private var interrupted = false
+    private var frames: NetlinkDumpFrames
+
+    /// Which sequence number replies must carry (messages for another request are skipped); nil accepts any.
+    public var sequence: UInt32? { frames.sequence }
 
     public init(proto: TransportProtocol, sequence: UInt32? = nil, decodeInfo: Bool = false, decodeMemory: Bool = false) {
-        self.proto = proto; self.sequence = sequence; self.decodeInfo = decodeInfo; self.decodeMemory = decodeMemory
+        self.proto = proto; self.decodeInfo = decodeInfo; self.decodeMemory = decodeMemory
+        frames = NetlinkDumpFrames(sequence: sequence)
     }
 
     @inline(__always)
@@ -63,57 +32,20 @@ public struct InetDiagParser {
 
     /// Parses one receive buffer (one or more netlink messages), emitting a record per socket.
     public mutating func parse(_ buf: UnsafeRawBufferPointer, emit: (SocketRecord) -> Void) throws(DumpError) -> DumpProgress {
-        var off = 0
-        while off < buf.count {
-            guard buf.count - off >= Self.headerSize else { throw .malformed("\(buf.count - off) trailing bytes") }
-            let len = Int(Self.u32(buf, off))
-            let type = Self.u16(buf, off + 4)
-            let flags = Self.u16(buf, off + 6)
-            let seq = Self.u32(buf, off + 8)
-            guard len >= Self.headerSize, len <= buf.count - off else {
-                throw .malformed("message length \(len) at offset \(off) of \(buf.count)")
-            }
-            let next = off + ((len + 3) & ~3)
-            defer { off = next }
-            if let sequence, seq != sequence { continue }
-            if flags & Self.flagDumpInterrupted != 0 { interrupted = true }
-            let payload = UnsafeRawBufferPointer(rebasing: buf[(off + Self.headerSize)..<(off + len)])
+        let parser = self
+        return try frames.walk(buf) { type, payload throws(DumpError) in
             switch type {
-            case Self.nlmsgDone:
-                // A dump that failed part-way ends with NLMSG_DONE carrying a negative errno;
-                // libmnl treats it as a clean end, which would turn a failure into an empty listing.
-                if payload.count >= 4 {
-                    let code = Int32(bitPattern: Self.u32(payload, 0))
-                    if code < 0 { throw try Self.kernelError(code) }
-                }
-                return .done(interrupted: interrupted)
-            case Self.nlmsgError:
-                guard payload.count >= 4 else { throw .malformed("short NLMSG_ERROR") }
-                let code = Int32(bitPattern: Self.u32(payload, 0))
-                // An ACK (error 0) is not expected for a dump, but is not a failure either.
-                if code < 0 { throw try Self.kernelError(code) }
-                if code > 0 { throw .kernel(errno: code) }
-            case Self.nlmsgOverrun:
-                throw .kernel(errno: ENOBUFS)
-            case Self.sockDiagByFamily, Self.tcpDiagGetSock:
-                if let r = try record(payload) { emit(r) }
+            case InetDiag.sockDiagByFamily, InetDiag.tcpDiagGetSock:
+                if let r = try parser.record(payload) { emit(r) }
             default:
-                continue  // NOOP and anything unknown
+                break  // anything unknown
             }
         }
-        return .more
-    }
-
-    /// The error for a negative code. `-code` traps for `Int32.min` (found by fuzzing): no kernel
-    /// sends that, so it is a malformed reply.
-    static func kernelError(_ code: Int32) throws(DumpError) -> DumpError {
-        guard code != .min else { throw .malformed("error code \(code)") }
-        return .kernel(errno: -code)
     }
 
     private func record(_ p: UnsafeRawBufferPointer) throws(DumpError) -> SocketRecord? {
         guard p.count >= Self.messageSize else { throw .malformed("inet_diag_msg of \(p.count) bytes") }
-        guard let family = AddressFamily(rawFamily: p[0]), let state = SocketState(rawValue: p[1]) else {
+        guard let family = AddressFamily(rawFamily: p[0]), family.isIP, let state = SocketState(rawValue: p[1]) else {
             return nil  // another family, or a state this build does not know: not ours to guess
         }
         let sport = UInt16(bigEndian: Self.u16(p, 4)), dport = UInt16(bigEndian: Self.u16(p, 6))
@@ -146,12 +78,12 @@ public struct InetDiagParser {
             guard len >= 4, len <= p.count - off else { throw .malformed("attribute length \(len)") }
             let data = UnsafeRawBufferPointer(rebasing: p[(off + 4)..<(off + len)])
             switch type {
-            case Self.attrInfo where decodeInfo && proto == .tcp:
+            case InetDiag.attrInfo where decodeInfo && proto == .tcp:
                 info = Self.tcpInfo(data)
-            case Self.attrCong where decodeInfo:
+            case InetDiag.attrCong where decodeInfo:
                 let bytes = data.prefix { $0 != 0 }
                 cong = String(decoding: bytes, as: UTF8.self)
-            case Self.attrSkMemInfo where decodeMemory:
+            case InetDiag.attrSkMemInfo where decodeMemory:
                 r.memory = Self.memory(data)
             default:
                 break
@@ -164,7 +96,22 @@ public struct InetDiagParser {
         }
     }
 
-    static func tcpInfo(_ data: UnsafeRawBufferPointer) -> TCPInfo { decodeTCPInfo(data) }
+    /// The report of `tcp_info` bytes: fields an older kernel did not send are nil, as are an
+    /// "infinite" ssthresh (as `ss` leaves it out) and unset rates and minimum rtt (all ones).
+    static func tcpInfo(_ data: UnsafeRawBufferPointer) -> TCPInfo {
+        let t = KernelTCPInfo(data)
+        return TCPInfo(
+            rttUs: t.rtt, rttvarUs: t.rttvar, rtoUs: t.rto, mss: t.sndMSS, cwnd: t.sndCwnd,
+            ssthresh: t.sndSsthresh >= 0x7FFF_FFFF ? nil : t.sndSsthresh, unacked: t.unacked, retrans: t.retrans,
+            totalRetrans: t.totalRetrans, lost: t.lost,
+            bytesAcked: t.has(.bytesAcked) ? t.bytesAcked : nil,
+            bytesReceived: t.has(.bytesReceived) ? t.bytesReceived : nil,
+            bytesSent: t.has(.bytesSent) ? t.bytesSent : nil,
+            deliveryRate: t.has(.deliveryRate) ? t.deliveryRate : nil,
+            pacingRate: t.has(.pacingRate) && t.pacingRate != UInt64.max ? t.pacingRate : nil,
+            congestion: nil, lastSendMs: t.lastDataSent, lastRecvMs: t.lastDataRecv,
+            minRttUs: t.has(.minRTT) && t.minRTT != UInt32.max ? t.minRTT : nil)
+    }
 
     static func memory(_ d: UnsafeRawBufferPointer) -> SocketMemory {
         // SK_MEMINFO_* order; a shorter array from an older kernel leaves the rest zero.

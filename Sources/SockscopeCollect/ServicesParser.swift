@@ -17,7 +17,8 @@ public enum ServicesParser {
                 let portText = words[1][words[1].startIndex..<slash]
                 let protoText = String(decoding: words[1][(slash + 1)...], as: UTF8.self)
                 if let port = UInt16(String(decoding: portText, as: UTF8.self)),
-                   let proto = TransportProtocol(rawValue: protoText) {
+                   // Only tcp and udp entries: the names a port filter resolves over (MPTCP uses tcp's).
+                   let proto = TransportProtocol(rawValue: protoText), proto == .tcp || proto == .udp {
                     let name = String(decoding: words[0], as: UTF8.self)
                     table.add(name: name, port: port, proto: proto,
                               aliases: words.dropFirst(2).map { String(decoding: $0, as: UTF8.self) })

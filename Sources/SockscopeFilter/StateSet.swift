@@ -42,11 +42,14 @@ public struct StateSet: Sendable, Hashable, SetAlgebra {
     public func restricted(to proto: TransportProtocol) -> StateSet {
         var s = self
         switch proto {
-        case .tcp:
+        case .tcp, .mptcp:
             if s == StateSet.listening { s.remove(.close) }
             // Request sockets are reported as SYN_RECV; the kernel dumps them under NEW_SYN_RECV.
             if s.contains(.synRecv) { s.insert(.newSynRecv) }
-        case .udp:
+        case .sctp, .unixStream, .unixSeqpacket:
+            // Listening or connected; an unbound, unconnected one is CLOSE (shown UNCONN).
+            if s == StateSet.listening { s.remove(.close) }
+        case .udp, .raw, .unixDgram, .packetRaw, .packetDgram, .netlink:
             s = s.intersection(StateSet([.established, .close]))
         }
         return s

@@ -109,10 +109,10 @@ struct AnnotatedEndpoint: Encodable {
 
 extension SocketRecord {
     /// Encodes `local` or `remote`, annotated when the encoder carries a `PortContext`.
-    func encodeEndpoint(_ e: Endpoint, forKey key: CodingKeys, in c: inout KeyedEncodingContainer<CodingKeys>,
+    func encodeEndpoint(_ e: SocketEndpoint, forKey key: CodingKeys, in c: inout KeyedEncodingContainer<CodingKeys>,
                         encoder: Encoder) throws {
-        if let k = PortContext.userInfoKey, let context = encoder.userInfo[k] as? PortContext {
-            try c.encode(AnnotatedEndpoint(endpoint: e, proto: proto, context: context), forKey: key)
+        if let k = PortContext.userInfoKey, let context = encoder.userInfo[k] as? PortContext, let inet = e.inet {
+            try c.encode(AnnotatedEndpoint(endpoint: inet, proto: proto, context: context), forKey: key)
         } else {
             try c.encode(e, forKey: key)
         }

@@ -1,31 +1,3 @@
-/// Transport protocol of a socket.
-public enum TransportProtocol: String, Sendable, Hashable, Codable, CaseIterable, Comparable {
-    case tcp, udp
-
-    /// The IP protocol number (`IPPROTO_TCP`, `IPPROTO_UDP`).
-    public var ipProtocol: UInt8 { self == .tcp ? 6 : 17 }
-
-    public static func < (a: Self, b: Self) -> Bool { a.ipProtocol < b.ipProtocol }
-}
-
-/// Address family of a socket: `inet` (IPv4) or `inet6` (IPv6, including IPv4-mapped peers).
-public enum AddressFamily: String, Sendable, Hashable, Codable, CaseIterable, Comparable {
-    case inet, inet6
-
-    /// `AF_INET` / `AF_INET6`.
-    public var rawFamily: UInt8 { self == .inet ? 2 : 10 }
-
-    public init?(rawFamily: UInt8) {
-        switch rawFamily {
-        case 2: self = .inet
-        case 10: self = .inet6
-        default: return nil
-        }
-    }
-
-    public static func < (a: Self, b: Self) -> Bool { a.rawFamily < b.rawFamily }
-}
-
 /// The kernel's socket state (`TCP_ESTABLISHED` … `TCP_NEW_SYN_RECV`), numbered as the kernel numbers it.
 ///
 /// UDP uses `established` (connected) and `close` (unconnected, shown as `UNCONN`).
@@ -40,7 +12,7 @@ public enum SocketState: UInt8, Sendable, Hashable, CaseIterable, Comparable {
 
     /// Kernel spelling, used in JSON: `ESTABLISHED`, `SYN_SENT`, … (`UNCONN` for an unconnected UDP socket).
     public func kernelName(for proto: TransportProtocol) -> String {
-        if proto == .udp && self == .close { return "UNCONN" }
+        if self == .close && proto.closeIsUnconnected { return "UNCONN" }
         switch self {
         case .established: return "ESTABLISHED"
         case .synSent: return "SYN_SENT"
@@ -86,22 +58,10 @@ public enum SocketState: UInt8, Sendable, Hashable, CaseIterable, Comparable {
     public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
 }
 
-/// An address and port.
-public struct Endpoint: Sendable, Hashable, Codable, Comparable {
-    public var address: IPAddress
-    public var port: UInt16
-
-    public init(address: IPAddress, port: UInt16) {
-        self.address = address
-        self.port = port
-    }
-
-    public static func < (a: Self, b: Self) -> Bool { (a.address, a.port) < (b.address, b.port) }
-}
-
-/// One socket, as either kernel source reports it.
+/// One socket, of any family, as a kernel source reports it.
 ///
-/// The core fields are what both netlink and /proc give; the optional extensions
+/// `local` and `remote` are the family's endpoints (`SocketEndpoint`): an IP address and port for
+/// inet sockets, a name for UNIX ones, and so on. The core fields are what both netlink and /proc give; the optional extensions
 /// (`tcpInfo`, `memory`, `processes`, `cookie`, `interface`) are filled only when asked for and
 /// only by a source that can. Large extensions are boxed so that a plain listing of 100k
 /// records stays small.
@@ -109,17 +69,19 @@ public struct SocketRecord: Sendable, Hashable {
     public var proto: TransportProtocol
     public var family: AddressFamily
     public var state: SocketState
-    public var local: Endpoint
-    public var remote: Endpoint
+    public var local: SocketEndpoint
+    public var remote: SocketEndpoint
     /// Bytes waiting to be read; for a listener, connections waiting in the accept queue.
     public var recvQueue: UInt32
     /// Bytes not yet acknowledged; for a listener (netlink only), the accept backlog.
     public var sendQueue: UInt32
     public var uid: UInt32
+    /// The bound interface index (`SO_BINDTODEVICE`, or an IPv6 scope), 0 when none. Netlink only.
+    /// (Declared before `inode` so that it fills the gap the endpoints' tag bytes leave: the record
+    /// stays 104 bytes, as it was with plain inet endpoints.)
+    public var interfaceIndex: UInt32
     /// Socket inode; 0 for TIME_WAIT and SYN_RECV request sockets, which have no file.
     public var inode: UInt64
-    /// The bound interface index (`SO_BINDTODEVICE`, or an IPv6 scope), 0 when none. Netlink only.
-    public var interfaceIndex: UInt32
     /// The cookie, 0 when there is none: the kernel never hands out 0, and a plain integer keeps
     /// the record trivially copyable (an optional would add a word per record at 100k records).
     private var storedCookie: UInt64
@@ -127,8 +89,19 @@ public struct SocketRecord: Sendable, Hashable {
     public var processes: [SocketOwner]?
     private var box: Indirect<Extensions>?
 
+    /// An inet socket's record.
     public init(proto: TransportProtocol, family: AddressFamily, state: SocketState,
                 local: Endpoint, remote: Endpoint, recvQueue: UInt32 = 0, sendQueue: UInt32 = 0,
+                uid: UInt32 = 0, inode: UInt64 = 0, interfaceIndex: UInt32 = 0, interface: String? = nil,
+                cookie: UInt64? = nil) {
+        self.init(proto: proto, family: family, state: state, local: .inet(local), remote: .inet(remote),
+                  recvQueue: recvQueue, sendQueue: sendQueue, uid: uid, inode: inode, interfaceIndex: interfaceIndex,
+                  interface: interface, cookie: cookie)
+    }
+
+    /// A record of any family; the endpoints' case must be the family's.
+    public init(proto: TransportProtocol, family: AddressFamily, state: SocketState,
+                local: SocketEndpoint, remote: SocketEndpoint, recvQueue: UInt32 = 0, sendQueue: UInt32 = 0,
                 uid: UInt32 = 0, inode: UInt64 = 0, interfaceIndex: UInt32 = 0, interface: String? = nil,
                 cookie: UInt64? = nil) {
         self.proto = proto
@@ -196,13 +169,18 @@ public struct SocketRecord: Sendable, Hashable {
 /// Protocol and both endpoints of a connection.
 public struct FiveTuple: Sendable, Hashable, Codable, Comparable {
     public var proto: TransportProtocol
-    public var local: Endpoint
-    public var remote: Endpoint
+    public var local: SocketEndpoint
+    public var remote: SocketEndpoint
 
-    public init(proto: TransportProtocol, local: Endpoint, remote: Endpoint) {
+    public init(proto: TransportProtocol, local: SocketEndpoint, remote: SocketEndpoint) {
         self.proto = proto
         self.local = local
         self.remote = remote
+    }
+
+    /// An inet connection's tuple.
+    public init(proto: TransportProtocol, local: Endpoint, remote: Endpoint) {
+        self.init(proto: proto, local: .inet(local), remote: .inet(remote))
     }
 
     public static func < (a: Self, b: Self) -> Bool {

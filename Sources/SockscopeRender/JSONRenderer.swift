@@ -53,6 +53,40 @@ public struct JSONRenderer: Sendable {
         out.append(UInt8(ascii: "}"))
     }
 
+    /// An endpoint of any family: inet as `{"address","port"}` (plus the port keys when annotated),
+    /// UNIX as `{"path"|"abstract","inode"}`, packet as `{"interface_index","protocol"}`, netlink as
+    /// `{"protocol","port_id","groups"}` — the same objects as `SocketEndpoint`'s `Codable` form.
+    static func endpoint(_ e: SocketEndpoint, to out: inout [UInt8], annotated: (PortContext, TransportProtocol)? = nil) {
+        switch e {
+        case .inet(let inet):
+            endpoint(inet, to: &out, annotated: annotated)
+        case .unix(let u):
+            out.append(UInt8(ascii: "{"))
+            switch u.name {
+            case .path(let p):
+                out.append(contentsOf: #""path":""#.utf8); Escape.json(p, to: &out); out.append(contentsOf: #"","#.utf8)
+            case .abstract(let a):
+                out.append(contentsOf: #""abstract":""#.utf8); Escape.json(a, to: &out); out.append(contentsOf: #"","#.utf8)
+            case .unnamed:
+                break
+            }
+            out.append(contentsOf: #""inode":"#.utf8)
+            appendDecimal(u.inode, to: &out)
+            out.append(UInt8(ascii: "}"))
+        case .packet(let p):
+            out.append(contentsOf: #"{"interface_index":"#.utf8)
+            appendDecimal(UInt64(p.interfaceIndex), to: &out)
+            number("protocol", UInt64(p.protocolNumber), to: &out)
+            out.append(UInt8(ascii: "}"))
+        case .netlink(let n):
+            out.append(contentsOf: #"{"protocol":"#.utf8)
+            appendDecimal(UInt64(n.protocolNumber), to: &out)
+            number("port_id", UInt64(n.portID), to: &out)
+            number("groups", UInt64(n.groups), to: &out)
+            out.append(UInt8(ascii: "}"))
+        }
+    }
+
     static func endpoint(_ e: Endpoint, to out: inout [UInt8], annotated: (PortContext, TransportProtocol)? = nil) {
         out.append(contentsOf: #"{"address":""#.utf8)
         e.address.write(to: &out)

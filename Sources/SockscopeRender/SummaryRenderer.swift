@@ -13,7 +13,7 @@ public enum SummaryRenderer {
             out += "Total: \(s.total)\n"
             if let u = s.unix { out += unixText(u) }
         }
-        for p in TransportProtocol.allCases {
+        for p in TransportProtocol.allCases where s.protocols.contains(where: { $0.proto == p }) {
             let rows = s.protocols.filter { $0.proto == p }
             let n = rows.reduce(0) { $0 + $1.count }
             let split = rows.map { "\($0.family.rawValue) \($0.count)" }.joined(separator: ", ")

@@ -45,13 +45,13 @@ public struct TableRenderer: Sendable {
             w.state = max(w.state, r.state.ssName.utf8.count)
             w.recvQ = max(w.recvQ, digits(UInt64(r.recvQueue)))
             w.sendQ = max(w.sendQ, digits(UInt64(r.sendQueue)))
-            scratch.removeAll(keepingCapacity: true); address(r, r.local.address, local: true, to: &scratch)
+            scratch.removeAll(keepingCapacity: true); address(r, r.local, local: true, to: &scratch)
             w.localAddr = max(w.localAddr, scratch.count)
-            scratch.removeAll(keepingCapacity: true); port(r.local.port, r.proto, to: &scratch)
+            scratch.removeAll(keepingCapacity: true); port(r.local, r.proto, to: &scratch)
             w.localPort = max(w.localPort, scratch.count)
-            scratch.removeAll(keepingCapacity: true); address(r, r.remote.address, local: false, to: &scratch)
+            scratch.removeAll(keepingCapacity: true); address(r, r.remote, local: false, to: &scratch)
             w.peerAddr = max(w.peerAddr, scratch.count)
-            scratch.removeAll(keepingCapacity: true); port(r.remote.port, r.proto, to: &scratch)
+            scratch.removeAll(keepingCapacity: true); port(r.remote, r.proto, to: &scratch)
             w.peerPort = max(w.peerPort, scratch.count)
         }
         if options.header { header(w, to: &out) }
@@ -82,23 +82,23 @@ public struct TableRenderer: Sendable {
     }
 
     func row(_ r: SocketRecord, _ w: Widths, to out: inout [UInt8]) {
-        if options.netid { pad(r.proto.rawValue, w.netid, to: &out) }
+        if options.netid { pad(r.proto.netid, w.netid, to: &out) }
         pad(r.state.ssName, w.state, to: &out)
         padNumber(UInt64(r.recvQueue), w.recvQ, to: &out)
         padNumber(UInt64(r.sendQueue), w.sendQ, to: &out)
         let start = out.count
-        address(r, r.local.address, local: true, to: &out)
+        address(r, r.local, local: true, to: &out)
         insertPadding(at: start, w.localAddr - (out.count - start), to: &out)
         out.append(UInt8(ascii: ":"))
         let p1 = out.count
-        port(r.local.port, r.proto, to: &out)
+        port(r.local, r.proto, to: &out)
         appendSpaces(w.localPort - (out.count - p1) + 1, to: &out)
         let s2 = out.count
-        address(r, r.remote.address, local: false, to: &out)
+        address(r, r.remote, local: false, to: &out)
         insertPadding(at: s2, w.peerAddr - (out.count - s2), to: &out)
         out.append(UInt8(ascii: ":"))
         let p2 = out.count
-        port(r.remote.port, r.proto, to: &out)
+        port(r.remote, r.proto, to: &out)
         appendSpaces(w.peerPort - (out.count - p2) + 1, to: &out)
         if options.processes, let ps = r.processes, !ps.isEmpty { users(ps, to: &out); out.append(0x20) }
         if options.extended { extended(r, to: &out) }
@@ -199,6 +199,44 @@ public struct TableRenderer: Sendable {
             out.append(0x30 &+ UInt8(tenths % 10))
         }
         out.append(contentsOf: UnsafeRawBufferPointer(start: unit.utf8Start, count: unit.utf8CodeUnitCount))
+    }
+
+    /// The address column of any family: inet as below; a UNIX name as `ss` shows it (the path,
+    /// `@name` for an abstract one, `*` unnamed), escaped; a packet socket's protocol (`*` for all,
+    /// else hex); a netlink socket's protocol number.
+    func address(_ r: SocketRecord, _ e: SocketEndpoint, local: Bool, to out: inout [UInt8]) {
+        switch e {
+        case .inet(let inet):
+            address(r, inet.address, local: local, to: &out)
+        case .unix(let u):
+            switch u.name {
+            case .path(let p): Escape.terminal(p, to: &out)
+            case .abstract(let a): out.append(UInt8(ascii: "@")); Escape.terminal(a, to: &out)
+            case .unnamed: out.append(UInt8(ascii: "*"))
+            }
+        case .packet(let p):
+            if p.protocolNumber == 3 {  // ETH_P_ALL
+                out.append(UInt8(ascii: "*"))
+            } else {
+                out.append(contentsOf: "0x".utf8)
+                Escape.appendHex(UInt64(p.protocolNumber), to: &out)
+            }
+        case .netlink(let n):
+            appendDecimal(UInt64(n.protocolNumber), to: &out)
+        }
+    }
+
+    /// The port column of any family: the inet port (or service), a UNIX socket's inode, a packet
+    /// socket's interface index, a netlink socket's port id; `*` for none.
+    func port(_ e: SocketEndpoint, _ proto: TransportProtocol, to out: inout [UInt8]) {
+        let n: UInt64
+        switch e {
+        case .inet(let inet): port(inet.port, proto, to: &out); return
+        case .unix(let u): n = u.inode
+        case .packet(let p): n = UInt64(p.interfaceIndex)
+        case .netlink(let l): n = UInt64(l.portID)
+        }
+        if n == 0 { out.append(UInt8(ascii: "*")) } else { appendDecimal(n, to: &out) }
     }
 
     /// `1.2.3.4`, `[::1]`, with `%ifname` when bound to a device.

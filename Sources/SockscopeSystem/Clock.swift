@@ -1,7 +1,5 @@
-import Synchronization
-#if canImport(Glibc)
 import Glibc
-#endif
+import Synchronization
 
 /// Time sources for live modes.
 public enum Clock {

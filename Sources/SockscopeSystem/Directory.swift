@@ -1,8 +1,6 @@
 import CSockShim
-import SystemPackage
-#if canImport(Glibc)
 import Glibc
-#endif
+import SystemPackage
 
 /// The type of a directory entry as `readdir` reports it (`d_type`); `.unknown` on file systems
 /// that do not fill it in, where a caller that cares must `stat`.
@@ -48,7 +46,7 @@ public final class Directory {
 
     private init(adopting fd: Int32, path: String) throws(SystemError) {
         guard let s = fdopendir(fd) else {
-            let e = Glibc.errno
+            let e = currentErrno.rawValue
             close(fd)
             throw SystemError("fdopendir", path: path, errno: Errno(rawValue: e))
         }
@@ -68,7 +66,7 @@ public final class Directory {
         while true {
             Glibc.errno = 0
             guard let ent = readdir(stream) else {
-                let e = Glibc.errno
+                let e = currentErrno.rawValue
                 if e == 0 { return }
                 if e == EINTR { continue }
                 throw SystemError("readdir", path: path, errno: Errno(rawValue: e))
@@ -99,7 +97,7 @@ public final class Directory {
         guard let base = buffer.baseAddress, buffer.count > 0 else { return 0 }
         let n = readlinkat(fd, name, base.assumingMemoryBound(to: CChar.self), buffer.count)
         if n < 0 {
-            throw SystemError("readlink", path: path + "/" + String(cString: name), errno: Errno(rawValue: Glibc.errno))
+            throw SystemError("readlink", path: path + "/" + String(cString: name), errno: currentErrno)
         }
         return n
     }

@@ -1,8 +1,6 @@
 import CSockShim
-import SystemPackage
-#if canImport(Glibc)
 import Glibc
-#endif
+import SystemPackage
 
 /// Network namespaces, for `--netns` (like `ss -N`).
 public enum NetworkNamespace {
@@ -24,7 +22,7 @@ public enum NetworkNamespace {
         let fd = try retryingEINTR("open", path: file) { open(file, O_RDONLY | O_CLOEXEC) }
         defer { close(fd) }
         if sockscope_setns_net(fd) != 0 {
-            let e = Glibc.errno
+            let e = currentErrno.rawValue
             throw SystemError(e == EINVAL ? "setns (not a network namespace)" : "setns", path: file,
                               errno: Errno(rawValue: e))
         }
@@ -41,7 +39,7 @@ extension ProcessSetup {
     @discardableResult
     public static func reserveStandardDescriptors() -> Bool {
         var stdoutClosed = false
-        for fd: Int32 in 0...2 where fcntl(fd, F_GETFD) == -1 && Glibc.errno == EBADF {
+        for fd: Int32 in 0...2 where fcntl(fd, F_GETFD) == -1 && currentErrno == .badFileDescriptor {
             if fd == 1 { stdoutClosed = true }
             let null = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY)
             // open returns the lowest free number: this one, since the lower ones are taken.

@@ -1,7 +1,5 @@
-import SystemPackage
-#if canImport(Glibc)
 import Glibc
-#endif
+import SystemPackage
 
 /// Why writing output failed.
 public enum OutputError: Error, Sendable, Equatable {
@@ -25,17 +23,22 @@ public struct FileOutput: Sendable {
 
     public init(fd: Int32 = 1) { self.fd = fd }
 
-    /// Writes every byte, retrying short writes and EINTR.
+    /// Writes every byte, retrying short writes (and EINTR, in `FileDescriptor.write`). A
+    /// descriptor another process made non-blocking (a shared terminal or pipe) answers EAGAIN
+    /// when full: then this waits in poll(2) until it drains, instead of spinning.
     public func write(_ bytes: UnsafeRawBufferPointer) throws(OutputError) {
+        let file = FileDescriptor(rawValue: fd)
         var off = 0
         while off < bytes.count {
-            let n = Glibc.write(fd, bytes.baseAddress! + off, bytes.count - off)
-            if n < 0 {
-                let e = Glibc.errno
-                if e == EINTR || e == EAGAIN { continue }
-                throw e == EPIPE ? .closed : .failed(Errno(rawValue: e))
+            do {
+                off += try file.write(UnsafeRawBufferPointer(rebasing: bytes[off...]))
+            } catch let e as Errno where e == .resourceTemporarilyUnavailable {
+                waitWritable(fd)
+            } catch let e as Errno {
+                throw e == .brokenPipe ? .closed : .failed(e)
+            } catch {
+                throw .failed(.ioError)
             }
-            off += n
         }
     }
 

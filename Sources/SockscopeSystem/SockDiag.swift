@@ -1,10 +1,8 @@
 import CMnl
 import CSockShim
+import Glibc
 import SockscopeModel
 import SystemPackage
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// A netlink `NETLINK_SOCK_DIAG` socket (through libmnl) that sends inet_diag dump requests and
 /// hands back the raw reply bytes. Parsing those bytes is the collector's job, so that it can be
@@ -19,11 +17,11 @@ public final class SockDiagSocket {
     /// EPROTONOSUPPORT where netlink diagnostics are not available) or bind().
     public init() throws(SystemError) {
         guard let s = mnl_socket_open2(NETLINK_SOCK_DIAG, Int32(SOCK_CLOEXEC.rawValue)) else {
-            throw SystemError("socket(AF_NETLINK, NETLINK_SOCK_DIAG)", errno: Errno(rawValue: Glibc.errno))
+            throw SystemError("socket(AF_NETLINK, NETLINK_SOCK_DIAG)", errno: currentErrno)
         }
         nl = s
         if mnl_socket_bind(s, 0, pid_t(MNL_SOCKET_AUTOPID)) < 0 {
-            let e = Glibc.errno
+            let e = currentErrno.rawValue
             mnl_socket_close(s)
             throw SystemError("bind(AF_NETLINK)", errno: Errno(rawValue: e))
         }
@@ -42,28 +40,32 @@ public final class SockDiagSocket {
     ///
     /// - Parameters:
     ///   - family: `AF_INET` or `AF_INET6`.
-    ///   - protocol: `IPPROTO_TCP` or `IPPROTO_UDP`.
+    ///   - protocol: `IPPROTO_TCP`, `IPPROTO_UDP`, … A number past a byte (`IPPROTO_MPTCP`, 262)
+    ///     goes in an `INET_DIAG_REQ_PROTOCOL` attribute, which the kernel reads instead of the byte.
     ///   - states: the `idiag_states` bitmask: the kernel skips sockets in other states.
     ///   - extensions: the `idiag_ext` bitmask (`1 << (INET_DIAG_INFO - 1)`, …).
     ///   - bytecode: an `INET_DIAG_REQ_BYTECODE` filter program, or nil.
-    public func requestDump(family: UInt8, protocol proto: UInt8, states: UInt32, extensions: UInt8,
+    public func requestDump(family: UInt8, protocol proto: UInt16, states: UInt32, extensions: UInt8,
                             bytecode: [UInt8]?) throws(SystemError) -> UInt32 {
-        try send(type: UInt16(SOCK_DIAG_BY_FAMILY), header: inet_diag_req_v2.self, bytecode: bytecode) { req in
+        let wide = proto > UInt8.max
+        return try send(type: UInt16(SOCK_DIAG_BY_FAMILY), header: inet_diag_req_v2.self, bytecode: bytecode,
+                        protocolAttribute: wide ? UInt32(proto) : nil) { req in
             req.pointee.sdiag_family = family
-            req.pointee.sdiag_protocol = proto
+            req.pointee.sdiag_protocol = wide ? 0 : UInt8(proto)
             req.pointee.idiag_states = states
             req.pointee.idiag_ext = extensions
         }
     }
 
     /// Builds one dump request (netlink header, the request struct `Header` filled by `fill`, an
-    /// optional bytecode attribute) with libmnl, sends it, and returns its sequence number.
-    private func send<Header>(type: UInt16, header: Header.Type, bytecode: [UInt8]?,
+    /// optional bytecode attribute and protocol attribute) with libmnl, sends it, and returns its
+    /// sequence number.
+    private func send<Header>(type: UInt16, header: Header.Type, bytecode: [UInt8]?, protocolAttribute: UInt32? = nil,
                               fill: (UnsafeMutablePointer<Header>) -> Void) throws(SystemError) -> UInt32 {
         let seq = nextSeq
         nextSeq &+= 1
         var buf = [UInt8](repeating: 0, count: 256 + (bytecode?.count ?? 0))
-        let sent: Int = buf.withUnsafeMutableBytes { raw in
+        let sent: Result<Int, SystemError> = buf.withUnsafeMutableBytes { raw in
             let nlh = mnl_nlmsg_put_header(raw.baseAddress)!
             nlh.pointee.nlmsg_type = type
             nlh.pointee.nlmsg_flags = UInt16(NLM_F_REQUEST | NLM_F_DUMP)
@@ -74,13 +76,14 @@ public final class SockDiagSocket {
                     mnl_attr_put(nlh, UInt16(INET_DIAG_REQ_BYTECODE), bc.count, bc.baseAddress)
                 }
             }
-            while true {
-                let n = mnl_socket_sendto(nl, nlh, Int(nlh.pointee.nlmsg_len))
-                if n < 0 && Glibc.errno == EINTR { continue }
-                return n
+            if let protocolAttribute { mnl_attr_put_u32(nlh, UInt16(INET_DIAG_REQ_PROTOCOL), protocolAttribute) }
+            do throws(SystemError) {
+                return .success(try retryingEINTR("sendto(sock_diag)") { mnl_socket_sendto(nl, nlh, Int(nlh.pointee.nlmsg_len)) })
+            } catch {
+                return .failure(error)
             }
         }
-        if sent < 0 { throw SystemError("sendto(sock_diag)", errno: Errno(rawValue: Glibc.errno)) }
+        _ = try sent.get()
         return seq
     }
 
@@ -93,7 +96,7 @@ public final class SockDiagSocket {
     public func join(group: UInt32) throws(SystemError) {
         var g = group
         if mnl_socket_setsockopt(nl, Int32(NETLINK_ADD_MEMBERSHIP), &g, socklen_t(MemoryLayout<UInt32>.size)) < 0 {
-            throw SystemError("setsockopt(NETLINK_ADD_MEMBERSHIP \(group))", errno: Errno(rawValue: Glibc.errno))
+            throw SystemError("setsockopt(NETLINK_ADD_MEMBERSHIP \(group))", errno: currentErrno)
         }
     }
 
@@ -175,23 +178,62 @@ public enum NetlinkDiagShow {
     public static let meminfo = UInt32(NDIAG_SHOW_MEMINFO), groups = UInt32(NDIAG_SHOW_GROUPS)
 }
 
-/// Decodes the kernel's `struct tcp_info` bytes defensively: the kernel's struct may be shorter
-/// (an older kernel: later fields are nil) or longer (a newer one: extra bytes are ignored).
-public func decodeTCPInfo(_ bytes: UnsafeRawBufferPointer) -> TCPInfo {
-    var t = sockscope_tcp_info()
-    sockscope_tcp_info_decode(bytes.baseAddress, bytes.count, &t)
-    func has(_ f: sockscope_tcp_info_field) -> Bool { Int(t.present_len) >= sockscope_tcp_info_field_end(f) }
-    return TCPInfo(
-        rttUs: t.rtt, rttvarUs: t.rttvar, rtoUs: t.rto, mss: t.snd_mss, cwnd: t.snd_cwnd,
-        ssthresh: t.snd_ssthresh >= 0x7FFF_FFFF ? nil : t.snd_ssthresh, unacked: t.unacked, retrans: t.retrans,
-        totalRetrans: t.total_retrans, lost: t.lost,
-        bytesAcked: has(SOCKSCOPE_TI_BYTES_ACKED) ? t.bytes_acked : nil,
-        bytesReceived: has(SOCKSCOPE_TI_BYTES_RECEIVED) ? t.bytes_received : nil,
-        bytesSent: has(SOCKSCOPE_TI_BYTES_SENT) ? t.bytes_sent : nil,
-        deliveryRate: has(SOCKSCOPE_TI_DELIVERY_RATE) ? t.delivery_rate : nil,
-        pacingRate: has(SOCKSCOPE_TI_PACING_RATE) && t.pacing_rate != UInt64.max ? t.pacing_rate : nil,
-        congestion: nil, lastSendMs: t.last_data_sent, lastRecvMs: t.last_data_recv,
-        minRttUs: has(SOCKSCOPE_TI_MIN_RTT) && t.min_rtt != UInt32.max ? t.min_rtt : nil)
+/// The kernel's `struct tcp_info` as it arrived, copied defensively: the kernel's struct may be
+/// shorter (an older kernel: `has` is false for later fields) or longer (a newer one: extra bytes
+/// are ignored). Raw values only; what they mean (an "infinite" ssthresh, an unset rate) is
+/// decided by the collector's decoder.
+public struct KernelTCPInfo {
+    private var raw = sockscope_tcp_info()
+
+    public init(_ bytes: UnsafeRawBufferPointer) {
+        sockscope_tcp_info_decode(bytes.baseAddress, bytes.count, &raw)
+    }
+
+    /// Fields an older kernel may not send.
+    public enum Field {
+        case pacingRate, bytesAcked, bytesReceived, deliveryRate, bytesSent, minRTT
+
+        var shim: sockscope_tcp_info_field {
+            switch self {
+            case .pacingRate: return SOCKSCOPE_TI_PACING_RATE
+            case .bytesAcked: return SOCKSCOPE_TI_BYTES_ACKED
+            case .bytesReceived: return SOCKSCOPE_TI_BYTES_RECEIVED
+            case .deliveryRate: return SOCKSCOPE_TI_DELIVERY_RATE
+            case .bytesSent: return SOCKSCOPE_TI_BYTES_SENT
+            case .minRTT: return SOCKSCOPE_TI_MIN_RTT
+            }
+        }
+    }
+
+    /// True when the kernel's struct reached this field.
+    public func has(_ f: Field) -> Bool { Int(raw.present_len) >= sockscope_tcp_info_field_end(f.shim) }
+
+    public var rtt: UInt32 { raw.rtt }
+    public var rttvar: UInt32 { raw.rttvar }
+    public var rto: UInt32 { raw.rto }
+    public var sndMSS: UInt32 { raw.snd_mss }
+    public var sndCwnd: UInt32 { raw.snd_cwnd }
+    public var sndSsthresh: UInt32 { raw.snd_ssthresh }
+    public var unacked: UInt32 { raw.unacked }
+    public var retrans: UInt32 { raw.retrans }
+    public var totalRetrans: UInt32 { raw.total_retrans }
+    public var lost: UInt32 { raw.lost }
+    public var lastDataSent: UInt32 { raw.last_data_sent }
+    public var lastDataRecv: UInt32 { raw.last_data_recv }
+    public var minRTT: UInt32 { raw.min_rtt }
+    public var bytesAcked: UInt64 { raw.bytes_acked }
+    public var bytesReceived: UInt64 { raw.bytes_received }
+    public var bytesSent: UInt64 { raw.bytes_sent }
+    public var deliveryRate: UInt64 { raw.delivery_rate }
+    public var pacingRate: UInt64 { raw.pacing_rate }
+}
+
+/// The sock_diag multicast groups that announce destroyed sockets (`SKNLGRP_*` of <linux/sock_diag.h>).
+public enum DestroyGroup {
+    public static let inetTCP = UInt32(SKNLGRP_INET_TCP_DESTROY.rawValue)
+    public static let inetUDP = UInt32(SKNLGRP_INET_UDP_DESTROY.rawValue)
+    public static let inet6TCP = UInt32(SKNLGRP_INET6_TCP_DESTROY.rawValue)
+    public static let inet6UDP = UInt32(SKNLGRP_INET6_UDP_DESTROY.rawValue)
 }
 
 /// Layout of `struct inet_diag_msg` per the system headers, for tests of the Swift parser.

@@ -1,3 +1,4 @@
+import Glibc
 import SystemPackage
 
 /// A failed system call: what was attempted, on what, and the `Errno`.
@@ -18,23 +19,5 @@ public struct SystemError: Error, Sendable, Equatable, CustomStringConvertible {
     public static func message(_ e: Errno) -> String {
         // Errno's own description can be terse on Linux; strerror's wording is what users know.
         String(cString: strerror(e.rawValue))
-    }
-}
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
-
-/// Retries a system call while it fails with EINTR, returning its result or the typed error.
-@inline(__always)
-func retryingEINTR<T: BinaryInteger>(_ op: String, path: String? = nil, _ call: () -> T) throws(SystemError) -> T {
-    while true {
-        let r = call()
-        if r >= 0 { return r }
-        let e = Glibc.errno
-        if e == EINTR { continue }
-        throw SystemError(op, path: path, errno: Errno(rawValue: e))
     }
 }

@@ -1,4 +1,4 @@
-import SockscopeCollect
+import SockscopeAnalysis
 import SockscopeModel
 
 /// One listening socket and what it serves.

@@ -1,5 +1,5 @@
 import Dispatch
-import SockscopeCollect
+import SockscopeAnalysis
 import SockscopeModel
 import Synchronization
 
@@ -20,7 +20,7 @@ struct Refresh: Sendable {
 /// the mutex, and only to swap values in or out: nothing slow ever runs under it, so the UI
 /// thread never waits for a collection or a sort. The semaphore only wakes the collector early
 /// (interval change, resume, quit).
-final class CollectorControl: Sendable {
+public final class CollectorControl: Sendable {
     struct State {
         var interval: Double
         var paused = false
@@ -64,7 +64,7 @@ final class CollectorControl: Sendable {
 
     /// The collector's loop: collect, track, prepare for the UI's ordering and filter, publish,
     /// wake the UI, sleep; until told to stop. `cpuMicroseconds` reads this thread's CPU clock.
-    func run(retention: Double, cpuMicroseconds: @Sendable () -> Int64 = { -1 },
+    public func run(retention: Double, cpuMicroseconds: @Sendable () -> Int64 = { -1 },
              collect: @Sendable (_ owners: Bool) throws -> Snapshot) {
         var tracker = ChangeTracker(closedRetention: retention)
         let clock = ContinuousClock()
@@ -117,6 +117,12 @@ final class CollectorControl: Sendable {
         }
     }
 
+    /// Tells the collector loop to return, and wakes it from its sleep between refreshes.
+    public func stop() {
+        state.withLock { $0.stop = true }
+        wake.signal()
+    }
+
     /// Asks for `table` sorted for `ordering` on the sort queue; the result comes back in
     /// `State.sorted` with a `notify()`. Requests made while one runs replace each other.
     func requestSort(_ table: PreparedTable, for ordering: Ordering) {
@@ -151,23 +157,23 @@ final class CollectorControl: Sendable {
 /// key re-filters at once, in one pass over small facts); everything that costs more than that
 /// (collection, tracking, sorting, freeing old tables) happens on other threads, and the UI
 /// thread only takes finished results. So a key is answered while a refresh or a sort runs.
-struct LiveSession {
-    var model: ViewModel
-    let control: CollectorControl
+public struct LiveSession {
+    public var model: ViewModel
+    public let control: CollectorControl
     /// The newest data received, sorted or not for what is wanted now.
     var newest = PreparedTable()
     /// The last re-sort asked for: data generation and ordering.
     var requested: (generation: Int, ordering: Ordering)?
     var retired: [PreparedTable] = []
 
-    init(settings: WatchSettings, notify: @escaping @Sendable () -> Void) {
+    public init(settings: WatchSettings, notify: @escaping @Sendable () -> Void) {
         model = ViewModel(settings: settings)
         model.reordersInline = false
         control = CollectorControl(settings: settings, ordering: model.ordering, filter: model.viewFilter, notify: notify)
     }
 
     /// Applies one key.
-    mutating func handle(_ key: Key) {
+    public mutating func handle(_ key: Key) {
         let before = model.table
         model.handle(key)
         retireIfReplaced(before)
@@ -176,7 +182,7 @@ struct LiveSession {
     /// Takes what the other threads produced, tells them what the UI now wants, and asks for a
     /// re-sort when the shown table is not sorted as wanted. Returns whether anything changed
     /// that needs a redraw.
-    mutating func poll() -> Bool {
+    public mutating func poll() -> Bool {
         var dirty = false
         let (paused, interval, owners, ordering, filter) =
             (model.paused, model.interval, model.showOwners, model.ordering, model.viewFilter)

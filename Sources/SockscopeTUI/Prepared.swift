@@ -1,4 +1,4 @@
-import SockscopeCollect
+import SockscopeAnalysis
 import SockscopeFilter
 import SockscopeModel
 
@@ -106,9 +106,10 @@ public struct PreparedTable: Sendable {
         init(_ s: WatchSettings) {
             protocols = s.protocols; families = s.families; source = s.ports.source; destination = s.ports.destination
         }
-        /// True when nothing is excluded (the usual case: no -t/-u/-4/-6, --sport, --dport).
+        /// True when nothing is excluded (the usual case: no -t/-u/-4/-6, --sport, --dport): the live
+        /// view collects TCP and UDP over IPv4 and IPv6.
         var matchesEverything: Bool {
-            protocols.count == TransportProtocol.allCases.count && families.count == AddressFamily.allCases.count
+            protocols.isSuperset(of: [.tcp, .udp]) && families.isSuperset(of: AddressFamily.ip)
                 && source == nil && destination == nil
         }
         func matches(_ r: SocketRecord) -> Bool {
@@ -118,7 +119,8 @@ public struct PreparedTable: Sendable {
     }
 
     /// A row's sort key, copied out of its socket once so that the comparisons (n log n of them)
-    /// touch no reference-counted storage.
+    /// touch no reference-counted storage: hence plain inet endpoints (the live view lists IP
+    /// sockets; another family's end sorts as the unspecified address, port 0).
     struct SortKey {
         var primary: Double
         var primaryEndpoint: Endpoint
@@ -130,12 +132,12 @@ public struct PreparedTable: Sendable {
     @inline(__always)
     static func sortKey(_ s: borrowing TrackedSocket, _ col: SortColumn, listener: ListenerSummary? = nil) -> SortKey {
         var primary = 0.0
-        var endpoint = s.record.local
+        var endpoint = inet(s.record.local)
         switch col {
         case .local: break
-        case .remote: endpoint = s.record.remote
+        case .remote: endpoint = inet(s.record.remote)
         case .state: primary = Double(s.record.state.rawValue)
-        case .proto: primary = Double(s.record.proto.ipProtocol) * 16 + Double(s.record.family.rawFamily)
+        case .proto: primary = Double(s.record.proto.rank) * 32 + Double(s.record.family.rawFamily)
         case .recvQ, .acceptQueue: primary = Double(s.record.recvQueue)
         case .sendQ: primary = Double(s.record.sendQueue)
         case .rtt: primary = s.record.tcpInfo.map { Double($0.rttUs) } ?? -1
@@ -146,9 +148,12 @@ public struct PreparedTable: Sendable {
         case .established: primary = Double(listener?.established ?? 0)
         case .peers: primary = Double(listener?.peers ?? 0)
         }
-        return SortKey(primary: primary, primaryEndpoint: endpoint, local: s.record.local, remote: s.record.remote,
-                       proto: s.record.proto)
+        return SortKey(primary: primary, primaryEndpoint: endpoint, local: inet(s.record.local),
+                       remote: inet(s.record.remote), proto: s.record.proto)
     }
+
+    @inline(__always)
+    static func inet(_ e: SocketEndpoint) -> Endpoint { Endpoint(address: e.address, port: e.port) }
 
     /// A total order: the sort column (reversed when descending), then local, remote, protocol,
     /// and the position, so equal rows never swap.
@@ -269,14 +274,5 @@ public struct FilteredRows: Sendable {
         }
         byName.sort { $0.count != $1.count ? $0.count > $1.count : $0.order < $1.order }
         return byName.map { ($0.name, $0.count) }
-    }
-}
-
-/// What the live view asks the collector for, in one place for `-w` and the refresh benchmark.
-public enum WatchCollection {
-    /// `tcp_info` (with the congestion name) for rtt and throughput, and memory for the detail
-    /// pane; netlink only, /proc has neither.
-    public static func options(source: SourceChoice = .auto, procRoot: String = "/proc") -> CollectOptions {
-        CollectOptions(source: source, procRoot: procRoot, tcpInfo: true, memory: true)
     }
 }

@@ -1,4 +1,4 @@
-import SockscopeCollect
+import SockscopeAnalysis
 import SockscopeFilter
 import SockscopeModel
 import SockscopeRender
@@ -83,7 +83,7 @@ extension ViewModel {
     public var filterDescription: String {
         var parts: [String] = []
         if settings.protocols.count == 1, let p = settings.protocols.first { parts.append(p.rawValue) }
-        if settings.families.count == 1, let fam = settings.families.first { parts.append(fam == .inet ? "ipv4" : "ipv6") }
+        if settings.families.count == 1, let fam = settings.families.first { parts.append(fam == .inet ? "ipv4" : fam == .inet6 ? "ipv6" : fam.rawValue) }
         if mode == .connections { parts.append("states=" + Self.describe(states)) }
         if let p = portFilter { parts.append("port=\(p)") }
         if let s = settings.ports.source { parts.append("sport=\(s)") }

@@ -7,9 +7,7 @@
 // Loopback only. Every load process is a child of this one and exits when its stdin closes, so
 // the load is torn down even if the benchmark is killed.
 import Foundation
-#if canImport(Glibc)
 import Glibc
-#endif
 
 struct Options {
     var sockets = 10_000
@@ -40,6 +38,8 @@ struct Options {
                   sockets (socketpairs, in child processes of at most 9,000 pairs) are created, then each case is
                   timed R times, sockscope and its reference interleaved.
                   Cases: tan, json, tanp, tani, filter, proc, summary; with --unix also xa, xap.
+                       sockscope-bench refresh [--sockets N]
+                  The live view's CPU per refresh and per key, phase by phase, over N loopback sockets.
                 """)
                 exit(0)
             default:
@@ -216,6 +216,7 @@ struct Bench {
             hold(address: args[1], pairs: Int(args[2]) ?? 0, udp: Int(args[3]) ?? 0)
         }
         if args.first == "hold-unix", args.count == 2 { holdUnix(pairs: Int(args[1]) ?? 0) }
+        if args.first == "refresh" { RefreshCost.main(Array(args.dropFirst())) }
         var o = Options.parse(args)
         signal(SIGPIPE, SIG_IGN)
         let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path

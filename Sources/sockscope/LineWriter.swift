@@ -1,5 +1,6 @@
 import SockscopeCollect
 import SockscopeFilter
+import SockscopeModel
 import SockscopeSystem
 
 /// Line-by-line output for the live modes: each write goes out at once (a script reading the

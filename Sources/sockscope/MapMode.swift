@@ -1,3 +1,4 @@
+import SockscopeAnalysis
 import SockscopeCollect
 import SockscopeFilter
 import SockscopeModel

@@ -1,4 +1,5 @@
 import ArgumentParser
+import SockscopeAnalysis
 import SockscopeCollect
 import SockscopeModel
 import SockscopeRender

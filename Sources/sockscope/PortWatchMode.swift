@@ -1,3 +1,4 @@
+import SockscopeAnalysis
 import SockscopeCollect
 import SockscopeFilter
 import SockscopeModel
@@ -13,7 +14,7 @@ extension Sockscope {
     /// ending with status 0 once every target listens (or none does), or 1 after `--timeout` seconds.
     func runPortWatch(_ targets: ListenTargets, until goal: PortGoal?) -> Int32 {
         StopSignals.install()
-        var watch = PortWatch(targets)
+        var watch = PortWatch(targets.targets)
         var q = query
         q.states = .listening
         q.ports = PortFilter(source: targets.ports)

@@ -1,3 +1,4 @@
+import SockscopeAnalysis
 import SockscopeCollect
 import SockscopeFilter
 import SockscopeModel
@@ -11,14 +12,19 @@ extension Sockscope {
     func runStream() -> Int32 {
         StopSignals.install()
         let options = CollectOptions(source: source, procRoot: procRoot, tcpInfo: info, memory: memory)
-        var stream = EventStream(query: query, refreshInterval: interval)
-        let listener = source == .proc ? nil : openDestroyListener(stream.query)
+        let q = query
+        // A destroyed socket has no state or owner left to select by: its protocol, family and ports do.
+        var stream = EventStream(refreshInterval: interval, selects: { r in
+            q.protocols.contains(r.proto) && q.families.contains(r.family)
+                && q.ports.matches(localPort: r.local.port, remotePort: r.remote.port)
+        })
+        let listener = source == .proc ? nil : openDestroyListener(q)
         defer { listener?.stop() }
         let renderer = EventRenderer(socket: JSONRenderer(includeCookie: extended, ports: socketPortContext))
         let writer = LineWriter()
         var warned = Set<String>()
         for refresh in 1... {
-            guard let snapshot = collect(stream.query, options, owners: wantsOwners, quietlyRepeating: &warned) else { return 1 }
+            guard let snapshot = collect(q, options, owners: wantsOwners, quietlyRepeating: &warned) else { return 1 }
             let stamp = Clock.rfc3339(Clock.now())
             for e in stream.refresh(snapshot, at: Clock.monotonic()) {
                 var out: [UInt8] = []

@@ -1,9 +1,11 @@
 import ArgumentParser
+import SockscopeAnalysis
 import SockscopeCollect
 import SockscopeFilter
 import SockscopeModel
 import SockscopeSystem
 import SockscopeTUI
+import SockscopeTerminal
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,5 +1,6 @@
 import SockscopeCollect
 import SockscopeModel
+import SockscopeSystem
 import TestSupport
 import Testing
 
@@ -67,7 +68,7 @@ import Glibc
     }
 
     @Test func kernelErrorReplyIsAnError() throws {
-        #expect(throws: DumpError.kernel(errno: EINVAL)) {
+        #expect(throws: DumpError.kernel(.invalidArgument)) {
             try parse(try FixtureFiles.bytes("netlink-error-einval.bin"), proto: .tcp)
         }
     }
@@ -78,7 +79,7 @@ import Glibc
         func u32(_ v: UInt32) { withUnsafeBytes(of: v) { msg += $0 } }
         func u16(_ v: UInt16) { withUnsafeBytes(of: v) { msg += $0 } }
         u32(20); u16(3); u16(0x2); u32(1); u32(0); u32(UInt32(bitPattern: -EINTR))
-        #expect(throws: DumpError.kernel(errno: EINTR)) { try parse(msg, proto: .tcp) }
+        #expect(throws: DumpError.kernel(.interrupted)) { try parse(msg, proto: .tcp) }
     }
 
     @Test func interruptedDumpIsFlagged() throws {

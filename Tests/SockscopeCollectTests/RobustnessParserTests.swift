@@ -1,5 +1,6 @@
 @testable import SockscopeCollect
 import SockscopeModel
+import SockscopeSystem
 import TestSupport
 import Testing
 
@@ -88,7 +89,7 @@ import Testing
 
     @Test(arguments: [(TransportProtocol.tcp, AddressFamily.inet), (.tcp, .inet6), (.udp, .inet), (.udp, .inet6)])
     func parseOfFormatIsIdentity(proto: TransportProtocol, family: AddressFamily) {
-        var rng = SplitMix(seed: 0x5EED_0008 ^ UInt64(proto.ipProtocol) << 8 ^ UInt64(family.rawFamily))
+        var rng = SplitMix(seed: 0x5EED_0008 ^ UInt64(proto.ipProtocol ?? 0) << 8 ^ UInt64(family.rawFamily))
         for _ in 0..<50 {
             let records = (0..<Int(rng.next() % 40)).map { _ in Self.random(&rng, proto: proto, family: family) }
             var text = Self.header

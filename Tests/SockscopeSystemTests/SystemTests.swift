@@ -31,13 +31,12 @@ import Testing
 
     @Test func tcpInfoIsCopiedDefensively() {
         let short = [UInt8](repeating: 0xFF, count: 8)
-        let t = short.withUnsafeBytes { decodeTCPInfo($0) }
-        #expect(t.bytesAcked == nil && t.bytesSent == nil, "fields past the kernel's length are absent")
+        let t = short.withUnsafeBytes { KernelTCPInfo($0) }
+        #expect(!t.has(.bytesAcked) && !t.has(.bytesSent), "fields past the kernel's length are absent")
         let long = [UInt8](repeating: 0, count: 4096)
-        let u = long.withUnsafeBytes { decodeTCPInfo($0) }
-        #expect(u.bytesSent == 0 && u.rttUs == 0)
-        #expect(UnsafeRawBufferPointer(start: nil, count: 0).isEmpty)
-        _ = decodeTCPInfo(UnsafeRawBufferPointer(start: nil, count: 0))
+        let u = long.withUnsafeBytes { KernelTCPInfo($0) }
+        #expect(u.has(.bytesSent) && u.bytesSent == 0 && u.rtt == 0)
+        _ = KernelTCPInfo(UnsafeRawBufferPointer(start: nil, count: 0))
     }
 
     @Test func sockDiagSocketOpensAndAnswersADump() throws {

@@ -1,5 +1,5 @@
 import Dispatch
-import SockscopeCollect
+import SockscopeAnalysis
 import SockscopeFilter
 import SockscopeModel
 import Synchronization
@@ -15,7 +15,7 @@ import Testing
             let r = s.record
             switch col {
             case .state: return Double(r.state.rawValue)
-            case .proto: return Double(r.proto.ipProtocol) * 16 + Double(r.family.rawFamily)
+            case .proto: return Double(r.proto.rank) * 32 + Double(r.family.rawFamily)
             case .recvQ: return Double(r.recvQueue)
             case .sendQ: return Double(r.sendQueue)
             case .rtt: return r.tcpInfo.map { Double($0.rttUs) } ?? -1

@@ -1,4 +1,4 @@
-import SockscopeCollect
+import SockscopeAnalysis
 import SockscopeFilter
 import SockscopeModel
 @testable import SockscopeTUI

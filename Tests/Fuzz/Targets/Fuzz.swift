@@ -45,8 +45,8 @@ func fuzzProc(_ bytes: UnsafeRawBufferPointer) {
     var lines = 0
     for b in bytes where b == 0x0A { lines += 1 }
     if bytes.last != nil && bytes.last != 0x0A { lines += 1 }
-    for proto in TransportProtocol.allCases {
-        for family in AddressFamily.allCases {
+    for proto in [TransportProtocol.tcp, .udp] {
+        for family in AddressFamily.ip {
             var records = 0, bad = 0
             ProcNetParser(proto: proto, family: family).parse(bytes, emit: { r in
                 records += 1
@@ -61,7 +61,7 @@ func fuzzProc(_ bytes: UnsafeRawBufferPointer) {
 }
 
 func fuzzNetlink(_ bytes: UnsafeRawBufferPointer) {
-    for proto in TransportProtocol.allCases {
+    for proto in [TransportProtocol.tcp, .udp, .raw, .mptcp, .sctp] {
         var parser = InetDiagParser(proto: proto, sequence: nil, decodeInfo: true, decodeMemory: true)
         var count = 0
         do {

@@ -1,4 +1,3 @@
-import SockscopeFilter
 import SockscopeModel
 
 /// The event stream's bookkeeping: refresh diffs from the tracker, merged with the sockets that only
@@ -7,12 +6,13 @@ import SockscopeModel
 /// Pure: the caller collects, drains the destroy listener and writes.
 public struct EventStream: Sendable {
     public private(set) var tracker: ChangeTracker
-    public let query: Query
+    /// The stream's filter, as applied to destroyed sockets (the collection applied it to the rest).
+    public let selects: @Sendable (SocketRecord) -> Bool
 
     /// `refreshInterval`: closed sockets are kept two refreshes (at least 2 s) so that a late destroy
     /// notification for one is recognised as already reported.
-    public init(query: Query, refreshInterval: Double) {
-        self.query = query
+    public init(refreshInterval: Double, selects: @escaping @Sendable (SocketRecord) -> Bool) {
+        self.selects = selects
         tracker = ChangeTracker(closedRetention: max(2 * refreshInterval, 2))
     }
 
@@ -22,14 +22,13 @@ public struct EventStream: Sendable {
     }
 
     /// The destroyed sockets to report as an open and a close: those no snapshot ever showed, that
-    /// the query selects, and that were bound (a port 0 socket never existed for a reader).
+    /// the filter selects, and that were bound (a port 0 socket never existed for a reader).
     public func unseen(_ destroyed: [DestroyedSocket]) -> [DestroyedSocket] {
         guard !destroyed.isEmpty else { return [] }
         let known = Set(tracker.sockets.map(\.key))
         return destroyed.filter { d in
             let r = d.record
-            return !known.contains(SocketKey(r)) && query.protocols.contains(r.proto) && query.families.contains(r.family)
-                && query.ports.matches(localPort: r.local.port, remotePort: r.remote.port) && r.local.port != 0
+            return !known.contains(SocketKey(r)) && r.local.port != 0 && selects(r)
         }
     }
 }

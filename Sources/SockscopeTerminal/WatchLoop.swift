@@ -1,11 +1,10 @@
 import CCursesShim
 import Dispatch
-import SockscopeCollect
-import SockscopeModel
-import Synchronization
-#if canImport(Glibc)
 import Glibc
-#endif
+import SockscopeAnalysis
+import SockscopeModel
+import SockscopeTUI
+import Synchronization
 
 /// The live view's main loop: a collector thread produces refreshes; this thread waits for keys,
 /// signals and refreshes, updates the view model and draws. The terminal is restored on every way out.
@@ -30,8 +29,7 @@ public enum WatchLoop {
             control.run(retention: retention, cpuMicroseconds: { sockscope_thread_cpu_us() }, collect: collect)
         }
         defer {
-            control.state.withLock { $0.stop = true }
-            control.wake.signal()
+            control.stop()
         }
 
         var (rows, cols) = screen.size

@@ -1,27 +1,12 @@
 import CCursesShim
 import CNcursesw
-#if canImport(Glibc)
 import Glibc
-#endif
+import SockscopeTUI
 
 /// Why the terminal could not be used.
 public struct TerminalError: Error, Sendable, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
-}
-
-/// How much styling the terminal gets: `NO_COLOR` turns colours off, `TERM=dumb` everything.
-public struct TerminalStyle: Sendable {
-    public var colors: Bool
-    public var attributes: Bool
-    public init(colors: Bool, attributes: Bool) { self.colors = colors; self.attributes = attributes }
-
-    /// From the environment: https://no-color.org and `TERM=dumb`.
-    public static func from(environment env: [String: String]) -> TerminalStyle {
-        let dumb = env["TERM"] == "dumb"
-        let noColor = !(env["NO_COLOR"] ?? "").isEmpty
-        return TerminalStyle(colors: !dumb && !noColor, attributes: !dumb)
-    }
 }
 
 /// The ncurses screen: draws frames and reads keys. Nothing else in sockscope touches curses.

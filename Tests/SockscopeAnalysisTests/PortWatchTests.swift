@@ -1,9 +1,9 @@
-import SockscopeCollect
+import SockscopeAnalysis
 import SockscopeFilter
 import SockscopeModel
 import Testing
 
-private func watch(_ text: String) throws -> PortWatch { PortWatch(try ListenTargets(parsing: text)) }
+private func watch(_ text: String) throws -> PortWatch { PortWatch(try ListenTargets(parsing: text).targets) }
 
 private func listener(_ port: UInt16, cookie: UInt64, pid: Int32? = nil, on address: IPAddress = IPAddress(ipv4: 0x7F00_0001)) -> SocketRecord {
     var r = SocketRecord(proto: .tcp, family: address.isIPv6 ? .inet6 : .inet, state: .listen, local: Endpoint(address: address, port: port),
@@ -80,7 +80,7 @@ private func listener(_ port: UInt16, cookie: UInt64, pid: Int32? = nil, on addr
     @Test func destroyedSocketsAreReportedOnlyWhenNoSnapshotShowedThemAndTheQuerySelectsThem() {
         var q = Query(protocols: [.tcp])
         q.ports = PortFilter(either: PortSpec(ranges: [8080...8080]))
-        var s = EventStream(query: q, refreshInterval: 1)
+        var s = EventStream(refreshInterval: 1, selects: { [q] in q.matches($0) })
         let known = conn(40000, 8080, cookie: 1)
         let events = s.refresh(Snapshot(records: [known], source: .netlink), at: 0)
         #expect(events.map(\.kind) == [.snapshot])
@@ -92,7 +92,7 @@ private func listener(_ port: UInt16, cookie: UInt64, pid: Int32? = nil, on addr
     }
 
     @Test func closedSocketsAreRememberedForTwoRefreshes() {
-        #expect(EventStream(query: Query(), refreshInterval: 3).tracker.closedRetention == 6)
-        #expect(EventStream(query: Query(), refreshInterval: 0.1).tracker.closedRetention == 2)
+        #expect(EventStream(refreshInterval: 3, selects: { _ in true }).tracker.closedRetention == 6)
+        #expect(EventStream(refreshInterval: 0.1, selects: { _ in true }).tracker.closedRetention == 2)
     }
 }

@@ -1,4 +1,3 @@
-import SockscopeFilter
 import SockscopeModel
 
 /// Which watched ports are listening, from one snapshot of listening sockets to the next: the state
@@ -7,7 +6,7 @@ import SockscopeModel
 ///
 /// Pure: the caller collects and passes the records; nothing here reads the clock or the kernel.
 public struct PortWatch: Sendable {
-    public typealias Target = ListenTargets.Target
+    public typealias Target = ListenTarget
 
     /// The watched targets, in the order changes are reported.
     public let targets: [Target]
@@ -21,8 +20,9 @@ public struct PortWatch: Sendable {
         public var sockets: [SocketRecord]
     }
 
-    public init(_ targets: ListenTargets) {
-        self.targets = targets.targets
+    /// `targets` in report order, without repeats.
+    public init(_ targets: [ListenTarget]) {
+        self.targets = targets
     }
 
     /// Takes the listening sockets of one snapshot; returns the targets whose state differs from the

@@ -5,8 +5,10 @@ public enum Summarizer {
     /// - Parameter top: how many listening ports and peers to keep.
     public static func summarize(_ records: [SocketRecord], top: Int = 10) -> SocketSummary {
         var byProto: [SocketSummary.ProtocolCount] = []
-        for p in TransportProtocol.allCases {
-            for f in AddressFamily.allCases {
+        // TCP and UDP always (as `ss -s` shows them, zero or not); another protocol when it has sockets.
+        let present = Set(records.lazy.map(\.proto))
+        for p in TransportProtocol.allCases where p == .tcp || p == .udp || present.contains(p) {
+            for f in p.families {
                 byProto.append(.init(proto: p, family: f, count: records.lazy.filter { $0.proto == p && $0.family == f }.count))
             }
         }
