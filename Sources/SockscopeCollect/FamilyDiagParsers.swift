@@ -1,33 +1,10 @@
 import SockscopeModel
+import SockscopeSystem
 
-#if canImport(Glibc)
-import Glibc
-#endif
+/// How a UNIX socket is named (the model's `UnixEndpoint.Name`).
+public typealias UnixName = UnixEndpoint.Name
 
-/// How a UNIX socket is named, as the kernel reports it. The bytes are untrusted: renderers escape them.
-public enum UnixName: Sendable, Hashable, Comparable {
-    /// A filesystem path (without the terminating NUL).
-    case path([UInt8])
-    /// An abstract name: the bytes after the leading NUL, which may hold further NULs.
-    case abstract([UInt8])
-    /// Not bound (a socketpair end, a client).
-    case unnamed
-
-    public static func < (a: Self, b: Self) -> Bool {
-        switch (a, b) {
-        case (.path(let x), .path(let y)), (.abstract(let x), .abstract(let y)): return x.lexicographicallyPrecedes(y)
-        default: return a.order < b.order
-        }
-    }
-
-    var order: Int {
-        switch self {
-        case .path: return 0
-        case .abstract: return 1
-        case .unnamed: return 2
-        }
-    }
-
+extension UnixEndpoint.Name {
     /// The `sun_path` bytes `UNIX_DIAG_NAME` carries: a leading NUL makes an abstract name (kept
     /// whole); a path ends at its first NUL.
     init(sunPath bytes: UnsafeRawBufferPointer) {
@@ -135,47 +112,20 @@ public struct NetlinkSocketEntry: Sendable, Hashable {
     }
 }
 
-/// Walks the netlink messages of one receive buffer of a sock_diag dump: ends, errors and the
-/// interrupted flag are handled here; each reply payload goes to `body`. Bounds are checked on every
-/// read, so any byte string gives payloads or an error, never a trap.
+/// The framing shared with the inet parser (`NetlinkDumpFrames`), and the attribute walk of the
+/// UNIX, packet and netlink diag messages. Bounds are checked on every read, so any byte string
+/// gives entries or an error, never a trap.
 struct DiagFrames {
-    var sequence: UInt32?
-    var interrupted = false
+    var frames: NetlinkDumpFrames
 
+    init(sequence: UInt32?) { frames = NetlinkDumpFrames(sequence: sequence) }
+
+    /// Hands each `SOCK_DIAG_BY_FAMILY` payload of one receive buffer to `body`.
     mutating func walk(_ buf: UnsafeRawBufferPointer,
                        body: (UnsafeRawBufferPointer) throws(DumpError) -> Void) throws(DumpError) -> DumpProgress {
-        var off = 0
-        while off < buf.count {
-            guard buf.count - off >= 16 else { throw .malformed("\(buf.count - off) trailing bytes") }
-            let len = Int(buf.loadUnaligned(fromByteOffset: off, as: UInt32.self))
-            let type = buf.loadUnaligned(fromByteOffset: off + 4, as: UInt16.self)
-            let flags = buf.loadUnaligned(fromByteOffset: off + 6, as: UInt16.self)
-            let seq = buf.loadUnaligned(fromByteOffset: off + 8, as: UInt32.self)
-            guard len >= 16, len <= buf.count - off else { throw .malformed("message length \(len) at offset \(off) of \(buf.count)") }
-            let payload = UnsafeRawBufferPointer(rebasing: buf[(off + 16)..<(off + len)])
-            off += (len + 3) & ~3
-            if let sequence, seq != sequence { continue }
-            if flags & 0x10 != 0 { interrupted = true }  // NLM_F_DUMP_INTR
-            switch type {
-            case 3:  // NLMSG_DONE, possibly carrying the dump's failure as a negative errno
-                if payload.count >= 4 {
-                    let code = Int32(bitPattern: payload.loadUnaligned(as: UInt32.self))
-                    if code < 0 { throw try InetDiagParser.kernelError(code) }
-                }
-                return .done(interrupted: interrupted)
-            case 2:  // NLMSG_ERROR
-                guard payload.count >= 4 else { throw .malformed("short NLMSG_ERROR") }
-                let code = Int32(bitPattern: payload.loadUnaligned(as: UInt32.self))
-                if code < 0 { throw try InetDiagParser.kernelError(code) }
-            case 4:  // NLMSG_OVERRUN
-                throw .kernel(errno: ENOBUFS)
-            case 20:  // SOCK_DIAG_BY_FAMILY
-                try body(payload)
-            default:
-                continue
-            }
+        try frames.walk(buf) { type, payload throws(DumpError) in
+            if type == InetDiag.sockDiagByFamily { try body(payload) }
         }
-        return .more
     }
 
     /// Calls `each(type, data)` for every attribute after a fixed header of `headerSize` bytes.

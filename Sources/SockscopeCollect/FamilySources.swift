@@ -1,9 +1,6 @@
 import SockscopeModel
 import SockscopeSystem
 import SystemPackage
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// A parser of one sock_diag family's dump replies.
 public protocol DiagReplyParser {
@@ -144,8 +141,8 @@ public enum FamilySources {
                     }
                 } catch {
                     switch error {
-                    case .kernel(let e) where e == ENOENT || e == EOPNOTSUPP || e == EPROTONOSUPPORT || e == EAFNOSUPPORT
-                        || e == EPERM || e == EACCES:
+                    case .kernel(let e) where [.noSuchFileOrDirectory, .notSupported, .protocolNotSupported,
+                                               .addressFamilyNotSupported, .notPermitted, .permissionDenied].contains(e):
                         throw .unavailable("\(family) diagnostics: \(error)")
                     default:
                         failures.append(error.description)

@@ -137,7 +137,8 @@ public enum SocketEndpoint: Sendable, Hashable, Comparable {
 }
 
 /// Encoded as `--json` prints it: an inet end is exactly `{"address", "port"}` (the documented
-/// core schema); a UNIX end `{"path"}` or `{"abstract"}` (absent when unnamed) and `inode`; a packet
+/// core schema); a UNIX end `{"path"}`, `{"abstract"}` or `{}` (the inodes are the record's
+/// `inode` and `peer_inode`); a packet
 /// end `{"interface_index", "protocol"}`; a netlink end `{"protocol", "port_id", "groups"}`.
 /// Kept in the library (not only the tests) because `SocketRecord`'s `Codable` form is how
 /// scripts in Swift read `--json`.
@@ -152,19 +153,20 @@ extension SocketEndpoint: Codable {
         if c.contains(.address) {
             self = .inet(Endpoint(address: try c.decode(IPAddress.self, forKey: .address),
                                   port: try c.decode(UInt16.self, forKey: .port)))
-        } else if c.contains(.inode) {
+        } else if c.contains(.interfaceIndex) {
+            self = .packet(PacketEndpoint(interfaceIndex: try c.decode(UInt32.self, forKey: .interfaceIndex),
+                                          protocolNumber: try c.decode(UInt16.self, forKey: .protocolNumber)))
+        } else if c.contains(.portID) {
+            self = .netlink(NetlinkEndpoint(protocolNumber: try c.decode(UInt8.self, forKey: .protocolNumber),
+                                            portID: try c.decode(UInt32.self, forKey: .portID),
+                                            groups: try c.decodeIfPresent(UInt32.self, forKey: .groups) ?? 0))
+        } else {
+            // A UNIX end: its name, or `{}` when unnamed (the inode is the record's, not the end's).
             let name: UnixEndpoint.Name
             if let p = try c.decodeIfPresent(String.self, forKey: .path) { name = .path(Array(p.utf8)) }
             else if let a = try c.decodeIfPresent(String.self, forKey: .abstract) { name = .abstract(Array(a.utf8)) }
             else { name = .unnamed }
-            self = .unix(UnixEndpoint(name: name, inode: try c.decode(UInt64.self, forKey: .inode)))
-        } else if c.contains(.interfaceIndex) {
-            self = .packet(PacketEndpoint(interfaceIndex: try c.decode(UInt32.self, forKey: .interfaceIndex),
-                                          protocolNumber: try c.decode(UInt16.self, forKey: .protocolNumber)))
-        } else {
-            self = .netlink(NetlinkEndpoint(protocolNumber: try c.decode(UInt8.self, forKey: .protocolNumber),
-                                            portID: try c.decode(UInt32.self, forKey: .portID),
-                                            groups: try c.decodeIfPresent(UInt32.self, forKey: .groups) ?? 0))
+            self = .unix(UnixEndpoint(name: name, inode: 0))
         }
     }
 
@@ -179,7 +181,6 @@ extension SocketEndpoint: Codable {
             case .abstract(let a): try c.encode(String(decoding: a, as: UTF8.self), forKey: .abstract)
             case .unnamed: break
             }
-            try c.encode(u.inode, forKey: .inode)
         case .packet(let p):
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(p.interfaceIndex, forKey: .interfaceIndex)

@@ -123,6 +123,8 @@ public struct SocketRecord: Sendable, Hashable {
         var tcpInfo: TCPInfo?
         var memory: SocketMemory?
         var interface: String?
+        var unix: UnixDetails?
+        var peerProcesses: [SocketOwner]?
     }
 
     /// The kernel's socket cookie (netlink only): unique for the socket's lifetime.
@@ -155,6 +157,26 @@ public struct SocketRecord: Sendable, Hashable {
         set {
             if newValue == nil && box == nil { return }
             var e = box?.value ?? Extensions(); e.memory = newValue; box = Indirect(e)
+        }
+    }
+
+    /// What a UNIX socket has beyond its endpoints (the bound file, the queued connections); nil
+    /// for other families and when the source cannot say (/proc).
+    public var unix: UnixDetails? {
+        get { box?.value.unix }
+        set {
+            if newValue == nil && box == nil { return }
+            var e = box?.value ?? Extensions(); e.unix = newValue; box = Indirect(e)
+        }
+    }
+
+    /// The processes holding the other end of a connected UNIX socket (with `-p`; the peer is on
+    /// this host by definition); nil when not asked or not a connected UNIX socket.
+    public var peerProcesses: [SocketOwner]? {
+        get { box?.value.peerProcesses }
+        set {
+            if newValue == nil && box == nil { return }
+            var e = box?.value ?? Extensions(); e.peerProcesses = newValue; box = Indirect(e)
         }
     }
 

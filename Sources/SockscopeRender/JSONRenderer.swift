@@ -28,7 +28,7 @@ public struct JSONRenderer: Sendable {
     /// Appends one socket object.
     public func appendObject(_ r: SocketRecord, to out: inout [UInt8]) {
         out.append(contentsOf: #"{"proto":""#.utf8)
-        out.append(contentsOf: r.proto.rawValue.utf8)
+        out.append(contentsOf: Self.protoName(r.proto).utf8)
         out.append(contentsOf: #"","family":""#.utf8)
         out.append(contentsOf: r.family.rawValue.utf8)
         out.append(contentsOf: #"","state":""#.utf8)
@@ -41,6 +41,15 @@ public struct JSONRenderer: Sendable {
         Self.number("send_q", UInt64(r.sendQueue), to: &out)
         Self.number("uid", UInt64(r.uid), to: &out)
         Self.number("inode", r.inode, to: &out)
+        if r.family == .unix {
+            Self.number("peer_inode", r.peerInode, to: &out)
+            if let u = r.unix, let dev = u.vfsDevice, let ino = u.vfsInode {
+                out.append(contentsOf: #","vfs":{"dev":"#.utf8)
+                appendDecimal(dev, to: &out)
+                Self.number("ino", ino, to: &out)
+                out.append(UInt8(ascii: "}"))
+            }
+        }
         if r.hasInterface {
             out.append(contentsOf: #","interface":""#.utf8)
             Escape.json(Array(r.interfaceLabel.utf8), to: &out)
@@ -48,30 +57,30 @@ public struct JSONRenderer: Sendable {
         }
         if includeCookie, let c = r.cookie { Self.number("cookie", c, to: &out) }
         if let ps = r.processes { Self.processes(ps, to: &out) }
+        if let ps = r.peerProcesses { Self.processes(ps, key: "peer_processes", to: &out) }
         if let t = r.tcpInfo { Self.tcpInfo(t, to: &out) }
         if let m = r.memory { Self.memory(m, to: &out) }
         out.append(UInt8(ascii: "}"))
     }
 
     /// An endpoint of any family: inet as `{"address","port"}` (plus the port keys when annotated),
-    /// UNIX as `{"path"|"abstract","inode"}`, packet as `{"interface_index","protocol"}`, netlink as
+    /// UNIX as `{"path"}`, `{"abstract"}` or `{}`, packet as `{"interface_index","protocol"}`, netlink as
     /// `{"protocol","port_id","groups"}` — the same objects as `SocketEndpoint`'s `Codable` form.
     static func endpoint(_ e: SocketEndpoint, to out: inout [UInt8], annotated: (PortContext, TransportProtocol)? = nil) {
         switch e {
         case .inet(let inet):
             endpoint(inet, to: &out, annotated: annotated)
         case .unix(let u):
+            // The name alone: the inodes are the record's `inode` and `peer_inode`.
             out.append(UInt8(ascii: "{"))
             switch u.name {
             case .path(let p):
-                out.append(contentsOf: #""path":""#.utf8); Escape.json(p, to: &out); out.append(contentsOf: #"","#.utf8)
+                out.append(contentsOf: #""path":""#.utf8); Escape.json(p, to: &out); out.append(UInt8(ascii: "\""))
             case .abstract(let a):
-                out.append(contentsOf: #""abstract":""#.utf8); Escape.json(a, to: &out); out.append(contentsOf: #"","#.utf8)
+                out.append(contentsOf: #""abstract":""#.utf8); Escape.json(a, to: &out); out.append(UInt8(ascii: "\""))
             case .unnamed:
                 break
             }
-            out.append(contentsOf: #""inode":"#.utf8)
-            appendDecimal(u.inode, to: &out)
             out.append(UInt8(ascii: "}"))
         case .packet(let p):
             out.append(contentsOf: #"{"interface_index":"#.utf8)
@@ -96,6 +105,18 @@ public struct JSONRenderer: Sendable {
         out.append(UInt8(ascii: "}"))
     }
 
+    /// The `proto` key: a UNIX socket's type (`stream`, `dgram`, `seqpacket`) and a packet socket's
+    /// (`raw`, `dgram`), as `family` already says which family; the protocol's name otherwise.
+    public static func protoName(_ p: TransportProtocol) -> String {
+        switch p {
+        case .unixStream: return "stream"
+        case .unixDgram, .packetDgram: return "dgram"
+        case .unixSeqpacket: return "seqpacket"
+        case .packetRaw: return "raw"
+        case .tcp, .udp, .raw, .mptcp, .sctp, .netlink: return p.rawValue
+        }
+    }
+
     /// `,"key":N`
     static func number(_ key: String, _ v: UInt64, to out: inout [UInt8]) {
         out.append(contentsOf: #",""#.utf8)
@@ -113,8 +134,10 @@ public struct JSONRenderer: Sendable {
     }
 
     /// `,"processes":[…]`, shared by every object that lists owners.
-    static func processes(_ ps: [SocketOwner], to out: inout [UInt8]) {
-        out.append(contentsOf: #","processes":["#.utf8)
+    static func processes(_ ps: [SocketOwner], key: String = "processes", to out: inout [UInt8]) {
+        out.append(contentsOf: #",""#.utf8)
+        out.append(contentsOf: key.utf8)
+        out.append(contentsOf: #"":["#.utf8)
         for (i, p) in ps.enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
             owner(p, to: &out)

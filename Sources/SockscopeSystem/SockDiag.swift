@@ -51,7 +51,9 @@ public final class SockDiagSocket {
         return try send(type: UInt16(SOCK_DIAG_BY_FAMILY), header: inet_diag_req_v2.self, bytecode: bytecode,
                         protocolAttribute: wide ? UInt32(proto) : nil) { req in
             req.pointee.sdiag_family = family
-            req.pointee.sdiag_protocol = wide ? 0 : UInt8(proto)
+            // With the attribute the byte must still name IPPROTO_TCP, as ss sends it: 6.18 answers a
+            // 0 there with ENOENT when the namespace has no MPTCP socket (seen with a live request).
+            req.pointee.sdiag_protocol = wide ? UInt8(IPPROTO_TCP) : UInt8(proto)
             req.pointee.idiag_states = states
             req.pointee.idiag_ext = extensions
         }

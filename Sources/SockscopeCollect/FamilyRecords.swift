@@ -1,0 +1,91 @@
+import SockscopeFilter
+import SockscopeModel
+import SockscopeSystem
+
+/// Turns the UNIX, packet and netlink tables into records, and joins each connected UNIX socket to
+/// its peer (the peer's name becomes the record's remote end).
+public enum FamilyRecords {
+    /// The records of the non-inet protocols `query` selects, in listing order (UNIX, packet, netlink).
+    public static func collect(_ query: Query, _ options: CollectOptions) throws(CollectError) -> Snapshot {
+        var records: [SocketRecord] = []
+        var notices: [String] = []
+        var source = SourceKind.netlink
+        let unixProtocols = query.protocols.intersection([.unixStream, .unixDgram, .unixSeqpacket])
+        if !unixProtocols.isEmpty && query.families.contains(.unix) {
+            // One state mask for all three: -l means LISTEN for stream/seqpacket and UNCONN for dgram.
+            var mask: UInt32 = 0
+            for p in unixProtocols { mask |= query.states.restricted(to: p).mask }
+            let table = try FamilySources.unix(options, states: mask)
+            notices += table.notices
+            if table.source == .proc { source = .proc }
+            records += unixRecords(table.entries, query: query)
+        }
+        let packetProtocols = query.protocols.intersection([.packetRaw, .packetDgram])
+        if !packetProtocols.isEmpty && query.families.contains(.packet) && query.states.restricted(to: .packetRaw).contains(.close) {
+            let table = try FamilySources.packet(options)
+            notices += table.notices
+            var names: [UInt32: String?] = [:]
+            for e in table.entries {
+                let proto: TransportProtocol = e.isRaw ? .packetRaw : .packetDgram
+                guard packetProtocols.contains(proto) else { continue }
+                var r = SocketRecord(proto: proto, family: .packet, state: .close,
+                                     local: .packet(PacketEndpoint(interfaceIndex: e.interfaceIndex, protocolNumber: e.protocolNumber)),
+                                     remote: .packet(PacketEndpoint(interfaceIndex: 0, protocolNumber: 0)),
+                                     recvQueue: e.recvQueue, uid: e.uid, inode: e.inode, interfaceIndex: e.interfaceIndex,
+                                     cookie: e.cookie == 0 ? nil : e.cookie)
+                if e.interfaceIndex != 0 {
+                    if names[e.interfaceIndex] == nil { names[e.interfaceIndex] = .some(Interfaces.name(index: e.interfaceIndex)) }
+                    r.interface = names[e.interfaceIndex] ?? nil
+                }
+                r.memory = e.memory
+                records.append(r)
+            }
+        }
+        if query.protocols.contains(.netlink) && query.families.contains(.netlink) && query.states.restricted(to: .netlink).contains(.close) {
+            let table = try FamilySources.netlink(options)
+            notices += table.notices
+            for e in table.entries {
+                var r = SocketRecord(proto: .netlink, family: .netlink, state: .close,
+                                     local: .netlink(NetlinkEndpoint(protocolNumber: e.protocolNumber, portID: e.portID, groups: e.groups)),
+                                     remote: .netlink(NetlinkEndpoint(protocolNumber: e.protocolNumber, portID: e.destinationPortID,
+                                                                      groups: e.destinationGroup)),
+                                     recvQueue: e.recvQueue, sendQueue: e.sendQueue, inode: e.inode,
+                                     cookie: e.cookie == 0 ? nil : e.cookie)
+                r.memory = e.memory
+                records.append(r)
+            }
+        }
+        return Snapshot(records: records, source: source, notices: notices)
+    }
+
+    /// UNIX entries as records: the remote end is the peer's name and inode, found by inode among
+    /// the same table (a peer is always on this host, and in this table unless it closed meanwhile).
+    public static func unixRecords(_ entries: [UnixSocketEntry], query: Query) -> [SocketRecord] {
+        var nameOf: [UInt64: Int] = [:]
+        nameOf.reserveCapacity(entries.count)
+        for (i, e) in entries.enumerated() where e.inode != 0 { nameOf[e.inode] = i }
+        var out: [SocketRecord] = []
+        out.reserveCapacity(entries.count)
+        for e in entries {
+            let proto: TransportProtocol
+            switch e.kind {
+            case .stream: proto = .unixStream
+            case .dgram: proto = .unixDgram
+            case .seqpacket: proto = .unixSeqpacket
+            }
+            guard query.protocols.contains(proto), query.states.restricted(to: proto).contains(e.state) else { continue }
+            let peerName = e.peerInode == 0 ? UnixEndpoint.Name.unnamed : nameOf[e.peerInode].map { entries[$0].name } ?? .unnamed
+            var r = SocketRecord(proto: proto, family: .unix, state: e.state,
+                                 local: .unix(UnixEndpoint(name: e.name, inode: e.inode)),
+                                 remote: .unix(UnixEndpoint(name: peerName, inode: e.peerInode)),
+                                 recvQueue: e.recvQueue, sendQueue: e.sendQueue, uid: e.uid ?? 0, inode: e.inode,
+                                 cookie: e.cookie == 0 ? nil : e.cookie)
+            if e.vfs != nil || e.pending != nil {
+                r.unix = UnixDetails(vfsDevice: e.vfs?.dev, vfsInode: e.vfs?.ino, pending: e.pending)
+            }
+            r.memory = e.memory
+            out.append(r)
+        }
+        return out
+    }
+}
