@@ -2,6 +2,7 @@ import Foundation
 import SockscopeCollect
 import SockscopeModel
 import SockscopeSystem
+import SystemPackage
 import TestSupport
 import Testing
 
@@ -172,7 +173,7 @@ func run<E>(_ data: [UInt8], _ parse: (UnsafeRawBufferPointer, (E) -> Void) thro
         // NLMSG_DONE carrying -ENOENT: no raw_diag here, so raw sockets come from /proc/net/raw{,6}.
         var parser = InetDiagParser(proto: .tcp)
         let data = try FixtureFiles.bytes("families/raw-diag-inet.bin")
-        #expect(throws: DumpError.kernel(errno: 2)) {
+        #expect(throws: DumpError.kernel(.noSuchFileOrDirectory)) {
             _ = try run(data) { (b, e: (SocketRecord) -> Void) throws(DumpError) in try parser.parse(b, emit: e) }
         }
     }
