@@ -21,7 +21,8 @@ public enum FamilyRecords {
             records += unixRecords(table.entries, query: query)
         }
         let packetProtocols = query.protocols.intersection([.packetRaw, .packetDgram])
-        if !packetProtocols.isEmpty && query.families.contains(.packet) && query.states.restricted(to: .packetRaw).contains(.close) {
+        // Packet sockets have no state to filter on: ss lists them whatever the state filter says.
+        if !packetProtocols.isEmpty && query.families.contains(.packet) {
             let table = try FamilySources.packet(options)
             notices += table.notices
             var names: [UInt32: String?] = [:]

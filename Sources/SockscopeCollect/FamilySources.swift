@@ -80,6 +80,28 @@ public enum FamilySources {
         return table
     }
 
+    /// Whether the kernel answers a sock_diag dump for `family` (`AF_VSOCK` 40, …): nil when it
+    /// does, else why not (ENOENT: no diag handler for that family).
+    public static func diagRefusal(family: UInt8) -> String? {
+        struct Ignore: DiagReplyParser {
+            init(sequence: UInt32?, decodeMemory: Bool) { frames = NetlinkDumpFrames(sequence: sequence) }
+            var frames: NetlinkDumpFrames
+            mutating func parse(_ buf: UnsafeRawBufferPointer, emit: (Int) -> Void) throws(DumpError) -> DumpProgress {
+                try frames.walk(buf) { _, _ throws(DumpError) in }
+            }
+        }
+        do {
+            _ = try dump(Ignore.self, memory: false, family: "family \(family)", request: { (s) throws(SystemError) in
+                try s.requestUnixDump(states: 0xFFFF_FFFF, show: 0, family: family)
+            })
+            return nil
+        } catch {
+            switch error {
+            case .unavailable(let why), .failed(let why): return why
+            }
+        }
+    }
+
     // MARK: the shared dump loop
 
     static func read<P: DiagReplyParser>(_ options: CollectOptions, family: String, as: P.Type,

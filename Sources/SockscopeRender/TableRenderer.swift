@@ -96,7 +96,7 @@ public struct TableRenderer: Sendable {
         let s2 = out.count
         address(r, r.remote, local: false, to: &out)
         insertPadding(at: s2, w.peerAddr - (out.count - s2), to: &out)
-        out.append(Self.delimiter(r))
+        if r.family != .packet { out.append(Self.delimiter(r)) } else { out.append(0x20) }
         let p2 = out.count
         port(r.remote, r.proto, to: &out)
         appendSpaces(w.peerPort - (out.count - p2) + 1, to: &out)
@@ -251,8 +251,12 @@ public struct TableRenderer: Sendable {
         let n: UInt64
         switch e {
         case .inet(let inet): port(inet.port, proto, to: &out); return
-        case .unix(let u): n = u.inode
+        case .unix(let u):
+            // ss prints a UNIX peer's inode even when it is 0 (no peer).
+            appendDecimal(u.inode, to: &out)
+            return
         case .packet(let p):
+            if !local { return }  // the peer column is a lone `*`, as ss prints it
             // The interface, by name when the collector found it (ss: `*:lo`); the peer side is `*`.
             if p.interfaceIndex != 0, let name = interface {
                 Escape.terminal(Array(name.utf8), to: &out)

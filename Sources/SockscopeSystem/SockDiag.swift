@@ -134,9 +134,12 @@ public final class SockDiagSocket {
 
     /// Sends a `unix_diag` dump request (`AF_UNIX`) for sockets in `states` (a `1 << TCP_*` mask),
     /// asking for the attributes in `show` (`UnixDiagShow`).
-    public func requestUnixDump(states: UInt32, show: UInt32) throws(SystemError) -> UInt32 {
+    ///
+    /// `family` other than `AF_UNIX` sends the same request shape to another family's handler
+    /// (`vsock_diag_req` has this layout): a way to ask whether the kernel has that handler at all.
+    public func requestUnixDump(states: UInt32, show: UInt32, family: UInt8 = UInt8(AF_UNIX)) throws(SystemError) -> UInt32 {
         try send(type: UInt16(SOCK_DIAG_BY_FAMILY), header: unix_diag_req.self, bytecode: nil) { req in
-            req.pointee.sdiag_family = UInt8(AF_UNIX)
+            req.pointee.sdiag_family = family
             req.pointee.udiag_states = states
             req.pointee.udiag_show = show
         }
