@@ -79,9 +79,41 @@ public enum ListenerAnalysis {
     /// - Parameter backlogKnown: the records come from netlink, whose `send_q` for a listener is
     ///   the backlog (/proc reports 0 there, which must not read as "no room").
     public static func health(_ records: [SocketRecord], backlogKnown: Bool, topPeers: Int = 3) -> [ListenerHealth] {
-        aggregate(records, topPeers: topPeers, record: { $0 }, isClosed: { _ in false })
+        inetHealth(records, backlogKnown: backlogKnown, topPeers: topPeers) + unixHealth(records, backlogKnown: backlogKnown)
+    }
+
+    /// UNIX listeners (stream and seqpacket), by name: the connections a listener accepted carry its
+    /// name, so `established` counts the ESTABLISHED sockets of the same type and name (and bound
+    /// file, when known); `peers` counts the distinct processes at their other ends (when owners
+    /// were scanned, else the connections).
+    static func unixHealth(_ records: [SocketRecord], backlogKnown: Bool) -> [ListenerHealth] {
+        struct Key: Hashable { var proto: TransportProtocol; var name: UnixEndpoint.Name; var file: UInt64? }
+        func key(_ r: SocketRecord) -> Key? {
+            guard case .unix(let u) = r.local, u.name != .unnamed else { return nil }
+            return Key(proto: r.proto, name: u.name, file: r.unix?.vfsInode)
+        }
+        var served: [Key: (count: Int, peers: Set<Int32>)] = [:]
+        for r in records where r.family == .unix && r.state == .established {
+            guard let k = key(r) else { continue }
+            var v = served[k] ?? (0, [])
+            v.count += 1
+            for p in r.peerProcesses ?? [] { v.peers.insert(p.pid) }
+            served[k] = v
+        }
+        return records.filter { $0.family == .unix && $0.state == .listen }
+            .map { r in
+                let v = key(r).flatMap { served[$0] } ?? (0, [])
+                return ListenerHealth(listener: r, backlog: backlogKnown ? r.sendQueue : nil, established: v.count,
+                                      peers: r.processes == nil ? v.count : v.peers.count, topPeers: [])
+            }
+            .sorted { ($0.listener.local, $0.listener.inode) < ($1.listener.local, $1.listener.inode) }
+    }
+
+    static func inetHealth(_ records: [SocketRecord], backlogKnown: Bool, topPeers: Int) -> [ListenerHealth] {
+        let ipRecords = records.filter { $0.family.isIP }
+        return aggregate(ipRecords, topPeers: topPeers, record: { $0 }, isClosed: { _ in false })
             .map { s in
-                let r = records[s.index]
+                let r = ipRecords[s.index]
                 return ListenerHealth(listener: r, backlog: backlogKnown ? r.sendQueue : nil, established: s.established,
                                       peers: s.peers, topPeers: s.topPeers)
             }

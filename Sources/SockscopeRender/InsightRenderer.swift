@@ -133,9 +133,19 @@ public struct ListenersRenderer: Sendable {
         }
         for h in rows {
             let r = h.listener
-            var local = InsightText.address(r.local.address)
-            if r.hasInterface { local += "%" + Escape.terminal(r.interfaceLabel) }
-            local += ":" + InsightText.port(r.local.port, r.proto, ports)
+            var local: String
+            if case .unix(let u) = r.local {
+                // A UNIX listener: its name, escaped (`@name` when abstract), as the listing shows it.
+                switch u.name {
+                case .path(let p): local = String(decoding: Escape.terminalBytes(p), as: UTF8.self)
+                case .abstract(let a): local = "@" + String(decoding: Escape.terminalBytes(a), as: UTF8.self)
+                case .unnamed: local = "*"
+                }
+            } else {
+                local = InsightText.address(r.local.address)
+                if r.hasInterface { local += "%" + Escape.terminal(r.interfaceLabel) }
+                local += ":" + InsightText.port(r.local.port, r.proto, ports)
+            }
             let queue = "\(h.acceptQueue)/" + (h.backlog.map(String.init) ?? "-")
             let fill = (h.queuePercent.map { "\($0)%" } ?? "-") + (h.isQueueOverHalf ? "!" : "")
             let peers = h.topPeers.map { "\(InsightText.address($0.address))(\($0.connections))" }.joined(separator: " ")
@@ -159,7 +169,7 @@ public struct ListenersRenderer: Sendable {
             out.append(contentsOf: i == 0 ? [0x0A] : [0x2C, 0x0A])
             let r = h.listener
             out.append(contentsOf: #"{"proto":""#.utf8)
-            out.append(contentsOf: r.proto.rawValue.utf8)
+            out.append(contentsOf: JSONRenderer.protoName(r.proto).utf8)
             out.append(contentsOf: #"","family":""#.utf8)
             out.append(contentsOf: r.family.rawValue.utf8)
             out.append(contentsOf: #"","local":"#.utf8)
