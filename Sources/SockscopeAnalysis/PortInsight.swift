@@ -218,6 +218,10 @@ public enum ConnectionMapper {
         var proto: TransportProtocol, kind: MapEdge.Kind, client: MapNode, server: MapNode, port: UInt16
     }
 
+    struct UnixEdgeKey: Hashable {
+        var proto: TransportProtocol, client: MapNode, server: MapNode, name: UnixEndpoint.Name
+    }
+
     /// The edges of the established connections among `records` (which should include the
     /// listeners, so that each connection's server end is known; owners make process nodes).
     ///
@@ -284,14 +288,36 @@ public enum ConnectionMapper {
                     port: r.remote.port, localIsClient: true)
             }
         }
-        return edges.values.map { v in
+        // UNIX connections over a name: client process → the process holding the named end.
+        var unixEdges: [UnixEdgeKey: (edge: MapEdge, clientPIDs: Set<Int32>, serverPIDs: Set<Int32>)] = [:]
+        for r in records where r.family == .unix && r.state == .established {
+            guard case .unix(let mine) = r.local, case .unix(let theirs) = r.remote,
+                  mine.name == .unnamed, theirs.name != .unnamed else { continue }
+            let client = processNode(r) ?? (.user(r.uid), [])
+            let server = r.peerProcesses.flatMap { owners in
+                owners.min().map { first in
+                    (MapNode.process(first.rawName), owners.filter { $0.rawName == first.rawName }.map(\.pid))
+                }
+            } ?? (.user(r.uid), [])
+            let k = UnixEdgeKey(proto: r.proto, client: client.0, server: server.0, name: theirs.name)
+            var e = unixEdges[k] ?? (MapEdge(proto: r.proto, kind: .local, client: client.0, server: server.0, port: 0,
+                                             unixName: theirs.name), [], [])
+            e.edge.connections += 1
+            e.clientPIDs.formUnion(client.1)
+            e.serverPIDs.formUnion(server.1)
+            unixEdges[k] = e
+        }
+        return (Array(edges.values) + Array(unixEdges.values)).map { v in
             var e = v.edge
             e.clientPIDs = v.clientPIDs.sorted()
             e.serverPIDs = v.serverPIDs.sorted()
             return e
         }.sorted {
             if $0.connections != $1.connections { return $0.connections > $1.connections }
-            return ($0.kind, $0.client, $0.server, $0.port, $0.proto) < ($1.kind, $1.client, $1.server, $1.port, $1.proto)
+            if ($0.kind, $0.client, $0.server, $0.port, $0.proto) != ($1.kind, $1.client, $1.server, $1.port, $1.proto) {
+                return ($0.kind, $0.client, $0.server, $0.port, $0.proto) < ($1.kind, $1.client, $1.server, $1.port, $1.proto)
+            }
+            return ($0.unixName ?? .unnamed) < ($1.unixName ?? .unnamed)
         }
     }
 

@@ -235,10 +235,14 @@ public struct MapEdge: Sendable, Hashable {
     /// nil when no connection had it.
     public var bytesToServer: UInt64?
     public var bytesToClient: UInt64?
+    /// For a UNIX connection: the server's name (a path, or an abstract name), over which the two
+    /// processes talk; `port` is 0 then.
+    public var unixName: UnixEndpoint.Name?
 
     public init(proto: TransportProtocol, kind: Kind, client: MapNode, server: MapNode, port: UInt16,
                 clientPIDs: [Int32] = [], serverPIDs: [Int32] = [], connections: Int = 0,
-                bytesToServer: UInt64? = nil, bytesToClient: UInt64? = nil) {
+                bytesToServer: UInt64? = nil, bytesToClient: UInt64? = nil, unixName: UnixEndpoint.Name? = nil) {
+        self.unixName = unixName
         self.proto = proto; self.kind = kind; self.client = client; self.server = server; self.port = port
         self.clientPIDs = clientPIDs; self.serverPIDs = serverPIDs; self.connections = connections
         self.bytesToServer = bytesToServer; self.bytesToClient = bytesToClient

@@ -67,6 +67,15 @@ public enum InsightText {
     /// `127.0.0.1`, `[::1]`.
     static func address(_ a: IPAddress) -> String { a.isIPv6 && !a.isIPv4Mapped ? "[\(a)]" : a.description }
 
+    /// A UNIX name as the tables show it: escaped, `@name` when abstract.
+    static func unixName(_ n: UnixEndpoint.Name) -> String {
+        switch n {
+        case .path(let p): return String(decoding: Escape.terminalBytes(p), as: UTF8.self)
+        case .abstract(let a): return "@" + String(decoding: Escape.terminalBytes(a), as: UTF8.self)
+        case .unnamed: return "*"
+        }
+    }
+
     /// A port as the table shows it: the service name unless numeric (escaped), else the number.
     static func port(_ p: UInt16, _ proto: TransportProtocol, _ context: PortContext) -> String {
         if p == 0 { return "*" }
@@ -283,9 +292,10 @@ public struct MapRenderer: Sendable {
         var cols = Columns()
         if header { cols.rows.append(["Kind", "Proto", "Client", "Server", "Port", "Conns"] + (withBytes ? ["Bytes"] : [])) }
         for e in edges {
-            var row = [e.kind.rawValue, e.proto.rawValue, InsightText.node(e.client, pids: e.clientPIDs),
+            var row = [e.kind.rawValue, (e.unixName == nil ? e.proto.rawValue : e.proto.netid), InsightText.node(e.client, pids: e.clientPIDs),
                        InsightText.node(e.server, pids: e.serverPIDs),
-                       InsightText.portWithService(e.port, e.proto, ports), String(e.connections)]
+                       e.unixName.map(InsightText.unixName) ?? InsightText.portWithService(e.port, e.proto, ports),
+                       String(e.connections)]
             if withBytes { row.append(e.bytes.map { String($0) } ?? "-") }
             cols.rows.append(row)
         }
@@ -314,8 +324,14 @@ public struct MapRenderer: Sendable {
             Self.node(e.client, pids: e.clientPIDs, to: &out)
             out.append(contentsOf: #","server":"#.utf8)
             Self.node(e.server, pids: e.serverPIDs, to: &out)
-            JSONRenderer.number("port", UInt64(e.port), to: &out)
-            JSONRenderer.portKeys(e.port, e.proto, ports, to: &out)
+            if let name = e.unixName {
+                // A UNIX edge: the name the two processes meet at, as a listing's endpoint object.
+                out.append(contentsOf: #","unix":"#.utf8)
+                JSONRenderer.endpoint(.unix(UnixEndpoint(name: name)), to: &out)
+            } else {
+                JSONRenderer.number("port", UInt64(e.port), to: &out)
+                JSONRenderer.portKeys(e.port, e.proto, ports, to: &out)
+            }
             JSONRenderer.number("connections", UInt64(max(0, e.connections)), to: &out)
             if let b = e.bytesToServer { JSONRenderer.number("bytes_to_server", b, to: &out) }
             if let b = e.bytesToClient { JSONRenderer.number("bytes_to_client", b, to: &out) }
@@ -400,8 +416,17 @@ public struct MapRenderer: Sendable {
         let hot = pressured(pressure)
         for e in edges {
             guard let c = ids[e.client], let s = ids[e.server] else { continue }
-            out.append(contentsOf: "  n\(c) -> n\(s) [label=\"\(e.proto.rawValue) \(e.port)".utf8)
-            if let svc = ports.service(e.port, e.proto) {
+            if let name = e.unixName {
+                out.append(contentsOf: "  n\(c) -> n\(s) [label=\"\(e.proto.netid) ".utf8)
+                switch name {
+                case .path(let p): Escape.dot(p, to: &out)
+                case .abstract(let a): out.append(UInt8(ascii: "@")); Escape.dot(a, to: &out)
+                case .unnamed: out.append(UInt8(ascii: "*"))
+                }
+            } else {
+                out.append(contentsOf: "  n\(c) -> n\(s) [label=\"\(e.proto.rawValue) \(e.port)".utf8)
+            }
+            if e.unixName == nil, let svc = ports.service(e.port, e.proto) {
                 out.append(contentsOf: " (".utf8)
                 Escape.dot(Array(svc.utf8), to: &out)
                 out.append(UInt8(ascii: ")"))

@@ -103,6 +103,18 @@ import Testing
         let t = try Binary.sockscope(["-xap", "-H"])
         let l = try #require(t.stdoutText.split(separator: "\n").first { $0.contains(" \(server.inode) ") })
         #expect(l.contains("users:((") && l.contains("pid=\(getpid()),") && l.contains("peer:((") && l.contains("pid=\(childPID),"))
+        // --map: one process -> process edge over the path; --listeners: the listener with its connection.
+        let m = try Binary.sockscope(["--map", "--json"])
+        let map = try #require(try JSONSerialization.jsonObject(with: m.stdout) as? [String: Any])
+        let edges = (map["edges"] as? [[String: Any]] ?? []).filter { ($0["unix"] as? [String: String]) == ["path": path] }
+        #expect(edges.count == 1, "\(edges)")
+        #expect((edges.first?["client"] as? [String: Any])?["pids"] as? [Int] == [Int(childPID)])
+        #expect((edges.first?["server"] as? [String: Any])?["pids"] as? [Int] == [Int(getpid())])
+        #expect(edges.first?["proto"] as? String == "unix_stream" && edges.first?["connections"] as? Int == 1)
+        let ls = try #require(try JSONSerialization.jsonObject(with: try Binary.sockscope(["--listeners", "--json"]).stdout)
+                              as? [[String: Any]])
+        let lr = try #require(row(ls, inode: listener.inode))
+        #expect(lr["established"] as? Int == 1 && lr["peers"] as? Int == 1 && lr["accept_queue"] as? Int == 0)
         withExtendedLifetime([listener, server]) {}
     }
 
