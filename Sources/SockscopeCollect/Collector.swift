@@ -24,6 +24,9 @@ public struct CollectOptions: Sendable {
     public var kernelFilter: Bool
     /// Re-check every record with the userspace evaluator. Tests turn this off to prove the bytecode alone.
     public var userspaceFilter: Bool
+    /// Ask unix_diag for each socket's uid and bound file too (JSON and `-e` show them; a plain
+    /// table does not, and leaving them out trims the kernel's share of a large dump).
+    public var unixIdentity = true
 
     public init(source: SourceChoice = .auto, procRoot: String = "/proc", tcpInfo: Bool = false, memory: Bool = false,
                 kernelFilter: Bool = true, userspaceFilter: Bool = true) {
@@ -71,9 +74,11 @@ public struct SocketCollector: Sendable {
             snapshot.notices += part.notices
         }
         if query.protocols.contains(where: { !$0.families.contains { $0.isIP } }) {
-            let part = try FamilyRecords.collect(query, options)
-            snapshot.records += part.records
+            var part = try FamilyRecords.collect(query, options)
+            // Taken over when there is nothing before it (a UNIX-only listing): no second copy.
+            if snapshot.records.isEmpty { snapshot.records = part.records; part.records = [] } else { snapshot.records += part.records }
             snapshot.notices += part.notices
+            if part.source == .proc { snapshot.source = .proc }
         }
         return snapshot
     }

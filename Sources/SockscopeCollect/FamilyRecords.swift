@@ -15,10 +15,20 @@ public enum FamilyRecords {
             // One state mask for all three: -l means LISTEN for stream/seqpacket and UNCONN for dgram.
             var mask: UInt32 = 0
             for p in unixProtocols { mask |= query.states.restricted(to: p).mask }
-            let table = try FamilySources.unix(options, states: mask)
+            // What a listing shows: no ICONS (the pending connections' inodes), MEMINFO only with -m.
+            var show = UnixDiagShow.name | UnixDiagShow.peer | UnixDiagShow.rqlen
+            if options.unixIdentity { show |= UnixDiagShow.vfs | UnixDiagShow.uid }
+            if options.memory { show |= UnixDiagShow.meminfo }
+            var table = try FamilySources.unix(options, states: mask, show: show,
+                                               capacity: SockstatParser.unixEstimate(procRoot: options.procRoot)) {
+                unixRecord($0, query: query)
+            }
             notices += table.notices
             if table.source == .proc { source = .proc }
-            records += unixRecords(table.entries, query: query)
+            let start = records.count
+            // Taken over, not copied: at 100k sockets a second copy of the table was a third of peak memory.
+            if records.isEmpty { records = table.entries; table.entries = [] } else { records += table.entries }
+            joinPeerNames(&records, from: start)
         }
         let packetProtocols = query.protocols.intersection([.packetRaw, .packetDgram])
         // Packet sockets have no state to filter on: ss lists them whatever the state filter says.
@@ -59,34 +69,47 @@ public enum FamilyRecords {
         return Snapshot(records: records, source: source, notices: notices)
     }
 
-    /// UNIX entries as records: the remote end is the peer's name and inode, found by inode among
-    /// the same table (a peer is always on this host, and in this table unless it closed meanwhile).
+    /// UNIX entries as records (those the query selects): the remote end is the peer's inode, and
+    /// its name once `joinPeerNames` has found it.
     public static func unixRecords(_ entries: [UnixSocketEntry], query: Query) -> [SocketRecord] {
-        var nameOf: [UInt64: Int] = [:]
-        nameOf.reserveCapacity(entries.count)
-        for (i, e) in entries.enumerated() where e.inode != 0 { nameOf[e.inode] = i }
-        var out: [SocketRecord] = []
-        out.reserveCapacity(entries.count)
-        for e in entries {
-            let proto: TransportProtocol
-            switch e.kind {
-            case .stream: proto = .unixStream
-            case .dgram: proto = .unixDgram
-            case .seqpacket: proto = .unixSeqpacket
-            }
-            guard query.protocols.contains(proto), query.states.restricted(to: proto).contains(e.state) else { continue }
-            let peerName = e.peerInode == 0 ? UnixEndpoint.Name.unnamed : nameOf[e.peerInode].map { entries[$0].name } ?? .unnamed
-            var r = SocketRecord(proto: proto, family: .unix, state: e.state,
-                                 local: .unix(UnixEndpoint(name: e.name, inode: e.inode)),
-                                 remote: .unix(UnixEndpoint(name: peerName, inode: e.peerInode)),
-                                 recvQueue: e.recvQueue, sendQueue: e.sendQueue, uid: e.uid ?? 0, inode: e.inode,
-                                 cookie: e.cookie == 0 ? nil : e.cookie)
-            if e.vfs != nil || e.pending != nil {
-                r.unix = UnixDetails(vfsDevice: e.vfs?.dev, vfsInode: e.vfs?.ino, pending: e.pending)
-            }
-            r.memory = e.memory
-            out.append(r)
-        }
+        var out = entries.compactMap { unixRecord($0, query: query) }
+        joinPeerNames(&out, from: 0)
         return out
+    }
+
+    static func unixRecord(_ e: UnixSocketEntry, query: Query) -> SocketRecord? {
+        let proto: TransportProtocol
+        switch e.kind {
+        case .stream: proto = .unixStream
+        case .dgram: proto = .unixDgram
+        case .seqpacket: proto = .unixSeqpacket
+        }
+        guard query.protocols.contains(proto), query.states.restricted(to: proto).contains(e.state) else { return nil }
+        var r = SocketRecord(proto: proto, family: .unix, state: e.state,
+                             local: .unix(UnixEndpoint(name: e.name, inode: e.inode)),
+                             remote: .unix(UnixEndpoint(name: .unnamed, inode: e.peerInode)),
+                             recvQueue: e.recvQueue, sendQueue: e.sendQueue, uid: e.uid ?? 0, inode: e.inode,
+                             cookie: e.cookie == 0 ? nil : e.cookie)
+        if e.vfs != nil || e.pending != nil {
+            r.unix = UnixDetails(vfsDevice: e.vfs?.dev, vfsInode: e.vfs?.ino, pending: e.pending)
+        }
+        r.memory = e.memory
+        return r
+    }
+
+    /// Gives each UNIX record from `start` on its peer's name, found by inode among the named
+    /// sockets of the same table (a peer is always on this host, and in this table unless it closed
+    /// meanwhile). Only named sockets are indexed: on a host of socketpairs that index stays small.
+    static func joinPeerNames(_ records: inout [SocketRecord], from start: Int) {
+        var named: [UInt64: UnixEndpoint.Name] = [:]
+        for i in start..<records.count {
+            if case .unix(let u) = records[i].local, u.name != .unnamed { named[u.inode] = u.name }
+        }
+        guard !named.isEmpty else { return }
+        for i in start..<records.count {
+            guard case .unix(var peer) = records[i].remote, peer.inode != 0, let name = named[peer.inode] else { continue }
+            peer.name = name
+            records[i].remote = .unix(peer)
+        }
     }
 }

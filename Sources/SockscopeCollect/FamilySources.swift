@@ -29,22 +29,29 @@ public struct FamilyTable<Entry: Sendable>: Sendable {
 public enum FamilySources {
     /// - Parameters:
     ///   - states: a `SocketState.maskBit` mask; the kernel skips sockets in other states.
-    ///   - details: ask for everything a listing shows (`UDIAG_SHOW_*`, MEMINFO only with
-    ///     `options.memory`); without it only type, state and inode come back (enough to count).
+    ///   - details: ask for everything (`UDIAG_SHOW_*`, MEMINFO only with `options.memory`);
+    ///     without it only type, state and inode come back (enough to count).
     public static func unix(_ options: CollectOptions, states: UInt32 = 0xFFFF_FFFF,
                             details: Bool = true) throws(CollectError) -> FamilyTable<UnixSocketEntry> {
         var show = details ? UnixDiagShow.all : 0
         if !options.memory { show &= ~UnixDiagShow.meminfo }
-        return try read(options, family: "unix", as: UnixDiagParser.self, request: { (s) throws(SystemError) in
+        return try unix(options, states: states, show: show, map: { $0 })
+    }
+
+    /// The UNIX table with each entry turned into a `T` as it is parsed (nil drops it), so a large
+    /// table is never held twice. `show` is the `UDIAG_SHOW_*` mask to ask for.
+    public static func unix<T>(_ options: CollectOptions, states: UInt32, show: UInt32, capacity: Int = 0,
+                               map: (UnixSocketEntry) -> T?) throws(CollectError) -> FamilyTable<T> {
+        try read(options, family: "unix", as: UnixDiagParser.self, capacity: capacity, map: map, request: { (s) throws(SystemError) in
             try s.requestUnixDump(states: states, show: show)
         }, proc: { () throws(CollectError) in
             var parser = ProcUnixParser()
-            var out: [UnixSocketEntry] = []
+            var out: [T] = []
             let notices = try readProc(options.procRoot + "/net/unix") { b, before, end, bad in
                 parser.parse(b, linesBefore: before, isEnd: end, emit: { e in
                     // A connection still queued at a listener has no inode and unix_diag does not list
                     // it: leaving it out keeps both sources' tables the same (the listener counts it).
-                    if e.inode != 0 && states & e.state.maskBit != 0 { out.append(e) }
+                    if e.inode != 0 && states & e.state.maskBit != 0, let t = map(e) { out.append(t) }
                 }, malformed: bad)
             }
             return (out, notices)
@@ -52,7 +59,7 @@ public enum FamilySources {
     }
 
     public static func packet(_ options: CollectOptions) throws(CollectError) -> FamilyTable<PacketSocketEntry> {
-        try read(options, family: "packet", as: PacketDiagParser.self, request: { (s) throws(SystemError) in
+        try read(options, family: "packet", as: PacketDiagParser.self, map: { $0 }, request: { (s) throws(SystemError) in
             try s.requestPacketDump(show: PacketDiagShow.info | PacketDiagShow.meminfo)
         }, proc: { () throws(CollectError) in
             var out: [PacketSocketEntry] = []
@@ -64,7 +71,7 @@ public enum FamilySources {
     }
 
     public static func netlink(_ options: CollectOptions) throws(CollectError) -> FamilyTable<NetlinkSocketEntry> {
-        var table = try read(options, family: "netlink", as: NetlinkDiagParser.self, request: { (s) throws(SystemError) in
+        var table = try read(options, family: "netlink", as: NetlinkDiagParser.self, map: { $0 }, request: { (s) throws(SystemError) in
             try s.requestNetlinkDump(show: NetlinkDiagShow.meminfo | NetlinkDiagShow.groups)
         }, proc: { () throws(CollectError) in
             var out: [NetlinkSocketEntry] = []
@@ -91,7 +98,7 @@ public enum FamilySources {
             }
         }
         do {
-            _ = try dump(Ignore.self, memory: false, family: "family \(family)", request: { (s) throws(SystemError) in
+            _ = try dump(Ignore.self, memory: false, family: "family \(family)", map: { $0 }, request: { (s) throws(SystemError) in
                 try s.requestUnixDump(states: 0xFFFF_FFFF, show: 0, family: family)
             })
             return nil
@@ -104,16 +111,18 @@ public enum FamilySources {
 
     // MARK: the shared dump loop
 
-    static func read<P: DiagReplyParser>(_ options: CollectOptions, family: String, as: P.Type,
-                                         request: (SockDiagSocket) throws(SystemError) -> UInt32,
-                                         proc: () throws(CollectError) -> ([P.Entry], [String]))
-        throws(CollectError) -> FamilyTable<P.Entry> {
+    static func read<P: DiagReplyParser, T>(_ options: CollectOptions, family: String, as: P.Type, capacity: Int = 0,
+                                            map: (P.Entry) -> T?,
+                                            request: (SockDiagSocket) throws(SystemError) -> UInt32,
+                                            proc: () throws(CollectError) -> ([T], [String]))
+        throws(CollectError) -> FamilyTable<T> {
         if options.source == .proc {
             let (e, n) = try proc()
             return FamilyTable(entries: e, source: .proc, notices: n)
         }
         do {
-            return FamilyTable(entries: try dump(P.self, memory: options.memory, family: family, request: request),
+            return FamilyTable(entries: try dump(P.self, memory: options.memory, family: family, capacity: capacity,
+                                                 map: map, request: request),
                                source: .netlink, notices: [])
         } catch {
             switch error {
@@ -129,9 +138,10 @@ public enum FamilySources {
         }
     }
 
-    static func dump<P: DiagReplyParser>(_: P.Type, memory: Bool, family: String,
-                                         request: (SockDiagSocket) throws(SystemError) -> UInt32)
-        throws(SocketCollector.NetlinkFailure) -> [P.Entry] {
+    static func dump<P: DiagReplyParser, T>(_: P.Type, memory: Bool, family: String, capacity: Int = 0,
+                                            map: (P.Entry) -> T?,
+                                            request: (SockDiagSocket) throws(SystemError) -> UInt32)
+        throws(SocketCollector.NetlinkFailure) -> [T] {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: SockDiagSocket.receiveBufferSize, alignment: 16)
         defer { buffer.deallocate() }
         var failures: [String] = []
@@ -143,7 +153,8 @@ public enum FamilySources {
                 throw .failed("netlink request failed: \(error)")
             }
             var parser = P(sequence: seq, decodeMemory: memory)
-            var out: [P.Entry] = []
+            var out: [T] = []
+            out.reserveCapacity(capacity)
             attempt: while true {
                 let n: Int
                 do { n = try socket.receive(into: buffer) } catch {
@@ -154,7 +165,9 @@ public enum FamilySources {
                 }
                 if n == 0 { failures.append("netlink socket closed mid-dump"); break attempt }
                 do {
-                    switch try parser.parse(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), emit: { out.append($0) }) {
+                    switch try parser.parse(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), emit: { e in
+                        if let t = map(e) { out.append(t) }
+                    }) {
                     case .more: continue
                     case .done(let interrupted):
                         if !interrupted { return out }
@@ -204,6 +217,9 @@ public enum FamilySources {
                 filled = rest
             }
         } catch {
+            // No such table: the kernel has no such family (a kernel without AF_PACKET has no
+            // /proc/net/packet), so there are no such sockets.
+            if error.errno == .noSuchFileOrDirectory && error.operation == "open" { return [] }
             throw CollectError("cannot read \(path): \(SystemError.message(error.errno))")
         }
         var notices: [String] = []

@@ -9,7 +9,8 @@ extension Sockscope {
     /// The plain listing: collect once, render as a table or JSON, write.
     func runListing() -> Int32 {
         let q = query
-        let options = CollectOptions(source: source, procRoot: procRoot, tcpInfo: info, memory: memory)
+        var options = CollectOptions(source: source, procRoot: procRoot, tcpInfo: info, memory: memory)
+        options.unixIdentity = json || extended
         guard let snapshot = collect(q, options, owners: wantsOwners) else { return 1 }
         if snapshot.source == .proc && (info || memory) {
             FileOutput.standardError("sockscope: --info and --memory need netlink; /proc does not have them, so they are left out")

@@ -17,7 +17,16 @@ struct FamilyExpectations: Decodable {
     struct Packet: Decodable { var type: String; var `protocol`: UInt16; var ifindex: UInt32; var inode: UInt64 }
     struct Netlink: Decodable { var `protocol`: UInt8; var portid: UInt32; var groups: UInt32; var inode: UInt64 }
     struct Raw: Decodable { var family: String; var `protocol`: UInt16; var local: String; var inode: UInt64 }
-    var unix: [Unix], packet: [Packet], netlink: [Netlink], raw: [Raw]
+    struct MPTCP: Decodable { var state: String; var local: [AnyCodable]; var remote: [AnyCodable]; var inode: UInt64 }
+    /// `["127.0.0.1", 5000]`: an address and a port in one array.
+    struct AnyCodable: Decodable {
+        var string: String?, int: Int?
+        init(from decoder: Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            if let i = try? c.decode(Int.self) { int = i } else { string = try c.decode(String.self) }
+        }
+    }
+    var unix: [Unix], packet: [Packet], netlink: [Netlink], raw: [Raw], mptcp: [MPTCP]
 
     static func load() throws -> FamilyExpectations {
         try JSONDecoder().decode(FamilyExpectations.self, from: Data(try FixtureFiles.bytes("families/expected.json")))
@@ -167,6 +176,38 @@ func run<E>(_ data: [UInt8], _ parse: (UnsafeRawBufferPointer, (E) -> Void) thro
         // The kernel's own sockets (port 0) are listed by both, one per protocol.
         #expect(Set(nl.filter { $0.portID == 0 && $0.inode != 0 }.map(\.inode)).isSubset(of: Set(proc.map(\.inode))))
         #expect(nl.count >= proc.count - 1)  // /proc also lists the dump's own socket, which is gone by then
+    }
+
+    @Test func procNetRawGivesTheCapturedRawSockets() throws {
+        let expected = try FamilyExpectations.load().raw
+        var all: [SocketRecord] = []
+        for (file, family) in [("families/proc-net-raw.txt", AddressFamily.inet), ("families/proc-net-raw6.txt", .inet6)] {
+            let (recs, bad) = ProcNetParser(proto: .raw, family: family).parse(try FixtureFiles.bytes(file))
+            #expect(bad.isEmpty, "\(bad)")
+            all += recs
+        }
+        #expect(all.count == expected.count)
+        for e in expected {
+            let r = try #require(all.first { $0.inode == e.inode })
+            #expect(r.family.rawValue == e.family && r.local.port == e.protocol && r.local.address.description == e.local)
+            #expect(r.stateName == "UNCONN")
+        }
+    }
+
+    @Test func mptcpDumpGivesTheCapturedConnection() throws {
+        let expected = try FamilyExpectations.load().mptcp
+        var parser = InetDiagParser(proto: .mptcp)
+        let (recs, progress) = try run(try FixtureFiles.bytes("families/mptcp-diag.bin")) { (b, e) throws(DumpError) in
+            try parser.parse(b, emit: e)
+        }
+        #expect(progress == .done(interrupted: false))
+        #expect(recs.count == expected.count)
+        for e in expected {
+            let r = try #require(recs.first { $0.inode == e.inode })
+            #expect(r.proto == .mptcp && r.stateName == e.state)
+            #expect(r.local.address.description == e.local[0].string && Int(r.local.port) == e.local[1].int)
+            #expect(r.remote.address.description == e.remote[0].string && Int(r.remote.port) == e.remote[1].int)
+        }
     }
 
     @Test func rawDiagIsAbsentOnTheCapturingKernel() throws {
