@@ -120,8 +120,18 @@ public struct SocketRecord: Sendable, Hashable {
 
     /// Rarely present, so kept out of line: a plain listing's records stay small and cheap to copy.
     struct Extensions: Sendable, Hashable {
-        var tcpInfo: TCPInfo?
-        var memory: SocketMemory?
+        // The two large ones boxed again: with -p every UNIX record carries a box (its peer's
+        // owners), and inline they made each box ~300 bytes (measured: -xap at 100k UNIX sockets).
+        var tcpInfoBox: Indirect<TCPInfo>?
+        var memoryBox: Indirect<SocketMemory>?
+        var tcpInfo: TCPInfo? {
+            get { tcpInfoBox?.value }
+            set { tcpInfoBox = newValue.map { Indirect($0) } }
+        }
+        var memory: SocketMemory? {
+            get { memoryBox?.value }
+            set { memoryBox = newValue.map { Indirect($0) } }
+        }
         var interface: String?
         var unix: UnixDetails?
         var peerProcesses: [SocketOwner]?
