@@ -216,6 +216,8 @@ public enum ConnectionMapper {
 
     struct EdgeKey: Hashable {
         var proto: TransportProtocol, kind: MapEdge.Kind, client: MapNode, server: MapNode, port: UInt16
+        /// With `perProcess`, the pids of both ends: one edge per pair of processes, not of names.
+        var pids: [Int32] = []
     }
 
     struct UnixEdgeKey: Hashable {
@@ -236,16 +238,23 @@ public enum ConnectionMapper {
     /// cannot be read (one still in the accept queue) is attributed to its listener's owner, else
     /// shown as its local port; a client socket without a readable owner is grouped by uid.
     /// IPv4-mapped addresses are shown as IPv4. Most connections first.
-    public static func edges(_ records: [SocketRecord], ephemeral: EphemeralRange? = nil) -> [MapEdge] {
+    ///
+    /// `perProcess` makes a process node one process (the lowest pid holding the socket) rather
+    /// than every process of a name: two `python3` processes are two nodes (the DOT graph).
+    public static func edges(_ records: [SocketRecord], ephemeral: EphemeralRange? = nil,
+                             perProcess: Bool = false) -> [MapEdge] {
         // Only ESTABLISHED peers pair up: a closing end would hide its partner's edge.
         let host = HostConnections(records, ephemeral: ephemeral, pairing: { $0.state == .established })
         let servers = host.servers
+        func node(_ r: SocketRecord) -> (MapNode, [Int32])? { processNode(r, perProcess: perProcess) }
+        func server(_ r: SocketRecord) -> (MapNode, [Int32]) { serverNode(r, servers, perProcess: perProcess) }
         func onHost(_ a: IPAddress) -> Bool { a.isLoopback || host.localAddresses.contains(a.unmapped) }
 
         var edges: [EdgeKey: (edge: MapEdge, clientPIDs: Set<Int32>, serverPIDs: Set<Int32>)] = [:]
         func add(_ r: SocketRecord, kind: MapEdge.Kind, client: (MapNode, [Int32]), server: (MapNode, [Int32]),
                  port: UInt16, localIsClient: Bool) {
-            let k = EdgeKey(proto: r.proto, kind: kind, client: client.0, server: server.0, port: port)
+            let k = EdgeKey(proto: r.proto, kind: kind, client: client.0, server: server.0, port: port,
+                            pids: perProcess ? client.1 + [-1] + server.1 : [])
             var e = edges[k] ?? (MapEdge(proto: r.proto, kind: kind, client: client.0, server: server.0, port: port), [], [])
             e.edge.connections += 1
             e.clientPIDs.formUnion(client.1)
@@ -265,23 +274,23 @@ public enum ConnectionMapper {
             let peer = peerIndex.map { records[$0] }
             if peerIndex == i {
                 // Connected to itself (TCP simultaneous open onto its own port): one local edge.
-                let me = processNode(r) ?? (.localPort(r.local.port), [])
+                let me = node(r) ?? (.localPort(r.local.port), [])
                 add(r, kind: .local, client: me, server: me, port: r.local.port, localIsClient: true)
                 continue
             }
             if host.isServerSide(i) {
                 if peer != nil { continue }  // the pair is counted once, from its client end
                 add(r, kind: .inbound, client: (.remote(r.remote.address.unmapped), []),
-                    server: serverNode(r, servers), port: r.local.port, localIsClient: false)
+                    server: server(r), port: r.local.port, localIsClient: false)
                 continue
             }
-            let client = processNode(r) ?? (.user(r.uid), [])
+            let client = node(r) ?? (.user(r.uid), [])
             if let peer {
-                add(r, kind: .local, client: client, server: serverNode(peer, servers), port: r.remote.port,
+                add(r, kind: .local, client: client, server: server(peer), port: r.remote.port,
                     localIsClient: true)
             } else if onHost(r.remote.address), let listener = servers.match(r.proto, r.remote) {
                 add(r, kind: .local, client: client,
-                    server: processNode(listener) ?? (.localPort(r.remote.port), []), port: r.remote.port,
+                    server: node(listener) ?? (.localPort(r.remote.port), []), port: r.remote.port,
                     localIsClient: true)
             } else {
                 add(r, kind: .outbound, client: client, server: (.remote(r.remote.address.unmapped), []),
@@ -317,7 +326,8 @@ public enum ConnectionMapper {
             if ($0.kind, $0.client, $0.server, $0.port, $0.proto) != ($1.kind, $1.client, $1.server, $1.port, $1.proto) {
                 return ($0.kind, $0.client, $0.server, $0.port, $0.proto) < ($1.kind, $1.client, $1.server, $1.port, $1.proto)
             }
-            return ($0.unixName ?? .unnamed) < ($1.unixName ?? .unnamed)
+            if ($0.unixName ?? .unnamed) != ($1.unixName ?? .unnamed) { return ($0.unixName ?? .unnamed) < ($1.unixName ?? .unnamed) }
+            return ($0.clientPIDs + [-1] + $0.serverPIDs).lexicographicallyPrecedes($1.clientPIDs + [-1] + $1.serverPIDs)
         }
     }
 
@@ -326,17 +336,19 @@ public enum ConnectionMapper {
         r.local.port != 0 && r.remote.port != 0 && !r.remote.address.isUnspecified
     }
 
-    /// The process holding `r` (the lowest pid's name, with every pid of that name), nil when unknown.
-    static func processNode(_ r: SocketRecord) -> (MapNode, [Int32])? {
+    /// The process holding `r` (the lowest pid's name, with every pid of that name; with
+    /// `perProcess` that pid alone), nil when unknown.
+    static func processNode(_ r: SocketRecord, perProcess: Bool = false) -> (MapNode, [Int32])? {
         guard let owners = r.processes, let first = owners.min() else { return nil }
+        if perProcess { return (.process(first.rawName), [first.pid]) }
         let pids = owners.filter { $0.rawName == first.rawName }.map(\.pid)
         return (.process(first.rawName), pids)
     }
 
     /// The server end: its own owner, else its listener's (a connection waiting to be accepted), else its port.
-    static func serverNode(_ r: SocketRecord, _ servers: ServerBindings) -> (MapNode, [Int32]) {
-        if let p = processNode(r) { return p }
-        if let l = servers.match(r.proto, r.local), let p = processNode(l) { return p }
+    static func serverNode(_ r: SocketRecord, _ servers: ServerBindings, perProcess: Bool = false) -> (MapNode, [Int32]) {
+        if let p = processNode(r, perProcess: perProcess) { return p }
+        if let l = servers.match(r.proto, r.local), let p = processNode(l, perProcess: perProcess) { return p }
         return (.localPort(r.local.port), [])
     }
 }

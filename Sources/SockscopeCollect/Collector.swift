@@ -174,6 +174,8 @@ public struct SocketCollector: Sendable {
         var seenWithoutCookie = Set<CookieKey>()
         var notices: [String] = []
         var bytecodeRefused = false
+        var markAllowed = true
+        let predicate = query.predicate
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: SockDiagSocket.receiveBufferSize, alignment: 16)
         defer { buffer.deallocate() }
         var interfaceNames: [UInt32: String?] = [:]
@@ -191,10 +193,15 @@ public struct SocketCollector: Sendable {
             if options.memory { ext |= InetDiag.extSkMemInfo }
             var failures: [String] = []
             while true {
-                let bytecode = options.kernelFilter && !bytecodeRefused
-                    ? query.ports.expression.flatMap(InetDiagBytecode.compile) : nil
-                // Without bytecode the ports must be checked here; with it, the check is a cheap safeguard.
-                let filterInUserspace = !query.ports.isEmpty && (options.userspaceFilter || bytecode == nil)
+                let kernel = options.kernelFilter && !bytecodeRefused
+                    ? InetDiagBytecode.plan(predicate, allowMark: markAllowed, ephemeral: query.ephemeral) : nil
+                let bytecode = kernel?.bytecode
+                // Where the whole expression ran in the kernel its answer stands; autobound and fwmark
+                // are then left to it (it knows how a port was bound, and TIME_WAIT marks).
+                let kernelExact = kernel?.exact == true && (bytecode != nil || predicate == .all)
+                let filterInUserspace = predicate != .all
+                    && (!kernelExact || (options.userspaceFilter && !predicate.usesAutobound && !predicate.usesMark))
+                var markMissing = false
                 // Rows go straight into `records`; a dump that must be redone is cut off again.
                 let start = records.count
                 var added: [UInt64] = [], addedKeys: [CookieKey] = []
@@ -204,8 +211,13 @@ public struct SocketCollector: Sendable {
                     for k in addedKeys { seenWithoutCookie.remove(k) }
                 }
                 let outcome = try dump(socket, buffer, proto: proto, family: family, states: states, ext: ext,
-                                       bytecode: bytecode) { r in
-                    if filterInUserspace && !query.ports.matches(localPort: r.local.port, remotePort: r.remote.port) { return }
+                                       bytecode: bytecode, markInProgram: kernel?.usesMark == true,
+                                       decodeMark: predicate.usesMark, decodeCgroup: predicate.usesCgroup) { r in
+                    if filterInUserspace {
+                        if predicate.usesMark && r.mark == nil && r.state != .timeWait && r.state != .synRecv
+                            && r.state != .newSynRecv { markMissing = true }
+                        if !predicate.evaluate(r, ephemeral: query.ephemeral) { return }
+                    }
                     // A socket seen twice in one snapshot (tables changing under the dump) is kept once.
                     if let c = r.cookie {
                         guard seen.insert(c).inserted else { return }
@@ -219,7 +231,16 @@ public struct SocketCollector: Sendable {
                 }
                 switch outcome {
                 case .complete:
-                    break
+                    if markMissing {
+                        throw .failed("fwmark: the kernel reports and filters socket marks only for CAP_NET_ADMIN; "
+                            + "run with that capability or leave out the fwmark rule")
+                    }
+                case .markRefused:
+                    // EPERM for INET_DIAG_BC_MARK_COND: ask again without it and judge marks here.
+                    rollback()
+                    markAllowed = false
+                    socket = try Self.openSocket()
+                    continue
                 case .retry, .bytecodeRefused:
                     rollback()
                     if case .retry(let why) = outcome {
@@ -229,7 +250,7 @@ public struct SocketCollector: Sendable {
                         }
                     } else {
                         bytecodeRefused = true
-                        notices.append("the kernel refused the port filter bytecode; filtering in userspace")
+                        notices.append("the kernel refused the filter bytecode; filtering in userspace")
                     }
                     // The old socket may still hold the rest of the failed dump: start on a new one.
                     socket = try Self.openSocket()
@@ -256,11 +277,12 @@ public struct SocketCollector: Sendable {
         return Snapshot(records: records, source: .netlink, notices: notices)
     }
 
-    enum DumpOutcome { case complete, retry(String), bytecodeRefused, unsupported(String) }
+    enum DumpOutcome { case complete, retry(String), bytecodeRefused, markRefused, unsupported(String) }
 
     /// One dump request to completion. Anything that makes its result untrustworthy becomes `.retry`.
     private func dump(_ socket: SockDiagSocket, _ buffer: UnsafeMutableRawBufferPointer, proto: TransportProtocol,
                       family: AddressFamily?, states: UInt32, ext: UInt8, bytecode: [UInt8]?,
+                      markInProgram: Bool = false, decodeMark: Bool = false, decodeCgroup: Bool = false,
                       emit: (SocketRecord) -> Void) throws(NetlinkFailure) -> DumpOutcome {
         let seq: UInt32
         do {
@@ -278,6 +300,8 @@ public struct SocketCollector: Sendable {
             throw .failed("netlink request failed: \(error)")
         }
         var parser = InetDiagParser(proto: proto, sequence: seq, decodeInfo: options.tcpInfo, decodeMemory: options.memory)
+        parser.decodeMark = decodeMark
+        parser.decodeCgroup = decodeCgroup
         while true {
             let n: Int
             do {
@@ -302,6 +326,8 @@ public struct SocketCollector: Sendable {
                 switch error {
                 case .kernel(let e) where bytecode != nil && e == .invalidArgument:
                     return .bytecodeRefused
+                case .kernel(.notPermitted) where markInProgram:
+                    return .markRefused
                 case .kernel(.noSuchFileOrDirectory), .kernel(.notSupported), .kernel(.protocolNotSupported),
                      .kernel(.addressFamilyNotSupported):
                     return .unsupported("\(proto.rawValue)/\(family?.rawValue ?? "any") diagnostics: \(error)")
@@ -319,6 +345,11 @@ public struct SocketCollector: Sendable {
     func collectProc(_ query: Query, notices: [String]) throws(CollectError) -> Snapshot {
         var notices = notices
         var records: [SocketRecord] = []
+        let predicate = query.predicate
+        if predicate.contains(where: { if case .device = $0 { return true }; if case .mark = $0 { return true }
+            if case .cgroup = $0 { return true }; return false }) {
+            throw CollectError("dev, fwmark and cgroup rules need netlink sock_diag: \(options.procRoot)/net has no such fields")
+        }
         let estimate = SockstatParser.estimate(procRoot: options.procRoot, protocols: query.protocols)
         records.reserveCapacity(estimate + estimate / 8 + 64)
         // Inodes are unique per socket; only inode-0 rows (TIME_WAIT, request sockets) need the tuple.
@@ -345,8 +376,7 @@ public struct SocketCollector: Sendable {
                     let done = n == 0
                     let (consumed, seen) = parser.parse(UnsafeRawBufferPointer(rebasing: buffer[0..<filled]),
                                                         linesBefore: lines, isEnd: done, emit: { r in
-                        guard states.contains(r.state),
-                              query.ports.matches(localPort: r.local.port, remotePort: r.remote.port) else { return }
+                        guard states.contains(r.state), predicate == .all || predicate.evaluate(r, ephemeral: query.ephemeral) else { return }
                         let fresh = r.inode != 0 ? seenInodes.insert(r.inode).inserted : seenTuples.insert(ProcKey(r)).inserted
                         if fresh { records.append(r) }
                     }, malformed: { bad.append($0) })

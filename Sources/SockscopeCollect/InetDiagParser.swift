@@ -17,6 +17,8 @@ public struct InetDiagParser {
 
     /// Which sequence number replies must carry (messages for another request are skipped); nil accepts any.
     public var sequence: UInt32? { frames.sequence }
+    /// Read `INET_DIAG_MARK` and `INET_DIAG_CGROUP_ID` (only when a filter needs them).
+    public var decodeMark = false, decodeCgroup = false
 
     public init(proto: TransportProtocol, sequence: UInt32? = nil, decodeInfo: Bool = false, decodeMemory: Bool = false) {
         self.proto = proto; self.decodeInfo = decodeInfo; self.decodeMemory = decodeMemory
@@ -64,7 +66,7 @@ public struct InetDiagParser {
                              local: Endpoint(address: src, port: sport), remote: Endpoint(address: dst, port: dport),
                              recvQueue: Self.u32(p, 56), sendQueue: Self.u32(p, 60), uid: Self.u32(p, 64),
                              inode: UInt64(Self.u32(p, 68)), interfaceIndex: Self.u32(p, 40), cookie: cookie)
-        if decodeInfo || decodeMemory { try attributes(p, into: &r) }
+        if decodeInfo || decodeMemory || decodeMark || decodeCgroup { try attributes(p, into: &r) }
         return r
     }
 
@@ -85,6 +87,10 @@ public struct InetDiagParser {
                 cong = String(decoding: bytes, as: UTF8.self)
             case InetDiag.attrSkMemInfo where decodeMemory:
                 r.memory = Self.memory(data)
+            case InetDiag.attrMark where decodeMark && data.count >= 4:
+                r.mark = Self.u32(data, 0)
+            case InetDiag.attrCgroupID where decodeCgroup && data.count >= 8:
+                r.cgroupID = UInt64(Self.u32(data, 0)) | UInt64(Self.u32(data, 4)) << 32
             default:
                 break
             }

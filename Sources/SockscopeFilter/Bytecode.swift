@@ -148,40 +148,5 @@ public enum InetDiagBytecode {
     }
 
     /// Checks a program as the kernel's `inet_diag_bc_audit` does: false means the kernel would say EINVAL.
-    public static func audit(_ code: [UInt8]) -> Bool {
-        func validTarget(_ cc: Int) -> Bool {
-            // A `no` target must be reachable along the `yes` chain from the start.
-            var pc = 0, len = code.count
-            while len >= 0 {
-                if cc > len { return false }
-                if cc == len { return true }
-                guard pc + 4 <= code.count else { return false }
-                let y = Int(code[pc + 1])
-                if y < 4 || y & 3 != 0 { return false }
-                len -= y; pc += y
-            }
-            return false
-        }
-        var pc = 0, len = code.count
-        while len > 0 {
-            guard pc + 4 <= code.count else { return false }
-            let c = code[pc]
-            var minLen = 4
-            switch c {
-            case sGE, sLE, dGE, dLE, sEQ, dEQ:
-                guard len >= 8 else { return false }
-                minLen = 8
-            case jmp, nop: break
-            default: return false
-            }
-            let yes = Int(code[pc + 1]), no = Int(readNo(code, pc))
-            if c != nop {
-                if no < minLen || no > len + 4 || no & 3 != 0 { return false }
-                if no < len && !validTarget(len - no) { return false }
-            }
-            if yes < minLen || yes > len + 4 || yes & 3 != 0 { return false }
-            pc += yes; len -= yes
-        }
-        return len == 0
-    }
+    public static func audit(_ code: [UInt8]) -> Bool { audit(code, netAdmin: true) == .accepted }
 }

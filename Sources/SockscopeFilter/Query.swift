@@ -34,6 +34,15 @@ public struct PortFilter: Sendable, Hashable {
         for p in parts.dropFirst() { expr = .and(expr, p) }
         return expr
     }
+
+    /// The same condition in the filter language (`--sport 22` is `sport = :22`).
+    public var filterExpression: FilterExpression {
+        var parts: [FilterExpression] = []
+        if let s = source { parts.append(.port(.source, in: s)) }
+        if let d = destination { parts.append(.port(.destination, in: d)) }
+        if let e = either { parts.append(.or(.port(.source, in: e), .port(.destination, in: e))) }
+        return .conjunction(parts)
+    }
 }
 
 /// Which sockets to list: the whole filter, whatever the source.
@@ -46,6 +55,13 @@ public struct Query: Sendable, Hashable {
     public var pid: Int32?
     /// Only sockets held by a process with this name (needs owners).
     public var processName: String?
+    /// The filter expression (ss's language); `ports` is sugar that joins it with `and`.
+    public var expression: FilterExpression = .all
+    /// The local port range, which `autobound` is judged by in userspace.
+    public var ephemeral: EphemeralRange = .linuxDefault
+
+    /// Everything but protocols, families, states and owners, as one expression: `ports` and `expression`.
+    public var predicate: FilterExpression { .conjunction([ports.filterExpression, expression]) }
 
     public init(protocols: Set<TransportProtocol> = [.tcp, .udp], families: Set<AddressFamily> = [.inet, .inet6],
                 states: StateSet = .connected, ports: PortFilter = PortFilter(), pid: Int32? = nil,
@@ -60,9 +76,15 @@ public struct Query: Sendable, Hashable {
     /// The full userspace evaluation of a record (owner conditions need `processes` filled in).
     public func matches(_ r: SocketRecord) -> Bool {
         guard protocols.contains(r.proto), families.contains(r.family),
-              states.restricted(to: r.proto).contains(r.state),
-              ports.matches(localPort: r.local.port, remotePort: r.remote.port) else { return false }
+              states.restricted(to: r.proto).contains(r.state), matchesPredicate(r) else { return false }
         return matchesOwner(r)
+    }
+
+    /// The predicate alone (ports and expression), in userspace.
+    public func matchesPredicate(_ r: SocketRecord) -> Bool {
+        // The same as `predicate.evaluate`, without building the conjunction per record.
+        guard ports.matches(localPort: r.local.port, remotePort: r.remote.port) else { return false }
+        return expression == .all || expression.evaluate(r, ephemeral: ephemeral)
     }
 
     /// Owner conditions alone (true when there are none).

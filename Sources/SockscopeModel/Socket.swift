@@ -135,6 +135,8 @@ public struct SocketRecord: Sendable, Hashable {
         var interface: String?
         var unix: UnixDetails?
         var peerProcesses: [SocketOwner]?
+        var mark: UInt32?
+        var cgroupID: UInt64?
     }
 
     /// The kernel's socket cookie (netlink only): unique for the socket's lifetime.
@@ -149,6 +151,25 @@ public struct SocketRecord: Sendable, Hashable {
         set {
             if newValue == nil && box == nil { return }
             var e = box?.value ?? Extensions(); e.interface = newValue; box = Indirect(e)
+        }
+    }
+
+    /// The socket mark (`SO_MARK`) from `INET_DIAG_MARK`: collected only when a filter reads it, and
+    /// only reported by the kernel to CAP_NET_ADMIN.
+    public var mark: UInt32? {
+        get { box?.value.mark }
+        set {
+            if newValue == nil && box == nil { return }
+            var e = box?.value ?? Extensions(); e.mark = newValue; box = Indirect(e)
+        }
+    }
+
+    /// The cgroup v2 id from `INET_DIAG_CGROUP_ID`: collected only when a filter reads it.
+    public var cgroupID: UInt64? {
+        get { box?.value.cgroupID }
+        set {
+            if newValue == nil && box == nil { return }
+            var e = box?.value ?? Extensions(); e.cgroupID = newValue; box = Indirect(e)
         }
     }
 

@@ -373,9 +373,10 @@ public struct MapRenderer: Sendable {
     }
 
     /// A Graphviz digraph: local nodes as boxes, remote hosts as ellipses, one arrow per edge from
-    /// client to server labelled with protocol, port (service) and connection count (and bytes).
-    /// Node ids are generated (`n0`, `n1`…); every label is escaped with `Escape.dot`. An edge to a
-    /// destination over half the ephemeral range is drawn red with its share.
+    /// client to server labelled with protocol, port (service), connection count and, with `-i`,
+    /// bytes each way. A process node is one process (name and pid) when the edges were made
+    /// `perProcess`; node ids are generated (`n0`, `n1`…); every label is escaped with `Escape.dot`.
+    /// An edge to a destination over half the ephemeral range is drawn red with its share.
     public func dot(_ edges: [MapEdge], pressure: EphemeralReport? = nil) -> [UInt8] {
         var out: [UInt8] = []
         out.append(contentsOf: """
@@ -385,24 +386,27 @@ public struct MapRenderer: Sendable {
           edge [fontname="monospace", fontsize=10];
 
         """.utf8)
-        var ids: [MapNode: Int] = [:]
-        var pidsByNode: [MapNode: Set<Int32>] = [:]
-        var order: [MapNode] = []
+        struct NodeKey: Hashable { var node: MapNode; var pids: [Int32] }
+        var ids: [NodeKey: Int] = [:]
+        var order: [NodeKey] = []
+        func key(_ n: MapNode, _ pids: [Int32]) -> NodeKey {
+            if case .process = n { return NodeKey(node: n, pids: pids) }
+            return NodeKey(node: n, pids: [])
+        }
         for e in edges {
-            for (n, pids) in [(e.client, e.clientPIDs), (e.server, e.serverPIDs)] {
-                if ids[n] == nil { ids[n] = order.count; order.append(n) }
-                pidsByNode[n, default: []].formUnion(pids)
+            for k in [key(e.client, e.clientPIDs), key(e.server, e.serverPIDs)] where ids[k] == nil {
+                ids[k] = order.count
+                order.append(k)
             }
         }
-        for (i, n) in order.enumerated() {
+        for (i, k) in order.enumerated() {
             out.append(contentsOf: "  n\(i) [label=\"".utf8)
-            switch n {
+            switch k.node {
             case .process(let name):
                 Escape.dot(name, to: &out)
-                let pids = (pidsByNode[n] ?? []).sorted()
-                if !pids.isEmpty {
-                    let shown = pids.prefix(5).map(String.init).joined(separator: ", ")
-                    out.append(contentsOf: "\\npid \(shown)\(pids.count > 5 ? ", +\(pids.count - 5)" : "")".utf8)
+                if !k.pids.isEmpty {
+                    let shown = k.pids.prefix(5).map(String.init).joined(separator: ", ")
+                    out.append(contentsOf: "\\npid \(shown)\(k.pids.count > 5 ? ", +\(k.pids.count - 5)" : "")".utf8)
                 }
                 out.append(contentsOf: "\"];\n".utf8)
             case .localPort(let p):
@@ -415,7 +419,7 @@ public struct MapRenderer: Sendable {
         }
         let hot = pressured(pressure)
         for e in edges {
-            guard let c = ids[e.client], let s = ids[e.server] else { continue }
+            guard let c = ids[key(e.client, e.clientPIDs)], let s = ids[key(e.server, e.serverPIDs)] else { continue }
             if let name = e.unixName {
                 out.append(contentsOf: "  n\(c) -> n\(s) [label=\"\(e.proto.netid) ".utf8)
                 switch name {
@@ -431,8 +435,11 @@ public struct MapRenderer: Sendable {
                 Escape.dot(Array(svc.utf8), to: &out)
                 out.append(UInt8(ascii: ")"))
             }
-            out.append(contentsOf: "\\n\(e.connections) conn\(e.connections == 1 ? "" : "s")".utf8)
-            if let b = e.bytes { out.append(contentsOf: ", \(b) bytes".utf8) }
+            out.append(contentsOf: "\\n\(e.connections) connection\(e.connections == 1 ? "" : "s")".utf8)
+            if e.bytesToServer != nil || e.bytesToClient != nil {
+                // Arrows name the direction: → client to server, ← server to client.
+                out.append(contentsOf: "\\n→ \(Self.bytes(e.bytesToServer ?? 0))  ← \(Self.bytes(e.bytesToClient ?? 0))".utf8)
+            }
             var attrs = ""
             if case .remote(let a) = e.server, let d = hot[PressureKey(proto: e.proto, port: e.port, address: a)] {
                 out.append(contentsOf: "\\nsource ports \(d.percent)%".utf8)
@@ -442,6 +449,16 @@ public struct MapRenderer: Sendable {
         }
         out.append(contentsOf: "}\n".utf8)
         return out
+    }
+
+    /// A byte count for a label: `512 B`, `1.5 KiB`, `12.0 MiB`, `3.2 GiB` (powers of 1024, one decimal).
+    static func bytes(_ n: UInt64) -> String {
+        if n < 1024 { return "\(n) B" }
+        let units = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
+        var unit = 0, scale: UInt64 = 1024
+        while unit < units.count - 1 && n / scale >= 1024 { unit += 1; scale *= 1024 }
+        let tenths = (n / (scale / 1024) * 10 / 1024)  // n / scale in tenths, rounded down
+        return "\(tenths / 10).\(tenths % 10) \(units[unit])"
     }
 }
 

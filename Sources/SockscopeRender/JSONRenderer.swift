@@ -8,9 +8,13 @@ public struct JSONRenderer: Sendable {
     /// When given, each endpoint also carries `service`, `class` and `ephemeral` (issue 7);
     /// `SocketRecord`'s `Encodable` does the same when the context is in the encoder's `userInfo`.
     public var ports: PortContext?
+    /// Add `backlog` to TCP listeners: set when the records come from netlink, whose `send_q` of a
+    /// listener is its accept backlog (/proc reports 0 there, so the key would be a lie). The
+    /// `Codable` form, which does not know the source, never has it.
+    public var listenerBacklog: Bool
 
-    public init(includeCookie: Bool = false, ports: PortContext? = nil) {
-        self.includeCookie = includeCookie; self.ports = ports
+    public init(includeCookie: Bool = false, ports: PortContext? = nil, listenerBacklog: Bool = false) {
+        self.includeCookie = includeCookie; self.ports = ports; self.listenerBacklog = listenerBacklog
     }
 
     /// Renders records as a JSON array, one object per line, calling `flush` whenever the buffer grows large.
@@ -39,6 +43,7 @@ public struct JSONRenderer: Sendable {
         Self.endpoint(r.remote, to: &out, annotated: ports.map { ($0, r.proto) })
         Self.number("recv_q", UInt64(r.recvQueue), to: &out)
         Self.number("send_q", UInt64(r.sendQueue), to: &out)
+        if listenerBacklog && r.proto == .tcp && r.state == .listen { Self.number("backlog", UInt64(r.sendQueue), to: &out) }
         Self.number("uid", UInt64(r.uid), to: &out)
         Self.number("inode", r.inode, to: &out)
         if r.family == .unix {

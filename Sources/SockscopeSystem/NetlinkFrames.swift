@@ -107,6 +107,8 @@ public enum InetDiag {
     public static let attrInfo = UInt16(INET_DIAG_INFO)
     public static let attrCong = UInt16(INET_DIAG_CONG)
     public static let attrSkMemInfo = UInt16(INET_DIAG_SKMEMINFO)
+    public static let attrMark = UInt16(INET_DIAG_MARK)
+    public static let attrCgroupID = UInt16(INET_DIAG_CGROUP_ID)
     /// `idiag_ext` bits asking for those attributes (bit `type - 1`).
     public static let extInfo = UInt8(1 << (INET_DIAG_INFO - 1))
     public static let extCong = UInt8(1 << (INET_DIAG_CONG - 1))

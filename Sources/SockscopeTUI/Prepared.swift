@@ -20,10 +20,23 @@ public struct Ordering: Sendable, Hashable {
 /// thread for every key even at 100k sockets.
 public struct ViewFilter: Sendable, Hashable {
     public var states: StateSet
-    /// Either end's port (the `/` filter).
+    /// Either end's port (the `/` filter's port shortcut).
     public var port: PortSpec?
+    /// An ss expression or an address typed at `/` (read from each row's record, so only when set).
+    public var expression: FilterExpression?
+    /// A process name typed at `/`: some owner of the socket has this name.
+    public var processName: String?
 
-    public init(states: StateSet, port: PortSpec?) { self.states = states; self.port = port }
+    public init(states: StateSet, port: PortSpec?, expression: FilterExpression? = nil, processName: String? = nil) {
+        self.states = states; self.port = port; self.expression = expression; self.processName = processName
+    }
+
+    /// The conditions that need the record, not just the row facts.
+    func matchesRecord(_ r: SocketRecord) -> Bool {
+        if let expression, !expression.evaluate(r) { return false }
+        if let processName, !(r.processes ?? []).contains(where: { $0.name == processName }) { return false }
+        return true
+    }
 }
 
 /// What the filter and the totals need of a socket, without touching its record (which would
@@ -209,6 +222,7 @@ public struct PreparedTable: Sendable {
         var out = FilteredRows(filter: filter, ordering: ordering, generation: generation)
         let tcpMask = filter.states.restricted(to: .tcp).mask, udpMask = filter.states.restricted(to: .udp).mask
         let port = filter.port
+        let byRecord = filter.expression != nil || filter.processName != nil
         facts.withUnsafeBufferPointer { f in
             switch ordering.mode {
             case .connections:
@@ -217,12 +231,14 @@ public struct PreparedTable: Sendable {
                     let x = f[Int(i)]
                     guard (x.isUDP ? udpMask : tcpMask) & (1 << UInt32(x.state)) != 0 else { continue }
                     if let port, !port.contains(x.localPort) && !port.contains(x.remotePort) { continue }
+                    if byRecord && !filter.matchesRecord(sockets[Int(i)].record) { continue }
                     out.add(Int(i), x)
                 }
             case .listeners:
                 for l in listeners {
                     let x = f[l.index]
                     if let port, !port.contains(x.localPort) && !port.contains(x.remotePort) { continue }
+                    if byRecord && !filter.matchesRecord(sockets[l.index].record) { continue }
                     out.add(l.index, x)
                     out.listeners.append(l)
                 }

@@ -85,7 +85,7 @@ extension ViewModel {
         if settings.protocols.count == 1, let p = settings.protocols.first { parts.append(p.rawValue) }
         if settings.families.count == 1, let fam = settings.families.first { parts.append(fam == .inet ? "ipv4" : fam == .inet6 ? "ipv6" : fam.rawValue) }
         if mode == .connections { parts.append("states=" + Self.describe(states)) }
-        if let p = portFilter { parts.append("port=\(p)") }
+        if let t = activeFilterText { parts.append(t) }
         if let s = settings.ports.source { parts.append("sport=\(s)") }
         if let d = settings.ports.destination { parts.append("dport=\(d)") }
         return parts.joined(separator: " ")

@@ -27,6 +27,8 @@ public struct WatchSettings: Sendable {
     public var showOwners: Bool
     /// How long a socket stays highlighted as new, at least one refresh (seconds).
     public var newHighlight: Double
+    /// The command line's filter expression: the initial `/` filter, editable in the view.
+    public var expression: FilterExpression?
 
     public init(host: String = "", interval: Double = 1, protocols: Set<TransportProtocol> = [.tcp, .udp],
                 families: Set<AddressFamily> = [.inet, .inet6], states: StateSet = .connected,
@@ -88,8 +90,13 @@ public struct ViewModel: Sendable {
     // View state.
     public private(set) var mode: ViewMode = .connections
     public private(set) var states: StateSet
-    /// The `/` filter (either end's port).
+    /// The `/` filter's port shortcut (either end's port).
     public private(set) var portFilter: PortSpec?
+    /// The `/` filter as an expression (ss's language, or a bare address), or a process name.
+    public private(set) var expressionFilter: FilterExpression?
+    public private(set) var processFilter: String?
+    /// The text of the `/` filter in force, as typed: the prompt opens with it for editing.
+    public private(set) var filterText = ""
     public private(set) var sort: SortColumn = .local
     public private(set) var reversed = false
     public private(set) var showOwners: Bool
@@ -124,6 +131,13 @@ public struct ViewModel: Sendable {
         self.settings = settings
         states = settings.states
         portFilter = settings.ports.either
+        filterText = settings.ports.either.map { "\($0)" } ?? ""
+        if let e = settings.expression, e != .all {
+            // --port and an expression together: the expression carries both.
+            expressionFilter = settings.ports.either.map { .and(.or(.port(.source, in: $0), .port(.destination, in: $0)), e) } ?? e
+            portFilter = nil
+            filterText = expressionFilter!.text
+        }
         showOwners = settings.showOwners
         interval = settings.interval
     }
@@ -161,7 +175,9 @@ public struct ViewModel: Sendable {
 
     /// The filter the user asked for (`l`/`e`/`a`, `/`).
     /// (The listeners view ignores the states: `FilteredRows` checks only the port there.)
-    public var viewFilter: ViewFilter { ViewFilter(states: states, port: portFilter) }
+    public var viewFilter: ViewFilter {
+        ViewFilter(states: states, port: portFilter, expression: expressionFilter, processName: processFilter)
+    }
 
     /// The ordering the table must be re-sorted for, when it is not sorted as wanted.
     public var needsReorder: Ordering? { table.ordering == ordering ? nil : ordering }
@@ -175,7 +191,7 @@ public struct ViewModel: Sendable {
         guard settings.protocols.contains(r.proto), settings.families.contains(r.family) else { return false }
         var ports = settings.ports
         ports.either = portFilter
-        return ports.matches(localPort: r.local.port, remotePort: r.remote.port)
+        return ports.matches(localPort: r.local.port, remotePort: r.remote.port) && viewFilter.matchesRecord(r)
     }
 
     /// True when the socket should be highlighted as new.
@@ -236,9 +252,11 @@ public struct ViewModel: Sendable {
         case .home, .char("g"): move(to: 0)
         case .end, .char("G"): move(to: rows.count - 1)
         case .enter: detailOpen.toggle()
-        case .escape: detailOpen = false
-        // The prompt starts empty (typing replaces the filter, as in `less`); the header shows the current one.
-        case .char("/"): prompt = Prompt(text: "", error: nil)
+        // Esc closes the detail pane, else clears the `/` filter.
+        case .escape:
+            if detailOpen { detailOpen = false } else if !filterText.isEmpty { apply(LiveFilter(), text: ""); rebuild() }
+        // The prompt opens with the filter in force, for editing.
+        case .char("/"): prompt = Prompt(text: filterText, error: nil)
         case .char("l"): setStates(.listening)
         case .char("e"): setStates([.established])
         case .char("a"): setStates(.all)
@@ -285,30 +303,87 @@ public struct ViewModel: Sendable {
             return
         case .escape:
             prompt = nil
-            portFilter = nil
+            apply(LiveFilter(), text: "")
             rebuild()
             return
         case .backspace:
             if !p.text.isEmpty { p.text.removeLast() }
-        case .char(let c) where c.isASCII && !c.isWhitespace && (c.isLetter || c.isNumber || ",-_.".contains(c)):
-            if p.text.count < 200 { p.text.append(c) }
+        case .char(let c) where c.isASCII && (c.asciiValue ?? 0) >= 0x20 && (c.asciiValue ?? 0) < 0x7F:
+            if p.text.count < 500 { p.text.append(c) }
         default:
             return
         }
-        // Applied as typed: a valid prefix replaces the filter; an invalid one keeps the last valid filter.
-        if p.text.isEmpty {
+        // Applied as typed: a valid text replaces the filter; an invalid one keeps the last valid filter.
+        switch LiveFilter.parse(p.text, services: settings.services) {
+        case .success(let f):
             p.error = nil
-            portFilter = nil
-        } else {
-            let services = settings.services
-            do {
-                portFilter = try PortSpec(parsing: p.text, resolve: { services.ports(named: $0) })
-                p.error = nil
-            } catch {
-                p.error = error.message
-            }
+            apply(f, text: p.text)
+        case .failure(let e):
+            p.error = e.message
         }
         prompt = p
         rebuild()
+    }
+
+    mutating func apply(_ f: LiveFilter, text: String) {
+        portFilter = f.port; expressionFilter = f.expression; processFilter = f.processName
+        filterText = text
+    }
+
+    /// The `/` filter in ss syntax for the header (a process name, which ss has no word for, as `process=NAME`).
+    public var activeFilterText: String? {
+        if let p = portFilter { return FilterExpression.or(.port(.source, in: p), .port(.destination, in: p)).text }
+        if let e = expressionFilter { return e.text }
+        if let n = processFilter { return "process=" + n }
+        return nil
+    }
+}
+
+/// What the `/` prompt takes: the full ss language, or a shortcut. Shortcuts are tried when the
+/// text is not an expression: a port, list or range (`443`, `22,80`, `8000-8100`) or service name
+/// matches either end; a bare address, CIDR or `[v6]` matches either end's address; any other
+/// single word is a process name, matched against the owners. Host names are not resolved here:
+/// a lookup would stall the screen on every key.
+public struct LiveFilter: Sendable, Hashable {
+    public var port: PortSpec?
+    public var expression: FilterExpression?
+    public var processName: String?
+
+    public init(port: PortSpec? = nil, expression: FilterExpression? = nil, processName: String? = nil) {
+        self.port = port; self.expression = expression; self.processName = processName
+    }
+
+    public static func parse(_ text: String, services: ServiceTable) -> Result<LiveFilter, FilterError> {
+        let trimmed = text.split(whereSeparator: { $0 == " " || $0 == "\t" })
+        if trimmed.isEmpty { return .success(LiveFilter()) }
+        let env = FilterEnvironment(services: { services.ports(named: $0) })
+        let languageError: FilterError
+        do {
+            let f = try FilterParser.parse([text], environment: env)
+            guard f.states == nil else { return .failure(FilterError("states: use l, e and a here")) }
+            // The view filters records it holds: marks, cgroups and bind locks are not among them.
+            if f.expression.usesMark || f.expression.usesCgroup || f.expression.usesAutobound {
+                return .failure(FilterError("fwmark, cgroup and autobound run in the kernel: give them on the command line"))
+            }
+            return .success(LiveFilter(expression: f.expression == .all ? nil : f.expression))
+        } catch {
+            languageError = error
+        }
+        guard trimmed.count == 1 else { return .failure(languageError) }
+        let word = String(trimmed[0])
+        if let spec = try? PortSpec(parsing: word, resolve: { services.ports(named: $0) }) { return .success(LiveFilter(port: spec)) }
+        let looksLikeAddress = (word.first.map { $0.isNumber || $0 == "[" || $0 == ":" } ?? false)
+            || IPAddress(String(word.split(separator: "/").first ?? "")) != nil
+        if looksLikeAddress {
+            guard let s = try? FilterParser.parseHost(word, side: .source, environment: env),
+                  let d = try? FilterParser.parseHost(word, side: .destination, environment: env) else {
+                return .failure(languageError)
+            }
+            return .success(LiveFilter(expression: .or(s, d)))
+        }
+        if word.allSatisfy({ $0.isLetter || $0.isNumber || "-_.:@".contains($0) }) && word.utf8.count <= 15 {
+            return .success(LiveFilter(processName: word))
+        }
+        return .failure(languageError)
     }
 }

@@ -37,7 +37,7 @@ struct Options {
                   N TCP sockets (established pairs over 127.0.0.x and ::1, plus listeners and ~1% UDP) and U UNIX
                   sockets (socketpairs, in child processes of at most 9,000 pairs) are created, then each case is
                   timed R times, sockscope and its reference interleaved.
-                  Cases: tan, json, tanp, tani, filter, proc, summary; with --unix also xa, xap.
+                  Cases: tan, json, tanp, tani, filter, hostport, dev, proc, summary; with --unix also xa, xap.
                        sockscope-bench refresh [--sockets N]
                   The live view's CPU per refresh and per key, phase by phase, over N loopback sockets.
                 """)
@@ -282,6 +282,8 @@ struct Bench {
         }
 
         let f = String(filterPort)
+        let hostPort = "( src 127.0.0.9:\(f) or dst 127.0.0.9:\(f) )".split(separator: " ").map(String.init)
+        let withDev = "src 127.0.0.9 and ( dport = :\(f) or dev = lo )".split(separator: " ").map(String.init)
         // The floor: the kernel work of each case and nothing else. -tan reads every TCP state but
         // bound-inactive (mask 0x1ffe); -i adds INET_DIAG_INFO and INET_DIAG_CONG (ext 0xa).
         let floorBin = URL(fileURLWithPath: o.bin).deletingLastPathComponent().appendingPathComponent("sockscope-floor").path
@@ -293,6 +295,11 @@ struct Bench {
             ("json", [o.bin, "--json", "-ta"], ["ss", "-tan"], walk),
             ("tani", [o.bin, "-tani"], ["ss", "-tani"], walkInfo),
             ("filter", [o.bin, "-tan", "--sport", f], ["ss", "-tan", "sport = :\(f)"], nil),
+            // The same ss expression on both sides: an address-and-port rule matching a handful of
+            // sockets (both run it in the kernel), and one with `dev`, for which ss sends no
+            // bytecode and filters every socket in userspace while sockscope still compiles it.
+            ("hostport", [o.bin, "-tan"] + hostPort, ["ss", "-tan"] + hostPort, nil),
+            ("dev", [o.bin, "-tan"] + withDev, ["ss", "-tan"] + withDev, nil),
             ("proc", [o.bin, "--source", "proc", "-tan"], ["netstat", "-tan"], [floorBin, "proc", "/proc"]),
             ("summary", [o.bin, "-s", "-t"], ["ss", "-s"], walk),
             ("tanp", [o.bin, "-tanp"], ["ss", "-tanp"], [floorBin, "netlink+fdscan", "0x1ffe", "0", "/proc"]),

@@ -25,7 +25,9 @@ extension Sockscope {
             FileOutput.standardError("sockscope: --info needs netlink; /proc has no byte counts, so they are left out")
         }
         let ports = portContext
-        var edges = ConnectionMapper.edges(snapshot.records, ephemeral: ports.ephemeral)
+        // The graph draws one node per process; the table and JSON group processes by name.
+        var edges = ConnectionMapper.edges(snapshot.records, ephemeral: ports.ephemeral,
+                                           perProcess: insightFormat == .dot)
         if let pid { edges = edges.filter { $0.involves(pid: pid) } }
         if let processName { edges = edges.filter { $0.involves(processName: Array(processName.utf8)) } }
         let pressure = ports.ephemeral.map { EphemeralPressure.report(snapshot.records, range: $0, top: 10) }
@@ -33,7 +35,7 @@ extension Sockscope {
         let renderer = MapRenderer(ports: ports, header: !noHeader)
         let bytes: [UInt8]
         switch insightFormat {
-        case .table: bytes = renderer.table(edges, pressure: pressure)
+        case .table, .csv: bytes = renderer.table(edges, pressure: pressure)  // csv is refused by validate()
         case .json: bytes = renderer.json(edges, pressure: pressure)
         case .dot: bytes = renderer.dot(edges, pressure: pressure)
         }

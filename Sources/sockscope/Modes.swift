@@ -87,13 +87,17 @@ extension Sockscope {
             }
         }
         if let format {
-            switch mode {
-            case .listeners, .map:
-                if format == .dot && mode != .map { try reject("--format dot", "Graphviz output is for --map") }
-                if json && format != .json { throw ValidationError("--json and --format \(format.rawValue) cannot be combined") }
-            default: try reject("--format", "it chooses the output of --map and --listeners")
+            switch (mode, format) {
+            case (.list, .table), (.list, .json), (.list, .csv), (.listeners, .table), (.listeners, .json),
+                 (.map, .table), (.map, .json), (.map, .dot):
+                break
+            case (_, .dot): try reject("--format dot", "Graphviz output is for --map")
+            case (_, .csv): try reject("--format csv", "CSV is for the listing")
+            default: try reject("--format", "it chooses the output of the listing, --map and --listeners")
             }
+            if json && format != .json { throw ValidationError("--json and --format \(format.rawValue) cannot be combined") }
         }
+        if shape.isSet && mode != .list { try reject("--sort and --limit", "they shape the listing only") }
         switch mode {
         case .listeners, .map, .watchPort, .untilUp, .untilDown:
             let reads = mode == .map ? "it reads every state" : "it reads listening sockets"

@@ -5,9 +5,9 @@ import SockscopeModel
 import SockscopeRender
 import SockscopeSystem
 
-/// `--format`: how `--map` and `--listeners` print.
+/// `--format`: how the listing, `--map` and `--listeners` print (csv: the listing; dot: `--map`).
 enum InsightFormat: String, CaseIterable, ExpressibleByArgument {
-    case table, json, dot
+    case table, json, dot, csv
 }
 
 extension Sockscope {

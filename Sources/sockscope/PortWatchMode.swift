@@ -22,12 +22,14 @@ extension Sockscope {
         // Waiting for a change should notice it promptly; watching can follow --interval.
         let period = goal != nil ? min(interval, 0.2) : interval
         let deadline = Clock.monotonic() + timeout
-        let renderer = PortWatchRenderer(json: json ? JSONRenderer(ports: socketPortContext) : nil)
+        var renderer = PortWatchRenderer(json: json ? JSONRenderer(ports: socketPortContext) : nil)
         let writer = LineWriter()
         var warned = Set<String>()
         for refresh in 1... {
             guard let snapshot = collect(q, options, owners: false, quietlyRepeating: &warned) else { return 1 }
             var changes = watch.update(snapshot.records)
+            // A listener's send_q is its backlog only when netlink said so.
+            renderer.json?.listenerBacklog = snapshot.source == .netlink
             if changes.contains(where: \.up), let owned = collect(q, options, owners: true, quietlyRepeating: &warned) {
                 changes = PortWatch.enrich(changes, from: owned.records)
             }

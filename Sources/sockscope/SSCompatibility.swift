@@ -42,7 +42,7 @@ enum SSCompatibility {
     /// same letter and is one edit away (two for longer names), transpositions counting as one.
     static func tune(_ message: String) -> String {
         guard let typed = quoted(in: message, after: "Unknown option "),
-              let cut = find(" Did you mean ", in: message), let suggested = quoted(in: message, after: "Did you mean ")
+              let cut = find(". Did you mean ", in: message), let suggested = quoted(in: message, after: "Did you mean ")
         else { return message }
         let a = Array(typed.drop { $0 == "-" }), b = Array(suggested.drop { $0 == "-" })
         let close = a.first == b.first && distance(a, b) <= (max(a.count, b.count) > 6 ? 2 : 1)

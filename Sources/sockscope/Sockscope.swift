@@ -43,7 +43,7 @@ struct Sockscope: ParsableCommand {
     var all = false
     @Option(name: .customLong("state"), help: ArgumentHelp(
         "Only these states: a list of ss state names.", valueName: "list"),
-            transform: parseStates)
+            completion: Completions.states, transform: parseStates)
     var state: StateSet?
     @Option(name: .customLong("port"), help: ArgumentHelp(
         "Either end's port in the list (ports, ranges a-b, service names).", valueName: "list"),
@@ -70,16 +70,18 @@ struct Sockscope: ParsableCommand {
     var memory = false
 
     @Option(name: .customLong("source"), help: ArgumentHelp(
-        "Where to read sockets: auto (netlink, falling back to /proc), netlink or proc.", valueName: "source"))
+        "Where to read sockets: auto (netlink, falling back to /proc), netlink or proc.", valueName: "source"),
+            completion: Completions.sources)
     var source: SourceChoice = .auto
-    @Option(name: .customLong("proc-root"), help: ArgumentHelp("Where procfs is mounted.", valueName: "dir"))
+    @Option(name: .customLong("proc-root"), help: ArgumentHelp("Where procfs is mounted.", valueName: "dir"),
+            completion: .directory)
     var procRoot = "/proc"
 
     // MARK: owners
     @Flag(name: [.customShort("p"), .customLong("processes")], help: "Show the processes holding each socket (pid, name, fd).")
     var processes = false
     @Option(name: .customLong("pid"), help: ArgumentHelp("Only sockets held by this process (implies -p).", valueName: "pid"),
-            transform: parsePID)
+            completion: Completions.pids, transform: parsePID)
     var pid: Int32?
     @Option(name: .customLong("process"), help: ArgumentHelp(
         "Only sockets held by a process of this name, as the kernel keeps it (at most 15 bytes; implies -p).",
@@ -131,14 +133,31 @@ struct Sockscope: ParsableCommand {
             + "plus ephemeral-port use per destination."))
     var map = false
     @Option(name: .customLong("format"), help: ArgumentHelp(
-        "Output of --map and --listeners: table (default), json, or dot (Graphviz; --map only).", valueName: "format"))
+        "Output: table (default), json, csv (the listing only; RFC 4180), or dot (Graphviz; --map only).",
+        valueName: "format"), completion: Completions.formats)
     var format: InsightFormat?
+    @OptionGroup var shape: ShapeOptions
+
+    // MARK: filter options
+    @Option(name: [.customShort("F"), .customLong("filter-file")], help: ArgumentHelp(
+        "Read the filter expression from a file ('-': standard input; '#' starts a comment).", valueName: "file"))
+    var filterFile: String?
+    @Option(name: .customLong("src"), help: ArgumentHelp(
+        "Local address in ss form, [FAMILY:]ADDR[/PREFIX][:PORT] (repeatable, joined with and).", valueName: "host"))
+    var src: [String] = []
+    @Option(name: .customLong("dst"), help: ArgumentHelp(
+        "Remote address in ss form, [FAMILY:]ADDR[/PREFIX][:PORT] (repeatable, joined with and).", valueName: "host"))
+    var dst: [String] = []
+    @Argument(parsing: .remaining, help: ArgumentHelp(
+        "A filter in ss's language, after the options: [state NAME|exclude NAME]... EXPRESSION (see sockscope(1)).",
+        valueName: "filter"))
+    var expressionWords: [String] = []
 
     // MARK: namespaces
     @Option(name: [.customShort("N"), .customLong("net"), .customLong("netns")], help: ArgumentHelp(
         "List the sockets of this network namespace: a name under /run/netns, or a path such as /proc/PID/ns/net "
             + "(-N/--net is ss's spelling).",
-        valueName: "name"))
+        valueName: "name"), completion: Completions.namespaces)
     var netns: String?
 
     static func main() {
@@ -154,6 +173,8 @@ struct Sockscope: ParsableCommand {
             exitForParseError(error)
         }
         if let status = command.enterNetworkNamespace() { Glibc.exit(status) }
+        if let status = command.preflight() { Glibc.exit(status) }
+        if let status = command.prepareFilter() { Glibc.exit(status) }
         Glibc.exit(command.execute())
     }
 
@@ -183,6 +204,7 @@ struct Sockscope: ParsableCommand {
         q.ports = PortFilter(source: sport, destination: dport, either: port)
         q.pid = pid
         q.processName = processName
+        applyFilter(to: &q)
         return q
     }
 

@@ -15,16 +15,17 @@ extension Sockscope {
         let q = query
         // A destroyed socket has no state or owner left to select by: its protocol, family and ports do.
         var stream = EventStream(refreshInterval: interval, selects: { r in
-            q.protocols.contains(r.proto) && q.families.contains(r.family)
-                && q.ports.matches(localPort: r.local.port, remotePort: r.remote.port)
+            q.protocols.contains(r.proto) && q.families.contains(r.family) && q.matchesPredicate(r)
         })
         let listener = source == .proc ? nil : openDestroyListener(q)
         defer { listener?.stop() }
-        let renderer = EventRenderer(socket: JSONRenderer(includeCookie: extended, ports: socketPortContext))
+        var renderer = EventRenderer(socket: JSONRenderer(includeCookie: extended, ports: socketPortContext))
         let writer = LineWriter()
         var warned = Set<String>()
         for refresh in 1... {
             guard let snapshot = collect(q, options, owners: wantsOwners, quietlyRepeating: &warned) else { return 1 }
+            // A listener's send_q is its backlog only when netlink said so.
+            renderer.socket.listenerBacklog = snapshot.source == .netlink
             let stamp = Clock.rfc3339(Clock.now())
             for e in stream.refresh(snapshot, at: Clock.monotonic()) {
                 var out: [UInt8] = []
@@ -42,6 +43,7 @@ extension Sockscope {
                 if listener.takeLostEvents() {
                     FileOutput.standardError("sockscope: some destroy notifications were lost (the kernel queue overflowed)")
                 }
+                renderer.socket.listenerBacklog = true  // destroy notifications are netlink messages
                 for d in stream.unseen(listener.drain()) {
                     var out: [UInt8] = []
                     let when = Clock.rfc3339(d.time)

@@ -18,13 +18,20 @@ extension Sockscope {
             return 2
         }
         let q = query
-        let settings = WatchSettings(host: Self.hostName(), interval: interval, protocols: q.protocols,
+        var settings = WatchSettings(host: Self.hostName(), interval: interval, protocols: q.protocols,
                                      families: q.families, states: q.states, ports: q.ports, services: services,
                                      numeric: numeric, showOwners: true)
         // Owners are scanned from /proc while the owner column is shown (`p` hides it and stops the scan).
         // Collect every state and leave --port to the view: `l`/`e`/`a` and `/` change them live.
         // --sport/--dport stay fixed for the session, so the kernel can filter on them.
+        // The expression is the initial `/` filter, so the view can change it, unless it reads what
+        // only the kernel knows (marks, cgroups, bind locks): then it stays a fixed kernel filter.
         var collectQuery = q
+        let e = q.expression
+        if !(e.usesMark || e.usesCgroup || e.usesAutobound) {
+            settings.expression = e
+            collectQuery.expression = .all
+        }
         collectQuery.states = .all
         collectQuery.ports = PortFilter(source: sport, destination: dport)
         let collector = SocketCollector(options: WatchCollection.options(source: source, procRoot: procRoot))

@@ -1,6 +1,7 @@
 import Foundation
 import SockscopeModel
 import SockscopeRender
+import TestSupport
 import Testing
 
 /// Renderers of the port insight views (issue 7).
@@ -208,8 +209,26 @@ func hostileOrNot(_ bytes: [UInt8]) -> Bool {
         #expect(text.contains(#"label="a\"b\\\\c&amp;amp;\\x0a\\x1b[31m}{<>\\xff\\xc0\npid 7, 8""#), "\(text)")
         #expect(text.contains("color=red"), "the destination over half is marked")
         #expect(text.hasPrefix("digraph sockscope {") && text.hasSuffix("}\n"))
-        try DotTool.check(out)
+        #expect(text.contains(#"3 connections\n→ 10 B  ← 20 B""#), "bytes each way: \(text)")
+    }
+
+    @Test(.requires(DotTool.dot)) func dotParses() throws {
+        try DotTool.check(MapRenderer(ports: InsightFixtures.context).dot(edges, pressure: pressure))
         try DotTool.check(MapRenderer(ports: PortContext()).dot([]))
+    }
+
+    /// Per-process edges (two processes of one name) make two nodes, one per pid.
+    @Test func dotNodePerProcess() {
+        let py = Array("python3".utf8)
+        let edges = [MapEdge(proto: .tcp, kind: .local, client: .process(py), server: .process(Array("db".utf8)), port: 5432,
+                             clientPIDs: [7], serverPIDs: [9], connections: 2, bytesToServer: 1536, bytesToClient: 5 << 20),
+                     MapEdge(proto: .tcp, kind: .local, client: .process(py), server: .process(Array("db".utf8)), port: 5432,
+                             clientPIDs: [8], serverPIDs: [9], connections: 1)]
+        let text = String(decoding: MapRenderer(ports: PortContext()).dot(edges), as: UTF8.self)
+        let nodes = text.split(separator: "\n").filter { $0.contains("[label=") && !$0.contains("->") }
+        #expect(nodes.count == 3, "\(text)")
+        #expect(text.contains(#"n0 [label="python3\npid 7"]"#) && text.contains(#"n2 [label="python3\npid 8"]"#), "\(text)")
+        #expect(text.contains(#"2 connections\n→ 1.5 KiB  ← 5.0 MiB""#) && text.contains(#"1 connection""#), "\(text)")
     }
 
     @Test func dotEscaping() {
@@ -220,14 +239,12 @@ func hostileOrNot(_ bytes: [UInt8]) -> Bool {
 }
 
 /// Runs Graphviz's `dot -Tsvg` on DOT text; records an issue (once) when `dot` is not installed.
+/// Graphviz's `dot` (tests that call it carry `.requires(DotTool.dot)`).
 enum DotTool {
-    static let path = ["/usr/bin/dot", "/usr/local/bin/dot"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    static let dot = Requirement.tool("dot", package: "graphviz")
 
     static func check(_ dot: [UInt8], sourceLocation: SourceLocation = #_sourceLocation) throws {
-        guard let path else {
-            Issue.record("graphviz `dot` is not installed (.ci/run installs it): DOT output not parsed", sourceLocation: sourceLocation)
-            return
-        }
+        let path = try Self.dot.path()
         let p = Process()
         p.executableURL = URL(fileURLWithPath: path)
         p.arguments = ["-Tsvg"]

@@ -40,7 +40,7 @@ extension ViewModel {
         #expect(Set(m.rowCookies) == [2, 11, 12, 13, 16])
         m.handle(.enter)
         #expect(m.prompt == nil && m.portFilter == PortSpec(ranges: [443...443]))
-        #expect(m.filterDescription.contains("port=443"))
+        #expect(m.filterDescription.contains("sport = :443 or dport = :443"), "the header shows the filter in ss syntax")
     }
 
     @Test func listsRangesAndServiceNames() {
@@ -65,11 +65,66 @@ extension ViewModel {
         m.handle(.enter)   // keeps the last valid filter
         #expect(m.portFilter == PortSpec(ranges: [5432...5432]))
         m.handle(.char("/"))
-        #expect(m.prompt?.text == "")
-        #expect(m.portFilter == PortSpec(ranges: [5432...5432]))   // kept until something is typed
+        #expect(m.prompt?.text == "5432", "the prompt opens with the filter in force, for editing")
+        #expect(m.portFilter == PortSpec(ranges: [5432...5432]))
         m.handle(.escape)
         #expect(m.portFilter == nil && m.prompt == nil)
         #expect(m.rows.count == m.sockets.count)
+    }
+
+    @Test func promptTakesTheFullLanguage() {
+        var m = Synthetic.model()
+        m.handle(.char("/"))
+        m.type("( sport = :443 and dport >= :40002 ) or dst 127.0.0.1:5432")
+        #expect(m.prompt?.error == nil)
+        #expect(Set(m.rowCookies) == [12, 13, 15])
+        #expect(m.filterDescription.contains("( sport = :443 and dport >= :40002 ) or dst 127.0.0.1:5432"))
+        m.handle(.enter)
+        // A partial expression shows its error and keeps the last valid filter.
+        m.handle(.char("/"))
+        m.type(" and sport =")
+        #expect(m.prompt?.error == "expected a port after 'sport =' (at the end)")
+        #expect(Set(m.rowCookies) == [12, 13, 15])
+    }
+
+    @Test func promptRefusesRulesOnlyTheKernelCanJudge() {
+        var m = Synthetic.model()
+        m.handle(.char("/"))
+        m.type("fwmark = 0x1")
+        #expect(m.prompt?.error?.contains("give them on the command line") == true)
+        // While typing, "fwmark" alone was a valid process-name shortcut: that stays in force.
+        #expect(m.processFilter == "fwmark" && m.expressionFilter == nil)
+    }
+
+    @Test func promptShortcutsAddressCIDRAndProcessName() {
+        var m = Synthetic.model()
+        m.handle(.char("/"))
+        m.type("203.0.113.7")
+        #expect(Set(m.rowCookies) == [10], "a bare address matches either end")
+        for _ in 0..<11 { m.handle(.backspace) }
+        m.type("127.0.0.0/8")
+        #expect(Set(m.rowCookies) == [3, 14, 15])
+        for _ in 0..<11 { m.handle(.backspace) }
+        m.type("[2001:db8::42]")
+        #expect(Set(m.rowCookies) == [13])
+        for _ in 0..<14 { m.handle(.backspace) }
+        m.type("nginx")
+        #expect(Set(m.rowCookies) == [2, 11, 12, 13], "a process name matches the owners")
+        #expect(m.filterDescription.contains("process=nginx"))
+        m.handle(.enter)
+        m.handle(.escape)
+        #expect(m.rows.count == m.sockets.count, "Esc in the table clears the filter")
+        #expect(m.filterText.isEmpty)
+    }
+
+    @Test func commandLineExpressionIsTheInitialFilter() throws {
+        var settings = Synthetic.settings()
+        settings.expression = try FilterParser.parse(["dst", "93.184.216.34"]).expression
+        var m = ViewModel(settings: settings)
+        m.ingest(Synthetic.tracker().sockets, source: .netlink, at: 102)
+        #expect(Set(m.rowCookies) == [16, 17])
+        m.handle(.char("/"))
+        #expect(m.prompt?.text == "dst 93.184.216.34")
     }
 
     @Test func commandLinePortIsTheInitialFilterAndSportStays() throws {
@@ -87,7 +142,7 @@ extension ViewModel {
         var m = Synthetic.model()
         m.handle(.char("/"))
         m.handle(.char("\u{1b}"))
-        m.handle(.char(" "))
+        m.handle(.char("\u{7}"))
         m.handle(.up)
         #expect(m.prompt?.text == "")
         #expect(m.quitRequested == false)

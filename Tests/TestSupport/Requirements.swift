@@ -19,7 +19,12 @@ public struct Requirement: Sendable, CustomStringConvertible {
     /// Running as root (network namespaces, setpriv, mounting).
     public static let root = Requirement(kind: .root, package: nil)
 
-    enum Kind: Sendable { case tool(String), root }
+    /// A module that `python3` can import (`jsonschema`), installed from PyPI.
+    public static func python(_ module: String) -> Requirement {
+        Requirement(kind: .python(module), package: module)
+    }
+
+    enum Kind: Sendable { case tool(String), root, python(String) }
     let kind: Kind
     let package: String?
 
@@ -38,6 +43,7 @@ public struct Requirement: Sendable, CustomStringConvertible {
         switch kind {
         case .tool: return location != nil
         case .root: return geteuid() == 0
+        case .python(let module): return Self.pythonImports(module)
         }
     }
 
@@ -50,7 +56,22 @@ public struct Requirement: Sendable, CustomStringConvertible {
             return "`\(name)` is not installed (apt-get install \(package ?? name)); the tests that need it are skipped"
         case .root:
             return "needs root; skipped"
+        case .python(let module):
+            return "python3 cannot import `\(module)` (python3 -m pip install \(module)); the tests that need it are skipped"
         }
+    }
+
+    /// Whether `python3 -c 'import MODULE'` succeeds, for the `python3` first on PATH (the one
+    /// `pip install` served, which need not be /usr/bin's).
+    static func pythonImports(_ module: String) -> Bool {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", "import \(module)"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return false }
+        p.waitUntilExit()
+        return p.terminationStatus == 0
     }
 
     /// The program's path; throws (failing the test) when it is missing.

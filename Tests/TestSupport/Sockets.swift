@@ -107,6 +107,14 @@ public enum Loopback {
         return s
     }
 
+    /// A TCP connection from an explicit source address and port (bound before connecting).
+    public static func tcpConnect(_ address: String, _ port: UInt16, from source: String, sourcePort: UInt16) throws -> TestSocket {
+        let s = try make(address.contains(":") ? .inet6 : .inet, .tcp)
+        try bind(s, source, sourcePort)
+        try check(withSockaddr(address, port) { Glibc.connect(s.fd, $0, $1) }, "connect \(address):\(port)")
+        return s
+    }
+
     public static func accept(_ listener: TestSocket) throws -> TestSocket {
         let fd = Glibc.accept(listener.fd, nil, nil)
         try check(fd, "accept")

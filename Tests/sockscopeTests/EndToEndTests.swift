@@ -86,11 +86,8 @@ import Testing
         #expect(r.stderrText.contains("\(dir.path)/net/tcp"), "\(r.stderrText)")
     }
 
-    @Test func netlinkRefusedFallsBackToProcWithOneNotice() throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/strace") else {
-            Issue.record("strace is needed to refuse socket() (.ci/run installs it)")
-            return
-        }
+    @Test(.requires(.tool("strace"))) func netlinkRefusedFallsBackToProcWithOneNotice() throws {
+        try Requirement.tool("strace").check()
         let l = try Loopback.tcpListener("127.0.0.1")
         let r = try Binary.run("/usr/bin/strace", ["-f", "-qq", "-o", "/dev/null", "-e", "trace=socket",
                                                    "-e", "inject=socket:error=EPERM", Binary.sockscope, "-tl", "--json"])

@@ -236,7 +236,7 @@ func jsonObject(_ r: RunResult) throws -> [String: Any] {
         // DOT: every node and edge, and Graphviz parses it.
         let dot = try Binary.sockscope(["--map", "--format", "dot", "--port", ports])
         #expect(dot.status == 0, "\(dot.stderrText)")
-        #expect(dot.stdoutText.contains("sscC\(tag)\\npid \(client.pid)") && dot.stdoutText.contains("3 conns"))
+        #expect(dot.stdoutText.contains("sscC\(tag)\\npid \(client.pid)") && dot.stdoutText.contains("3 connections"))
         try DotCheck.parses(Array(dot.stdout))
     }
 
@@ -307,7 +307,7 @@ func jsonObject(_ r: RunResult) throws -> [String: Any] {
 
     // MARK: usage
 
-    @Test(arguments: [["--map", "--format", "xml"], ["--listeners", "--format", "dot"], ["--format", "json"],
+    @Test(arguments: [["--map", "--format", "xml"], ["--listeners", "--format", "dot"], ["-s", "--format", "json"],
                       ["--map", "--listeners"], ["--map", "-s"], ["--listeners", "-w"], ["--map", "--json", "--format", "dot"]])
     func badInsightArgumentsAreUsageErrors(args: [String]) throws {
         let r = try Binary.sockscope(args)
@@ -321,7 +321,9 @@ func jsonObject(_ r: RunResult) throws -> [String: Any] {
 enum DotCheck {
     static let dot = Requirement.tool("dot", package: "graphviz")
 
-    static func parses(_ dot: [UInt8], sourceLocation: SourceLocation = #_sourceLocation) throws {
+    /// Renders `dot` as SVG; returns the SVG.
+    @discardableResult
+    static func parses(_ dot: [UInt8], sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
         let path = try Self.dot.path()
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("sockscope-map-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).dot")
         defer { try? FileManager.default.removeItem(at: file) }
@@ -329,5 +331,6 @@ enum DotCheck {
         let r = try Binary.run(path, ["-Tsvg", file.path], timeout: 30)
         #expect(r.status == 0 && r.stderr.isEmpty, "dot: \(r.stderrText)", sourceLocation: sourceLocation)
         #expect(r.stdoutText.contains("<svg"), sourceLocation: sourceLocation)
+        return r.stdoutText
     }
 }

@@ -85,7 +85,10 @@ import Glibc
         return #"{"proto":"\#(s.proto.rawValue)","family":"\#(s.family.rawValue)","state":"\#(o.state)","#
             + #""local":\#(endpoint(s.local, s.proto, annotated: annotated)),"#
             + #""remote":\#(endpoint(r, s.proto, annotated: annotated)),"#
-            + #""recv_q":0,"send_q":\#(o.sendQ),"uid":\#(getuid()),"inode":\#(s.inode)"#
+            + #""recv_q":0,"send_q":\#(o.sendQ),"#
+            // A netlink TCP listener says its backlog outright (it is also what send_q carries there).
+            + (s.proto == .tcp && o.state == "LISTEN" ? #""backlog":\#(o.sendQ),"# : "")
+            + #""uid":\#(getuid()),"inode":\#(s.inode)"#
     }
 
     /// Each line of a `--json` array, without its separator, by the inode it carries.

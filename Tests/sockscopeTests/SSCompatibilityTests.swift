@@ -16,7 +16,7 @@ import Testing
         #expect(r.stderrText.split(separator: "\n").first?.hasPrefix("sockscope: \(answer)") == true, "\(r.stderrText)")
     }
 
-    @Test(arguments: [("--sort", nil), ("--nope", nil), ("--listners", "--listeners"), ("--jsno", "--json")] as [(String, String?)])
+    @Test(arguments: [("--colour", nil), ("--nope", nil), ("--listners", "--listeners"), ("--jsno", "--json")] as [(String, String?)])
     func didYouMeanOnlyWhenItResemblesTheInput(typed: String, suggestion: String?) throws {
         let r = try Binary.sockscope([typed])
         let first = String(r.stderrText.split(separator: "\n").first ?? "")
@@ -24,7 +24,7 @@ import Testing
         if let suggestion {
             #expect(first == "sockscope: Unknown option '\(typed)'. Did you mean '\(suggestion)'?", "\(first)")
         } else {
-            #expect(first == "sockscope: Unknown option '\(typed)'.", "\(first)")
+            #expect(first == "sockscope: Unknown option '\(typed)'", "\(first)")
         }
     }
 

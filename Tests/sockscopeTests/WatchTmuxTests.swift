@@ -130,7 +130,7 @@ func mentions(_ line: String, port: UInt16) -> Bool {
         try Self.start(tmux, "-w -n -t -4 --interval 0.2 --port \(a),\(b)", in: dir)
         // Each pair is two ESTAB rows (client and server side) that mention its listening port.
         func rows(_ port: UInt16, _ screen: [String]) -> [String] {
-            screen.filter { $0.contains("ESTAB") && mentions($0, port: port) }
+            screen.filter { $0.contains("ESTAB") && !$0.contains("filter:") && mentions($0, port: port) }
         }
         var screen: [String] = []
         let shown = try TmuxServer.waitUntil(15) {
@@ -141,15 +141,17 @@ func mentions(_ line: String, port: UInt16) -> Bool {
         #expect(screen.first?.contains("sockscope") == true)
         #expect(rows(a, screen).contains { $0.contains("127.0.0.1:\(pairA.0.local.port)") })
 
-        // `/` + port + Enter: only that port's rows remain.
-        try tmux.run(["send-keys", "-t", "t", "-l", "/\(a)"])
+        // `/` opens with the filter in force ("a,b"): erase it, type one port, Enter: only that port's rows remain.
+        try tmux.run(["send-keys", "-t", "t", "-l", "/"])
+        try tmux.run(["send-keys", "-t", "t"] + [String](repeating: "BSpace", count: 12))
+        try tmux.run(["send-keys", "-t", "t", "-l", "\(a)"])
         try tmux.run(["send-keys", "-t", "t", "Enter"])
         let filtered = try TmuxServer.waitUntil(10) {
             screen = try tmux.capture()
             return rows(b, screen).isEmpty && rows(a, screen).count == 2
         }
         #expect(filtered, "filtering on \(a) left:\n\(screen.joined(separator: "\n"))")
-        #expect(screen.contains { $0.contains("port=\(a)") })
+        #expect(screen.contains { $0.contains("sport = :\(a) or dport = :\(a)") }, "the header shows the filter in ss syntax")
 
         try tmux.run(["send-keys", "-t", "t", "q"])
         let exited = TmuxServer.waitUntil(10) { Self.read(dir, "status") != nil }
@@ -158,6 +160,58 @@ func mentions(_ line: String, port: UInt16) -> Bool {
         let before = Self.read(dir, "before"), after = Self.read(dir, "after")
         #expect(before != nil && before == after, "terminal modes changed: \(before ?? "-") -> \(after ?? "-")")
         withExtendedLifetime((pairA, pairB, listenerA, listenerB)) {}
+    }
+
+    /// `/` with a bare address, then with a process name: the rows follow what was typed.
+    @Test func addressAndProcessNameFiltersTypedAtTheSlashPrompt() throws {
+        let onTwo = try Loopback.tcpListener("127.0.0.2"), onThree = try Loopback.tcpListener("127.0.0.3")
+        let child = try MapChild(name: "filtchild", arguments: ["server"])
+        defer { child.stop() }
+        let toChild = try Loopback.tcpConnect("127.0.0.1", child.port)
+        let dir = try Self.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let tmux = TmuxServer()
+        defer { tmux.kill() }
+        let ports = [onTwo.local.port, onThree.local.port, child.port]
+        try Self.start(tmux, "-w -n -t -4 -a --interval 0.2 --port \(ports.map(String.init).joined(separator: ","))", in: dir)
+        var screen: [String] = []
+        // Table rows only: the header's filter text mentions the ports too.
+        func listening(_ port: UInt16) -> Bool {
+            screen.contains { $0.contains("LISTEN") && !$0.contains("filter:") && mentions($0, port: port) }
+        }
+        let shown = try TmuxServer.waitUntil(15) {
+            screen = try tmux.capture()
+            return ports.allSatisfy(listening)
+        }
+        #expect(shown, "listeners never appeared:\n\(screen.joined(separator: "\n"))")
+
+        try tmux.run(["send-keys", "-t", "t", "-l", "/"])
+        try tmux.run(["send-keys", "-t", "t"] + [String](repeating: "BSpace", count: 20))
+        try tmux.run(["send-keys", "-t", "t", "-l", "127.0.0.2"])
+        try tmux.run(["send-keys", "-t", "t", "Enter"])
+        let byAddress = try TmuxServer.waitUntil(10) {
+            screen = try tmux.capture()
+            return listening(onTwo.local.port) && !listening(onThree.local.port) && !listening(child.port)
+        }
+        #expect(byAddress, "the address filter left:\n\(screen.joined(separator: "\n"))")
+        #expect(screen.contains { $0.contains("src 127.0.0.2 or dst 127.0.0.2") })
+
+        try tmux.run(["send-keys", "-t", "t", "-l", "/"])
+        try tmux.run(["send-keys", "-t", "t"] + [String](repeating: "BSpace", count: 20))
+        try tmux.run(["send-keys", "-t", "t", "-l", "filtchild"])
+        try tmux.run(["send-keys", "-t", "t", "Enter"])
+        let byName = try TmuxServer.waitUntil(10) {
+            screen = try tmux.capture()
+            // The child's listener and its accepted socket; not our client end, nor the other listeners.
+            let rows = screen.filter { $0.contains("\(child.pid)/filtchi") && !$0.contains("filter:") }
+            return listening(child.port) && !listening(onTwo.local.port) && rows.count == 2
+                && screen.contains { $0.contains("process=filtchild") }
+        }
+        #expect(byName, "the process-name filter left:\n\(screen.joined(separator: "\n"))")
+
+        try tmux.run(["send-keys", "-t", "t", "q"])
+        #expect(TmuxServer.waitUntil(10) { Self.read(dir, "status") == "0" })
+        withExtendedLifetime((onTwo, onThree, toChild)) {}
     }
 
     @Test func survivesATinyWindowAndRestoresTheTerminalOnCtrlC() throws {

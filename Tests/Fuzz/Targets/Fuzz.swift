@@ -80,6 +80,15 @@ func fuzzNetlink(_ bytes: UnsafeRawBufferPointer) {
 func fuzzFilter(_ bytes: UnsafeRawBufferPointer) {
     let text = String(decoding: bytes, as: UTF8.self)
     _ = try? StateSet(parsing: text)
+    // The expression language: any text parses or fails with a message; a parsed tree prints to
+    // text that parses back to it, and compiles to a program the kernel's auditor accepts.
+    let env = FilterEnvironment(services: { ["https": [443], "ssh": [22]][$0] ?? [] }, interfaceIndex: { $0 == "lo" ? 1 : nil })
+    if let f = try? FilterParser.parse([text], environment: env) {
+        require((try? FilterParser.parse([f.text], environment: env))?.expression == f.expression, "'\(f.text)' does not round-trip")
+        if let code = InetDiagBytecode.plan(f.expression).bytecode {
+            require(InetDiagBytecode.audit(code, netAdmin: true) == .accepted, "audit rejects the program for '\(f.text)'")
+        }
+    }
     let names: [String: Set<UInt16>] = ["https": [443], "ssh": [22], "domain": [53, 853]]
     guard let spec = try? PortSpec(parsing: text, resolve: { names[$0] ?? [] }) else { return }
     // The canonical form parses back to the same set.

@@ -1,0 +1,66 @@
+import SockscopeCollect
+import SockscopeFilter
+import SockscopeModel
+import SockscopeSystem
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The filter of this run: parsed once in `main` (exit 2 on an error), read by every mode through `query`.
+nonisolated(unsafe) var activeFilter = ParsedFilter()
+
+extension Sockscope {
+    /// What the filter language may look up on this system.
+    var filterEnvironment: FilterEnvironment {
+        FilterEnvironment(
+            services: { services.ports(named: $0) },
+            resolveHost: { Lookup.addresses(ofHost: $0, family: $1) },
+            interfaceIndex: { Lookup.interfaceIndex(name: $0) },
+            cgroupID: { path in Lookup.cgroupID(path: path).mapError { FilterError($0.message) } },
+            family: ipv4 != ipv6 ? (ipv4 ? .inet : .inet6) : nil)
+    }
+
+    /// Parses the expression (positional words, or `-F FILE`) and `--src`/`--dst` into one filter;
+    /// prints its notices. Returns an exit status on a bad filter.
+    func prepareFilter() -> Int32? {
+        var words = expressionWords
+        if let file = filterFile {
+            if !words.isEmpty {
+                FileOutput.standardError("sockscope: filter: give the expression as words or with -F, not both")
+                return 2
+            }
+            let bytes: [UInt8]
+            do {
+                bytes = try file == "-" ? Files.readAll(fd: 0, path: "standard input", limit: 1 << 24) : Files.readAll(file, limit: 1 << 24)
+            } catch {
+                FileOutput.standardError("sockscope: filter: cannot read \(file == "-" ? "standard input" : file): \(error)")
+                return 2
+            }
+            words = FilterParser.words(ofFile: String(decoding: bytes, as: UTF8.self))
+        }
+        do {
+            let env = filterEnvironment
+            var f = try FilterParser.parse(words, environment: env)
+            var parts: [FilterExpression] = []
+            for h in src { parts.append(try FilterParser.parseHost(h, side: .source, option: "--src", environment: env)) }
+            for h in dst { parts.append(try FilterParser.parseHost(h, side: .destination, option: "--dst", environment: env)) }
+            f.expression = .conjunction(parts + [f.expression])
+            for n in f.notices { FileOutput.standardError("sockscope: \(n)") }
+            activeFilter = f
+            return nil
+        } catch {
+            FileOutput.standardError("sockscope: filter: \(error.message)")
+            return 2
+        }
+    }
+
+    /// Applies the filter to a query: states named in the expression replace -a/-l and the default
+    /// (as in ss) and meet `--state`; the expression joins the port options with `and`.
+    func applyFilter(to q: inout Query) {
+        let f = activeFilter
+        if let s = f.states { q.states = state.map { $0.intersection(s) } ?? s }
+        q.expression = f.expression
+        if f.expression.usesAutobound { q.ephemeral = EphemeralRangeParser.load(procRoot: procRoot) ?? .linuxDefault }
+    }
+}
