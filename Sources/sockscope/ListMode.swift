@@ -10,7 +10,9 @@ extension Sockscope {
     func runListing() -> Int32 {
         let q = query
         // A sort key may need what is not shown (rtt, owner): collected for sorting, left out of the output.
-        let options = CollectOptions(source: source, procRoot: procRoot, tcpInfo: info || shape.needsTCPInfo, memory: memory)
+        var options = CollectOptions(source: source, procRoot: procRoot, tcpInfo: info || shape.needsTCPInfo, memory: memory)
+        // uid and bound file: JSON, CSV and -e show them; a plain table does not.
+        options.unixIdentity = json || extended || (format.map { $0 != .table } ?? false)
         guard var snapshot = collect(q, options, owners: wantsOwners || shape.needsOwners) else { return 1 }
         if shape.isSet { snapshot.records = shape.apply(snapshot.records) }
         if shape.needsTCPInfo && !info { for i in snapshot.records.indices { snapshot.records[i].tcpInfo = nil } }

@@ -8,7 +8,7 @@ import Testing
     @Test(arguments: [
         (["-K"], "-K/--kill (an ss option): "), (["-tanK"], "-K/--kill (an ss option): "), (["--kill"], "-K/--kill"),
         (["-E"], "-E/--events (an ss option): use -w --json"), (["-Z"], "-Z/--context/-z/--contexts (an ss option): SELinux contexts are not available"),
-        (["--unix"], "-x/--unix (an ss option)"), (["-tao"], "-o/--options (an ss option)"),
+        (["--dccp"], "-d/--dccp (an ss option)"), (["-tao"], "-o/--options (an ss option)"),
     ])
     func ssOptionsAreAnsweredByName(args: [String], answer: String) throws {
         let r = try Binary.sockscope(args)
