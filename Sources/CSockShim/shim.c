@@ -6,13 +6,24 @@
 #include <linux/packet_diag.h>
 #include <linux/netlink_diag.h>
 
+// Kernel fields this system's header does not declare yet, in the kernel's order after tcpi_snd_wnd
+// (include/uapi/linux/tcp.h: tcpi_rcv_wnd, tcpi_rehash).
+#define SNDWND_END (offsetof(struct tcp_info, tcpi_snd_wnd) + sizeof(uint32_t))
+#define RCVWND_END (SNDWND_END + 4)
+#define REHASH_END (SNDWND_END + 8)
+
 void sockscope_tcp_info_decode(const void *data, size_t len, struct sockscope_tcp_info *out) {
-    struct tcp_info ti;
-    memset(&ti, 0, sizeof ti);
+    union { struct tcp_info ti; unsigned char bytes[REHASH_END + 16]; } u;
+    memset(&u, 0, sizeof u);
     memset(out, 0, sizeof *out);
-    size_t n = len < sizeof ti ? len : sizeof ti;
-    if (data && n) memcpy(&ti, data, n);
+    size_t n = len < REHASH_END ? len : REHASH_END;
+    if (data && n) memcpy(u.bytes, data, n);
+    struct tcp_info ti = u.ti;
     out->present_len = (uint32_t)n;
+    out->delivery_rate_app_limited = ti.tcpi_delivery_rate_app_limited;
+    out->fastopen_client_fail = ti.tcpi_fastopen_client_fail;
+    memcpy(&out->rcv_wnd, u.bytes + SNDWND_END, 4);
+    memcpy(&out->rehash, u.bytes + RCVWND_END, 4);
     out->state = ti.tcpi_state; out->ca_state = ti.tcpi_ca_state; out->retransmits = ti.tcpi_retransmits;
     out->probes = ti.tcpi_probes; out->backoff = ti.tcpi_backoff; out->options = ti.tcpi_options;
     out->snd_wscale = ti.tcpi_snd_wscale; out->rcv_wscale = ti.tcpi_rcv_wscale;
@@ -49,6 +60,18 @@ size_t sockscope_tcp_info_field_end(enum sockscope_tcp_info_field field) {
     case SOCKSCOPE_TI_SEGS_OUT: return END(tcpi_segs_out);
     case SOCKSCOPE_TI_DELIVERED: return END(tcpi_delivered);
     case SOCKSCOPE_TI_SND_WND: return END(tcpi_snd_wnd);
+    case SOCKSCOPE_TI_SEGS_IN: return END(tcpi_segs_in);
+    case SOCKSCOPE_TI_DATA_SEGS_OUT: return END(tcpi_data_segs_out);
+    case SOCKSCOPE_TI_BUSY_TIME: return END(tcpi_busy_time);
+    case SOCKSCOPE_TI_SNDBUF_LIMITED: return END(tcpi_sndbuf_limited);
+    case SOCKSCOPE_TI_DELIVERED_CE: return END(tcpi_delivered_ce);
+    case SOCKSCOPE_TI_BYTES_RETRANS: return END(tcpi_bytes_retrans);
+    case SOCKSCOPE_TI_REORD_SEEN: return END(tcpi_reord_seen);
+    case SOCKSCOPE_TI_RCV_OOOPACK: return END(tcpi_rcv_ooopack);
+    case SOCKSCOPE_TI_RCV_WND: return RCVWND_END;
+    case SOCKSCOPE_TI_REHASH: return REHASH_END;
+    case SOCKSCOPE_TI_MAX_PACING_RATE: return END(tcpi_max_pacing_rate);
+    case SOCKSCOPE_TI_NOTSENT_BYTES: return END(tcpi_notsent_bytes);
     }
     return (size_t)-1;
 }

@@ -20,6 +20,14 @@ public struct CollectOptions: Sendable {
     public var tcpInfo: Bool
     /// Ask for `INET_DIAG_SKMEMINFO` (netlink only).
     public var memory: Bool
+    /// Keep each socket's pending timer (netlink only).
+    public var timers = false
+    /// Keep the raw reply bytes of the dumps the snapshot was read from (`Snapshot.rawDump`, in the
+    /// dump file format of `DumpFile`). One dump per protocol, read once: the file holds exactly
+    /// what was listed.
+    public var recordDump = false
+    /// Keep each socket's cgroup id (`INET_DIAG_CGROUP_ID`), for `--cgroup`.
+    public var cgroups = false
     /// Compile port filters to kernel bytecode (netlink only).
     public var kernelFilter: Bool
     /// Re-check every record with the userspace evaluator. Tests turn this off to prove the bytecode alone.
@@ -89,6 +97,16 @@ public struct SocketCollector: Sendable {
     /// under `--source auto` (the caller falls back for this part alone).
     func collectInet(_ query: Query, fallingBack: Bool = true) throws(CollectError) -> Snapshot {
         if options.source == .proc { return try collectProc(query, notices: []) }
+        if options.recordDump {
+            do {
+                return try netlinkSnapshot(query)
+            } catch {
+                switch error {
+                case .unavailable(let why): throw CollectError("netlink sock_diag is unavailable: \(why); a dump needs it")
+                case .failed(let why): throw CollectError(why)
+                }
+            }
+        }
         do {
             // Redoes a protocol whose table changed during the dump: see ConsistentDump.swift.
             return try verifiedNetlinkSnapshot(query)
@@ -181,6 +199,7 @@ public struct SocketCollector: Sendable {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: SockDiagSocket.receiveBufferSize, alignment: 16)
         defer { buffer.deallocate() }
         var interfaceNames: [UInt32: [UInt8]?] = [:]
+        var rawDump: [UInt8] = []
 
         var (parts, unplanned) = Self.dumpParts(query, legacyTCP: true)
         for p in unplanned { notices.append("\(p.rawValue) sockets are not collected (no reader for their diag messages yet)") }
@@ -191,7 +210,8 @@ public struct SocketCollector: Sendable {
             let states = query.states.restricted(to: proto).mask
             if states == 0 { continue }
             var ext: UInt8 = 0
-            if options.tcpInfo && proto == .tcp { ext |= InetDiag.extInfo | InetDiag.extCong }
+            // INET_DIAG_VEGASINFO also brings BBR's and DCTCP's details.
+            if options.tcpInfo && proto == .tcp { ext |= InetDiag.extInfo | InetDiag.extCong | InetDiag.extVegasInfo }
             if options.memory { ext |= InetDiag.extSkMemInfo }
             var failures: [String] = []
             while true {
@@ -206,15 +226,19 @@ public struct SocketCollector: Sendable {
                 var markMissing = false
                 // Rows go straight into `records`; a dump that must be redone is cut off again.
                 let start = records.count
+                let rawStart = rawDump.count
                 var added: [UInt64] = [], addedKeys: [CookieKey] = []
                 func rollback() {
                     records.removeSubrange(start...)
+                    rawDump.removeSubrange(rawStart...)
                     for c in added { seen.remove(c) }
                     for k in addedKeys { seenWithoutCookie.remove(k) }
                 }
+                if options.recordDump { socket.setNextSequence(DumpFile.sequence(for: proto)) }
                 let outcome = try dump(socket, buffer, proto: proto, family: family, states: states, ext: ext,
                                        bytecode: bytecode, markInProgram: kernel?.usesMark == true,
-                                       decodeMark: predicate.usesMark, decodeCgroup: predicate.usesCgroup) { r in
+                                       decodeMark: predicate.usesMark, decodeCgroup: predicate.usesCgroup || options.cgroups,
+                                       record: options.recordDump ? { rawDump.append(contentsOf: $0) } : nil) { r in
                     if filterInUserspace {
                         if predicate.usesMark && r.mark == nil && r.state != .timeWait && r.state != .synRecv
                             && r.state != .newSynRecv { markMissing = true }
@@ -276,7 +300,9 @@ public struct SocketCollector: Sendable {
                 break
             }
         }
-        return Snapshot(records: records, source: .netlink, notices: notices)
+        var snapshot = Snapshot(records: records, source: .netlink, notices: notices)
+        snapshot.rawDump = rawDump
+        return snapshot
     }
 
     enum DumpOutcome { case complete, retry(String), bytecodeRefused, markRefused, unsupported(String) }
@@ -285,6 +311,7 @@ public struct SocketCollector: Sendable {
     private func dump(_ socket: SockDiagSocket, _ buffer: UnsafeMutableRawBufferPointer, proto: TransportProtocol,
                       family: AddressFamily?, states: UInt32, ext: UInt8, bytecode: [UInt8]?,
                       markInProgram: Bool = false, decodeMark: Bool = false, decodeCgroup: Bool = false,
+                      record: ((UnsafeRawBufferPointer) -> Void)? = nil,
                       emit: (SocketRecord) -> Void) throws(NetlinkFailure) -> DumpOutcome {
         let seq: UInt32
         do {
@@ -302,6 +329,7 @@ public struct SocketCollector: Sendable {
             throw .failed("netlink request failed: \(error)")
         }
         var parser = InetDiagParser(proto: proto, sequence: seq, decodeInfo: options.tcpInfo, decodeMemory: options.memory)
+        parser.decodeTimer = options.timers
         parser.decodeMark = decodeMark
         parser.decodeCgroup = decodeCgroup
         while true {
@@ -318,6 +346,7 @@ public struct SocketCollector: Sendable {
                 }
             }
             if n == 0 { return .retry("netlink socket closed mid-dump") }
+            record?(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
             do {
                 switch try parser.parse(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), emit: emit) {
                 case .more: continue

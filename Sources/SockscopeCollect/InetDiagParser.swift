@@ -13,7 +13,12 @@ public struct InetDiagParser {
     public var proto: TransportProtocol
     public var decodeInfo: Bool
     public var decodeMemory: Bool
+    /// Read the pending timer (`idiag_timer`, `idiag_expires`, `idiag_retrans`).
+    public var decodeTimer = false
     private var frames: NetlinkDumpFrames
+
+    /// After `parse` returned `.done`: the offset just past the `NLMSG_DONE` message in that buffer.
+    public var doneOffset: Int { frames.doneOffset }
 
     /// Which sequence number replies must carry (messages for another request are skipped); nil accepts any.
     public var sequence: UInt32? { frames.sequence }
@@ -67,14 +72,24 @@ public struct InetDiagParser {
                              local: .inet(Endpoint(address: src, port: sport)), remote: .inet(Endpoint(address: dst, port: dport)),
                              recvQueue: Self.u32(p, at.rqueue), sendQueue: Self.u32(p, at.wqueue), uid: Self.u32(p, at.uid),
                              inode: UInt64(Self.u32(p, at.inode)), interfaceIndex: Self.u32(p, at.interface), cookie: cookie)
-        if decodeInfo || decodeMemory || decodeMark || decodeCgroup { try attributes(p, into: &r) }
+        var timer: SocketTimer?
+        if decodeTimer, let kind = SocketTimer.Kind(rawValue: p[at.timer]) {
+            timer = SocketTimer(kind: kind, expiresMs: Self.u32(p, at.expires), retransmits: p[at.retrans])
+        }
+        if decodeInfo || decodeMemory || decodeMark || decodeCgroup {
+            try attributes(p, into: &r, timer: timer)
+        } else if timer != nil {
+            r.setDiagExtensions(tcpInfo: nil, memory: nil, timer: timer)
+        }
         return r
     }
 
-    private func attributes(_ p: UnsafeRawBufferPointer, into r: inout SocketRecord) throws(DumpError) {
+    private func attributes(_ p: UnsafeRawBufferPointer, into r: inout SocketRecord, timer: SocketTimer?) throws(DumpError) {
+        var memory: SocketMemory?
         var off = Self.messageSize
         var info: TCPInfo?
         var cong: String?
+        var bbr: BBRInfo?, dctcp: DCTCPInfo?, vegas: VegasInfo?
         while p.count - off >= 4 {
             let len = Int(Self.u16(p, off))
             let type = Self.u16(p, off + 2) & 0x3FFF  // drop NLA_F_NESTED / NLA_F_NET_BYTEORDER
@@ -86,8 +101,17 @@ public struct InetDiagParser {
             case InetDiag.attrCong where decodeInfo:
                 let bytes = data.prefix { $0 != 0 }
                 cong = String(decoding: bytes, as: UTF8.self)
+            case InetDiag.attrBBRInfo where decodeInfo && data.count >= 20:
+                bbr = BBRInfo(bandwidth: UInt64(Self.u32(data, 0)) | UInt64(Self.u32(data, 4)) << 32,
+                              minRttUs: Self.u32(data, 8), pacingGain: Self.u32(data, 12), cwndGain: Self.u32(data, 16))
+            case InetDiag.attrDCTCPInfo where decodeInfo && data.count >= 16:
+                dctcp = DCTCPInfo(enabled: Self.u16(data, 0) != 0, ceState: Self.u16(data, 2), alpha: Self.u32(data, 4),
+                                  abECN: Self.u32(data, 8), abTotal: Self.u32(data, 12))
+            case InetDiag.attrVegasInfo where decodeInfo && data.count >= 16:
+                vegas = VegasInfo(enabled: Self.u32(data, 0) != 0, rttCount: Self.u32(data, 4), rttUs: Self.u32(data, 8),
+                                  minRttUs: Self.u32(data, 12))
             case InetDiag.attrSkMemInfo where decodeMemory:
-                r.memory = Self.memory(data)
+                memory = Self.memory(data)
             case InetDiag.attrMark where decodeMark && data.count >= 4:
                 r.mark = Self.u32(data, 0)
             case InetDiag.attrCgroupID where decodeCgroup && data.count >= 8:
@@ -97,17 +121,18 @@ public struct InetDiagParser {
             }
             off += (len + 3) & ~3
         }
-        if var info {
-            info.congestion = cong
-            r.tcpInfo = info
+        if info != nil {
+            info!.congestion = cong
+            info!.bbr = bbr; info!.dctcp = dctcp; info!.vegas = vegas
         }
+        r.setDiagExtensions(tcpInfo: info, memory: memory, timer: timer)
     }
 
     /// The report of `tcp_info` bytes: fields an older kernel did not send are nil, as are an
     /// "infinite" ssthresh (as `ss` leaves it out) and unset rates and minimum rtt (all ones).
     static func tcpInfo(_ data: UnsafeRawBufferPointer) -> TCPInfo {
         let t = KernelTCPInfo(data)
-        return TCPInfo(
+        var info = TCPInfo(
             rttUs: t.rtt, rttvarUs: t.rttvar, rtoUs: t.rto, mss: t.sndMSS, cwnd: t.sndCwnd,
             ssthresh: t.sndSsthresh >= 0x7FFF_FFFF ? nil : t.sndSsthresh, unacked: t.unacked, retrans: t.retrans,
             totalRetrans: t.totalRetrans, lost: t.lost,
@@ -118,6 +143,39 @@ public struct InetDiagParser {
             pacingRate: t.has(.pacingRate) && t.pacingRate != UInt64.max ? t.pacingRate : nil,
             congestion: nil, lastSendMs: t.lastDataSent, lastRecvMs: t.lastDataRecv,
             minRttUs: t.has(.minRTT) && t.minRTT != UInt32.max ? t.minRTT : nil)
+        info.options = t.options
+        info.sendWscale = t.sndWscale
+        info.recvWscale = t.rcvWscale
+        info.backoff = t.backoff
+        info.atoUs = t.ato
+        info.pmtu = t.pmtu
+        info.recvMss = t.rcvMSS
+        info.advmss = t.advmss
+        info.sacked = t.sacked
+        info.fackets = t.fackets
+        info.reordering = t.reordering
+        info.recvRttUs = t.rcvRTT
+        info.recvSpace = t.rcvSpace
+        info.recvSsthresh = t.rcvSsthresh
+        info.lastAckMs = t.lastAckRecv
+        // Unlimited (all ones) and unset (0) are both "no maximum".
+        if t.has(.maxPacingRate) && t.maxPacingRate != 0 && t.maxPacingRate != UInt64.max { info.maxPacingRate = t.maxPacingRate }
+        if t.has(.segsOut) { info.segsOut = t.segsOut }
+        if t.has(.segsIn) { info.segsIn = t.segsIn }
+        if t.has(.notsentBytes) { info.notsentBytes = t.notsentBytes }
+        if t.has(.dataSegsOut) { info.dataSegsIn = t.dataSegsIn; info.dataSegsOut = t.dataSegsOut }
+        if t.has(.deliveryRate) { info.appLimited = t.deliveryRateAppLimited }
+        if t.has(.busyTime) { info.busyTimeUs = t.busyTime }
+        if t.has(.sndbufLimited) { info.rwndLimitedUs = t.rwndLimited; info.sndbufLimitedUs = t.sndbufLimited }
+        if t.has(.delivered) { info.delivered = t.delivered }
+        if t.has(.deliveredCE) { info.deliveredCE = t.deliveredCE }
+        if t.has(.bytesRetrans) { info.bytesRetrans = t.bytesRetrans }
+        if t.has(.reordSeen) { info.dsackDups = t.dsackDups; info.reordSeen = t.reordSeen }
+        if t.has(.rcvOoopack) { info.recvOutOfOrder = t.rcvOoopack }
+        if t.has(.sndWnd) { info.sendWindow = t.sndWnd }
+        if t.has(.rcvWnd) { info.recvWindow = t.rcvWnd }
+        if t.has(.rehash) { info.rehash = t.rehash }
+        return info
     }
 
     static func memory(_ d: UnsafeRawBufferPointer) -> SocketMemory {

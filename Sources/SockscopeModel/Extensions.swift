@@ -27,6 +27,54 @@ public struct TCPInfo: Sendable, Hashable, Codable {
     public var lastRecvMs: UInt32
     public var minRttUs: UInt32?
 
+    // The rest of `struct tcp_info`, as `ss -i` prints it. Fields that every kernel with
+    // sock_diag has are plain; later ones are nil when the running kernel's struct ends before them.
+    /// TCP options negotiated (`TCPI_OPT_*` bits: 1 timestamps, 2 SACK, 4 window scaling, 8 ECN,
+    /// 16 ECN seen, 32 SYN data, 64 microsecond timestamps).
+    public var options: UInt8 = 0
+    /// Window scale shifts, meaningful when `options` has window scaling.
+    public var sendWscale: UInt8 = 0, recvWscale: UInt8 = 0
+    /// Consecutive RTO backoffs.
+    public var backoff: UInt8 = 0
+    /// Delayed-ACK timeout, microseconds.
+    public var atoUs: UInt32 = 0
+    /// Path MTU, receive-side MSS estimate and advertised MSS, bytes.
+    public var pmtu: UInt32 = 0, recvMss: UInt32 = 0, advmss: UInt32 = 0
+    /// Segments SACKed; with `fackets` (always 0 on current kernels) as the kernel reports them.
+    public var sacked: UInt32 = 0, fackets: UInt32 = 0
+    /// Reordering metric (3 is the default), in segments.
+    public var reordering: UInt32 = 3
+    /// Receiver-side RTT estimate, microseconds; receive buffer space and slow-start threshold, bytes.
+    public var recvRttUs: UInt32 = 0, recvSpace: UInt32 = 0, recvSsthresh: UInt32 = 0
+    /// Time since the last ACK was received, milliseconds.
+    public var lastAckMs: UInt32 = 0
+    /// `SO_MAX_PACING_RATE`, bytes per second; nil when unlimited or not reported.
+    public var maxPacingRate: UInt64?
+    /// Segments sent and received (all, and with data).
+    public var segsOut: UInt32?, segsIn: UInt32?, dataSegsOut: UInt32?, dataSegsIn: UInt32?
+    /// Bytes written by the application but not yet sent.
+    public var notsentBytes: UInt32?
+    /// The last delivery-rate sample was limited by the application.
+    public var appLimited: Bool = false
+    /// Time busy sending data, and of that, limited by the receive window or the send buffer; microseconds.
+    public var busyTimeUs: UInt64?, rwndLimitedUs: UInt64?, sndbufLimitedUs: UInt64?
+    /// Segments delivered to the peer, and of those, with the CE mark.
+    public var delivered: UInt32?, deliveredCE: UInt32?
+    /// Bytes retransmitted.
+    public var bytesRetrans: UInt64?
+    /// Duplicate SACK blocks received, and reordering events seen.
+    public var dsackDups: UInt32?, reordSeen: UInt32?
+    /// Out-of-order packets received.
+    public var recvOutOfOrder: UInt32?
+    /// The peer's advertised receive window, and the local one, bytes.
+    public var sendWindow: UInt32?, recvWindow: UInt32?
+    /// Times the socket's flow hash was changed (PLB/RTO rehash).
+    public var rehash: UInt32?
+    /// Congestion control details from `INET_DIAG_BBRINFO`, `INET_DIAG_DCTCPINFO`, `INET_DIAG_VEGASINFO`.
+    public var bbr: BBRInfo?
+    public var dctcp: DCTCPInfo?
+    public var vegas: VegasInfo?
+
     public init(rttUs: UInt32 = 0, rttvarUs: UInt32 = 0, rtoUs: UInt32 = 0, mss: UInt32 = 0, cwnd: UInt32 = 0,
                 ssthresh: UInt32? = nil, unacked: UInt32 = 0, retrans: UInt32 = 0, totalRetrans: UInt32 = 0,
                 lost: UInt32 = 0, bytesAcked: UInt64? = nil, bytesReceived: UInt64? = nil, bytesSent: UInt64? = nil,
@@ -44,7 +92,53 @@ public struct TCPInfo: Sendable, Hashable, Codable {
         case totalRetrans = "total_retrans", lost, bytesAcked = "bytes_acked", bytesReceived = "bytes_received"
         case bytesSent = "bytes_sent", deliveryRate = "delivery_rate", pacingRate = "pacing_rate", congestion
         case lastSendMs = "last_send_ms", lastRecvMs = "last_recv_ms", minRttUs = "min_rtt_us"
+        case options, sendWscale = "snd_wscale", recvWscale = "rcv_wscale", backoff, atoUs = "ato_us", pmtu
+        case recvMss = "rcv_mss", advmss, sacked, fackets, reordering, recvRttUs = "rcv_rtt_us"
+        case recvSpace = "rcv_space", recvSsthresh = "rcv_ssthresh", lastAckMs = "last_ack_ms"
+        case maxPacingRate = "max_pacing_rate", segsOut = "segs_out", segsIn = "segs_in"
+        case dataSegsOut = "data_segs_out", dataSegsIn = "data_segs_in", notsentBytes = "notsent_bytes"
+        case appLimited = "app_limited", busyTimeUs = "busy_time_us", rwndLimitedUs = "rwnd_limited_us"
+        case sndbufLimitedUs = "sndbuf_limited_us", delivered, deliveredCE = "delivered_ce"
+        case bytesRetrans = "bytes_retrans", dsackDups = "dsack_dups", reordSeen = "reord_seen"
+        case recvOutOfOrder = "rcv_ooopack", sendWindow = "snd_wnd", recvWindow = "rcv_wnd", rehash, bbr, dctcp, vegas
     }
+
+    /// The `TCPI_OPT_*` bits.
+    public static let optionTimestamps: UInt8 = 1, optionSACK: UInt8 = 2, optionWscale: UInt8 = 4
+    public static let optionECN: UInt8 = 8, optionECNSeen: UInt8 = 16, optionSynData: UInt8 = 32
+    public static let optionUsecTimestamps: UInt8 = 64
+}
+
+/// BBR's model (`struct tcp_bbr_info`): bandwidth in bytes per second, minimum RTT in
+/// microseconds, gains in 1/256 units (256 is 1.0).
+public struct BBRInfo: Sendable, Hashable, Codable {
+    public var bandwidth: UInt64, minRttUs: UInt32, pacingGain: UInt32, cwndGain: UInt32
+    public init(bandwidth: UInt64, minRttUs: UInt32, pacingGain: UInt32, cwndGain: UInt32) {
+        self.bandwidth = bandwidth; self.minRttUs = minRttUs; self.pacingGain = pacingGain; self.cwndGain = cwndGain
+    }
+    enum CodingKeys: String, CodingKey {
+        case bandwidth = "bw", minRttUs = "min_rtt_us", pacingGain = "pacing_gain", cwndGain = "cwnd_gain"
+    }
+}
+
+/// DCTCP's state (`struct tcp_dctcp_info`); `enabled` false is DCTCP's fallback mode.
+public struct DCTCPInfo: Sendable, Hashable, Codable {
+    public var enabled: Bool, ceState: UInt16, alpha: UInt32, abECN: UInt32, abTotal: UInt32
+    public init(enabled: Bool, ceState: UInt16, alpha: UInt32, abECN: UInt32, abTotal: UInt32) {
+        self.enabled = enabled; self.ceState = ceState; self.alpha = alpha; self.abECN = abECN; self.abTotal = abTotal
+    }
+    enum CodingKeys: String, CodingKey {
+        case enabled, ceState = "ce_state", alpha, abECN = "ab_ecn", abTotal = "ab_tot"
+    }
+}
+
+/// Vegas (and other delay-based algorithms') RTT samples (`struct tcpvegas_info`), microseconds.
+public struct VegasInfo: Sendable, Hashable, Codable {
+    public var enabled: Bool, rttCount: UInt32, rttUs: UInt32, minRttUs: UInt32
+    public init(enabled: Bool, rttCount: UInt32, rttUs: UInt32, minRttUs: UInt32) {
+        self.enabled = enabled; self.rttCount = rttCount; self.rttUs = rttUs; self.minRttUs = minRttUs
+    }
+    enum CodingKeys: String, CodingKey { case enabled, rttCount = "rtt_count", rttUs = "rtt_us", minRttUs = "min_rtt_us" }
 }
 
 /// Socket memory from `INET_DIAG_SKMEMINFO`, in bytes (`drops` is a count).
@@ -132,7 +226,7 @@ extension SocketRecord: Codable {
     enum CodingKeys: String, CodingKey {
         case proto, family, state, local, remote, recvQueue = "recv_q", sendQueue = "send_q", uid, inode
         case peerInode = "peer_inode", vfs
-        case interface, cookie, processes, peerProcesses = "peer_processes", tcpInfo = "tcp_info", memory
+        case interface, cookie, processes, peerProcesses = "peer_processes", timer, tcpInfo = "tcp_info", memory
     }
 
     enum UnixNameKeys: String, CodingKey { case path, abstract }
@@ -188,6 +282,7 @@ extension SocketRecord: Codable {
         }
         cookie = try c.decodeIfPresent(UInt64.self, forKey: .cookie)
         processes = try c.decodeIfPresent([SocketOwner].self, forKey: .processes)
+        if let t = try c.decodeIfPresent(SocketTimer.self, forKey: .timer) { timer = t }
         if let t = try c.decodeIfPresent(TCPInfo.self, forKey: .tcpInfo) { tcpInfo = t }
         if let m = try c.decodeIfPresent(SocketMemory.self, forKey: .memory) { memory = m }
     }
@@ -229,6 +324,7 @@ extension SocketRecord: Codable {
         try c.encodeIfPresent(cookie, forKey: .cookie)
         try c.encodeIfPresent(processes, forKey: .processes)
         try c.encodeIfPresent(peerProcesses, forKey: .peerProcesses)
+        try c.encodeIfPresent(timer, forKey: .timer)
         try c.encodeIfPresent(tcpInfo, forKey: .tcpInfo)
         try c.encodeIfPresent(memory, forKey: .memory)
     }
@@ -241,4 +337,62 @@ extension SocketRecord: Codable {
 
     /// True when the socket is bound to an interface (the JSON `interface` key is present).
     public var hasInterface: Bool { interfaceIndex != 0 || interface != nil }
+}
+
+/// A socket's pending timer, from `inet_diag_msg`'s `idiag_timer`, `idiag_expires` and `idiag_retrans`
+/// (asked for with `-o`).
+public struct SocketTimer: Sendable, Hashable, Codable {
+    /// Which timer is armed, numbered as the kernel reports it.
+    public enum Kind: UInt8, Sendable, Hashable, Codable {
+        /// The retransmission timer (also the tail-loss probe and reordering timers).
+        case on = 1
+        case keepalive = 2
+        case timewait = 3
+        /// The zero-window probe timer.
+        case persist = 4
+        case delack = 5
+
+        /// `on`, `keepalive`, `timewait`, `persist`, `delack`: ss's names, used in the table and JSON.
+        public var name: String {
+            switch self {
+            case .on: return "on"
+            case .keepalive: return "keepalive"
+            case .timewait: return "timewait"
+            case .persist: return "persist"
+            case .delack: return "delack"
+            }
+        }
+
+        public init?(name: String) {
+            guard let k = [Kind.on, .keepalive, .timewait, .persist, .delack].first(where: { $0.name == name }) else {
+                return nil
+            }
+            self = k
+        }
+
+        public init(from decoder: Decoder) throws {
+            let name = try decoder.singleValueContainer().decode(String.self)
+            guard let k = Kind(name: name) else {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "unknown timer \(name)"))
+            }
+            self = k
+        }
+
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.singleValueContainer()
+            try c.encode(name)
+        }
+    }
+
+    public var kind: Kind
+    /// Milliseconds until it fires (0 when already due).
+    public var expiresMs: UInt32
+    /// Retransmissions (or, for keepalive and the zero-window probe, unanswered probes) so far.
+    public var retransmits: UInt8
+
+    public init(kind: Kind, expiresMs: UInt32, retransmits: UInt8) {
+        self.kind = kind; self.expiresMs = expiresMs; self.retransmits = retransmits
+    }
+
+    enum CodingKeys: String, CodingKey { case kind, expiresMs = "expires_ms", retransmits }
 }

@@ -223,6 +223,8 @@ public func appendDecimal(_ v: UInt64, to out: inout [UInt8]) {
             n /= 10
             len += 1
         }
-        out.append(contentsOf: buf[(20 - len)...])
+        // A typed buffer takes Array's memcpy path; a raw slice took the element-by-element one (perf).
+        out.append(contentsOf: UnsafeBufferPointer(start: buf.baseAddress!.assumingMemoryBound(to: UInt8.self) + (20 - len),
+                                                   count: len))
     }
 }

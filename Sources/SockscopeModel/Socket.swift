@@ -122,8 +122,8 @@ public struct SocketRecord: Sendable, Hashable {
     struct Extensions: Sendable, Hashable {
         // The two large ones boxed again: with -p every UNIX record carries a box (its peer's
         // owners), and inline they made each box ~300 bytes (measured: -xap at 100k UNIX sockets).
-        var tcpInfoBox: Indirect<TCPInfo>?
-        var memoryBox: Indirect<SocketMemory>?
+        var tcpInfoBox: Indirect<TCPInfo>? = nil
+        var memoryBox: Indirect<SocketMemory>? = nil
         var tcpInfo: TCPInfo? {
             get { tcpInfoBox?.value }
             set { tcpInfoBox = newValue.map { Indirect($0) } }
@@ -132,13 +132,30 @@ public struct SocketRecord: Sendable, Hashable {
             get { memoryBox?.value }
             set { memoryBox = newValue.map { Indirect($0) } }
         }
-        var interface: [UInt8]?
-        var unixName: [UInt8]?
-        var peerUnixName: [UInt8]?
-        var unix: UnixDetails?
-        var peerProcesses: [SocketOwner]?
-        var mark: UInt32?
-        var cgroupID: UInt64?
+        var interface: [UInt8]? = nil
+        var unixName: [UInt8]? = nil
+        var peerUnixName: [UInt8]? = nil
+        var unix: UnixDetails? = nil
+        var peerProcesses: [SocketOwner]? = nil
+        var timer: SocketTimer? = nil
+        var mark: UInt32? = nil
+        var cgroupID: UInt64? = nil
+    }
+
+    /// Sets the netlink extensions together, replacing any set before: one box per record where a
+    /// setter per field copied the extensions once each (a dump parser's path).
+    public mutating func setDiagExtensions(tcpInfo: TCPInfo?, memory: SocketMemory?, timer: SocketTimer?) {
+        if tcpInfo == nil && memory == nil && timer == nil && box == nil { return }
+        var e = box?.value ?? Extensions()
+        e.tcpInfo = tcpInfo; e.memory = memory; e.timer = timer
+        box = Indirect(e)
+    }
+
+    /// Calls `body` with the TCP internals in place, when there are any: a renderer reads a
+    /// few hundred bytes per socket without copying them out of the record first.
+    public func withTCPInfo(_ body: (borrowing TCPInfo) -> Void) {
+        guard let b = box, let t = b.value.tcpInfoBox else { return }
+        body(t.value)
     }
 
     /// A UNIX socket's bound name: the path's bytes, or an abstract name's (without the leading
@@ -200,6 +217,15 @@ public struct SocketRecord: Sendable, Hashable {
         set {
             if newValue == nil && box == nil { return }
             var e = box?.value ?? Extensions(); e.cgroupID = newValue; box = Indirect(e)
+        }
+    }
+
+    /// The pending timer (asked for with `-o`); nil when none is armed or it was not asked for.
+    public var timer: SocketTimer? {
+        get { box?.value.timer }
+        set {
+            if newValue == nil && box == nil { return }
+            var e = box?.value ?? Extensions(); e.timer = newValue; box = Indirect(e)
         }
     }
 

@@ -13,6 +13,9 @@ public struct JSONRenderer: Sendable {
     /// `Codable` form, which does not know the source, never has it.
     public var listenerBacklog: Bool
 
+    /// With `--cgroup`: each socket's `cgroup` path (and `cgroup_id`), by id.
+    public var cgroupPaths: [UInt64: String]?
+
     public init(includeCookie: Bool = false, ports: PortContext? = nil, listenerBacklog: Bool = false) {
         self.includeCookie = includeCookie; self.ports = ports; self.listenerBacklog = listenerBacklog
     }
@@ -67,6 +70,11 @@ public struct JSONRenderer: Sendable {
         if includeCookie, let c = r.cookie { w.field("cookie", c) }
         if let ps = r.processes { w.key("processes"); Self.processes(ps, &w) }
         if let ps = r.peerProcesses { w.key("peer_processes"); Self.processes(ps, &w) }
+        if let t = r.timer { w.key("timer"); Self.timer(t, &w) }
+        if let paths = cgroupPaths, let id = r.cgroupID, id != 0 {
+            w.field("cgroup_id", id)
+            if let p = paths[id] { w.field("cgroup", p) }
+        }
         if let t = r.tcpInfo { w.key("tcp_info"); Self.tcpInfo(t, &w) }
         if let m = r.memory { w.key("memory"); Self.memory(m, &w) }
         w.objectEnd()
@@ -159,6 +167,75 @@ public struct JSONRenderer: Sendable {
         w.field("last_send_ms", UInt64(t.lastSendMs))
         w.field("last_recv_ms", UInt64(t.lastRecvMs))
         if let v = t.minRttUs { w.field("min_rtt_us", UInt64(v)) }
+        w.field("options", UInt64(t.options))
+        w.field("snd_wscale", UInt64(t.sendWscale))
+        w.field("rcv_wscale", UInt64(t.recvWscale))
+        w.field("backoff", UInt64(t.backoff))
+        w.field("ato_us", UInt64(t.atoUs))
+        w.field("pmtu", UInt64(t.pmtu))
+        w.field("rcv_mss", UInt64(t.recvMss))
+        w.field("advmss", UInt64(t.advmss))
+        w.field("sacked", UInt64(t.sacked))
+        w.field("fackets", UInt64(t.fackets))
+        w.field("reordering", UInt64(t.reordering))
+        w.field("rcv_rtt_us", UInt64(t.recvRttUs))
+        w.field("rcv_space", UInt64(t.recvSpace))
+        w.field("rcv_ssthresh", UInt64(t.recvSsthresh))
+        w.field("last_ack_ms", UInt64(t.lastAckMs))
+        // Fields of newer kernels: present only when the running kernel reports them.
+        if let v = t.maxPacingRate { w.field("max_pacing_rate", v) }
+        if let v = t.segsOut { w.field("segs_out", UInt64(v)) }
+        if let v = t.segsIn { w.field("segs_in", UInt64(v)) }
+        if let v = t.dataSegsOut { w.field("data_segs_out", UInt64(v)) }
+        if let v = t.dataSegsIn { w.field("data_segs_in", UInt64(v)) }
+        if let v = t.notsentBytes { w.field("notsent_bytes", UInt64(v)) }
+        if let v = t.busyTimeUs { w.field("busy_time_us", v) }
+        if let v = t.rwndLimitedUs { w.field("rwnd_limited_us", v) }
+        if let v = t.sndbufLimitedUs { w.field("sndbuf_limited_us", v) }
+        if let v = t.delivered { w.field("delivered", UInt64(v)) }
+        if let v = t.deliveredCE { w.field("delivered_ce", UInt64(v)) }
+        if let v = t.bytesRetrans { w.field("bytes_retrans", v) }
+        if let v = t.dsackDups { w.field("dsack_dups", UInt64(v)) }
+        if let v = t.reordSeen { w.field("reord_seen", UInt64(v)) }
+        if let v = t.recvOutOfOrder { w.field("rcv_ooopack", UInt64(v)) }
+        if let v = t.sendWindow { w.field("snd_wnd", UInt64(v)) }
+        if let v = t.recvWindow { w.field("rcv_wnd", UInt64(v)) }
+        if let v = t.rehash { w.field("rehash", UInt64(v)) }
+        w.field("app_limited", t.appLimited)
+        if let b = t.bbr {
+            w.key("bbr"); w.objectStart()
+            w.field("bw", b.bandwidth)
+            w.field("min_rtt_us", UInt64(b.minRttUs))
+            w.field("pacing_gain", UInt64(b.pacingGain))
+            w.field("cwnd_gain", UInt64(b.cwndGain))
+            w.objectEnd()
+        }
+        if let d = t.dctcp {
+            w.key("dctcp"); w.objectStart()
+            w.field("enabled", d.enabled)
+            w.field("ce_state", UInt64(d.ceState))
+            w.field("alpha", UInt64(d.alpha))
+            w.field("ab_ecn", UInt64(d.abECN))
+            w.field("ab_tot", UInt64(d.abTotal))
+            w.objectEnd()
+        }
+        if let v = t.vegas {
+            w.key("vegas"); w.objectStart()
+            w.field("enabled", v.enabled)
+            w.field("rtt_count", UInt64(v.rttCount))
+            w.field("rtt_us", UInt64(v.rttUs))
+            w.field("min_rtt_us", UInt64(v.minRttUs))
+            w.objectEnd()
+        }
+        w.objectEnd()
+    }
+
+    /// `{"kind", "expires_ms", "retransmits"}` from `idiag_timer`, `idiag_expires`, `idiag_retrans`.
+    static func timer(_ t: SocketTimer, _ w: inout JSONWriter) {
+        w.objectStart()
+        w.key("kind"); w.string(verbatim: t.kind.name)
+        w.field("expires_ms", UInt64(t.expiresMs))
+        w.field("retransmits", UInt64(t.retransmits))
         w.objectEnd()
     }
 

@@ -16,6 +16,12 @@ public struct TableOptions: Sendable {
     public var info: Bool
     /// `-m`: socket memory.
     public var memory: Bool
+    /// `-o`: each socket's timer, and the negotiated TCP options in the `-i` line.
+    public var timers = false
+    /// `-O`: the `-i` fields on the socket's row instead of a second line.
+    public var oneLine = false
+    /// `--cgroup`: the socket's cgroup path by id (`cgroup:PATH`); nil when not asked for.
+    public var cgroupPaths: [UInt64: String]?
 
     public init(header: Bool = true, numeric: Bool = false, services: ServiceTable = ServiceTable(), netid: Bool = true,
                 extended: Bool = false, processes: Bool = false, info: Bool = false, memory: Bool = false) {
@@ -71,7 +77,7 @@ public struct TableRenderer: Sendable {
         pad("Port", w.localPort, to: &out)
         padLeft(Array("Peer Address".utf8), w.peerAddr, to: &out)
         out.append(UInt8(ascii: ":"))
-        if options.processes || options.extended || options.memory {
+        if options.processes || options.extended || options.memory || options.timers || options.cgroupPaths != nil {
             pad("Port", w.peerPort, to: &out)
             out.append(contentsOf: "Process".utf8)
         } else {
@@ -105,11 +111,29 @@ public struct TableRenderer: Sendable {
             // The other end of a UNIX connection: who this socket talks to.
             out.append(contentsOf: "peer:".utf8); users(ps, to: &out, label: false); out.append(0x20)
         }
+        if options.timers, let t = r.timer {
+            trimTrailingSpaces(&out)
+            SSText.timer(t, to: &out)
+            out.append(0x20)
+        }
         if options.extended { extended(r, to: &out) }
         if options.memory, let m = r.memory { skmem(m, to: &out) }
+        if let paths = options.cgroupPaths, let id = r.cgroupID, id != 0 {
+            // ss shows the path, or the bare id when no cgroup v2 directory has it (since removed).
+            out.append(contentsOf: "cgroup:".utf8)
+            if let p = paths[id] { Escape.terminal(p.utf8, to: &out) } else { appendDecimal(id, to: &out) }
+            out.append(0x20)
+        }
         trimTrailingSpaces(&out)
+        if options.info && r.proto == .tcp {
+            // ss starts the fields on a tab-indented second line, or (-O) continues the row.
+            if !options.oneLine { out.append(0x0A); out.append(0x09) }
+            let listening = r.state == .listen
+            r.withTCPInfo { t in
+                SSText.info(t, listening: listening, options: options.timers, numeric: options.numeric, to: &out)
+            }
+        }
         out.append(0x0A)
-        if options.info, let t = r.tcpInfo { info(t, to: &out) }
     }
 
     /// `users:(("name",pid=1,fd=3),…)` as `ss -p` prints it, with the name escaped and its quotes
@@ -153,58 +177,6 @@ public struct TableRenderer: Sendable {
             appendDecimal(UInt64(v), to: &out)
         }
         out.append(contentsOf: ") ".utf8)
-    }
-
-    /// The `ss -i` style second line, written straight into bytes: at 100k sockets String
-    /// interpolation here cost more than the rest of the row (measured with perf).
-    func info(_ t: TCPInfo, to out: inout [UInt8]) {
-        func key(_ k: StaticString) { out.append(0x20); out.append(contentsOf: UnsafeRawBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount)) }
-        func num(_ v: UInt64) { appendDecimal(v, to: &out) }
-        out.append(0x09)
-        if let c = t.congestion { Escape.terminal(Array(c.utf8), to: &out); out.append(0x20) }
-        out.append(contentsOf: "rtt:".utf8); ms(t.rttUs, to: &out); out.append(UInt8(ascii: "/")); ms(t.rttvarUs, to: &out)
-        key("rto:"); ms(t.rtoUs, to: &out)
-        key("mss:"); num(UInt64(t.mss))
-        key("cwnd:"); num(UInt64(t.cwnd))
-        if let v = t.ssthresh { key("ssthresh:"); num(UInt64(v)) }
-        if let v = t.bytesSent { key("bytes_sent:"); num(v) }
-        if let v = t.bytesAcked { key("bytes_acked:"); num(v) }
-        if let v = t.bytesReceived { key("bytes_received:"); num(v) }
-        key("lastsnd:"); num(UInt64(t.lastSendMs))
-        key("lastrcv:"); num(UInt64(t.lastRecvMs))
-        if let v = t.pacingRate { key("pacing_rate:"); rate(v, to: &out) }
-        if let v = t.deliveryRate { key("delivery_rate:"); rate(v, to: &out) }
-        if t.unacked > 0 { key("unacked:"); num(UInt64(t.unacked)) }
-        if t.retrans > 0 || t.totalRetrans > 0 {
-            key("retrans:"); num(UInt64(t.retrans)); out.append(UInt8(ascii: "/")); num(UInt64(t.totalRetrans))
-        }
-        if t.lost > 0 { key("lost:"); num(UInt64(t.lost)) }
-        if let v = t.minRttUs { key("minrtt:"); ms(v, to: &out) }
-        out.append(0x0A)
-    }
-
-    /// Microseconds as milliseconds with three decimals, as `ss` prints rtt.
-    func ms(_ us: UInt32, to out: inout [UInt8]) {
-        appendDecimal(UInt64(us / 1000), to: &out)
-        let frac = us % 1000
-        out.append(UInt8(ascii: "."))
-        out.append(0x30 &+ UInt8(frac / 100)); out.append(0x30 &+ UInt8(frac / 10 % 10)); out.append(0x30 &+ UInt8(frac % 10))
-    }
-
-    /// Bytes per second as bits per second with one decimal and a unit, as `ss` prints rates.
-    func rate(_ bytesPerSecond: UInt64, to out: inout [UInt8]) {
-        let bps = bytesPerSecond.multipliedReportingOverflow(by: 8).overflow ? UInt64.max : bytesPerSecond * 8
-        let (div, unit): (UInt64, StaticString) = bps >= 1_000_000_000 ? (100_000_000, "Gbps")
-            : bps >= 1_000_000 ? (100_000, "Mbps") : bps >= 1_000 ? (100, "Kbps") : (0, "bps")
-        if div == 0 {
-            appendDecimal(bps, to: &out)
-        } else {
-            let tenths = bps / div
-            appendDecimal(tenths / 10, to: &out)
-            out.append(UInt8(ascii: "."))
-            out.append(0x30 &+ UInt8(tenths % 10))
-        }
-        out.append(contentsOf: UnsafeRawBufferPointer(start: unit.utf8Start, count: unit.utf8CodeUnitCount))
     }
 
     /// The address column of any family: inet as below; a UNIX name as `ss` shows it (the path,

@@ -105,6 +105,19 @@ public enum Files {
         try read(path, limit: ReadLimit(bytes: limit, sizeHint: max(sizeHint, 256)))
     }
 
+    /// Creates or truncates a file and writes `bytes` to it; a failed write or close is an error.
+    public static func writeAll(_ path: String, _ bytes: [UInt8]) throws(SystemError) {
+        let fd = try retryingEINTR("open", path: path) { open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }
+        do {
+            try FileOutput(fd: fd).write(bytes)
+        } catch {
+            close(fd)
+            let e: Errno = if case .failed(let e) = error { e } else { .brokenPipe }
+            throw SystemError("write", path: path, errno: e)
+        }
+        if close(fd) != 0 { throw SystemError("close", path: path, errno: Errno(rawValue: errno)) }
+    }
+
     /// True when the path exists (any type).
     public static func exists(_ path: String) -> Bool {
         access(path, F_OK) == 0

@@ -70,6 +70,44 @@ public enum Lookup {
     }
 }
 
+extension Lookup {
+    /// Every cgroup v2 directory under the mount by id (its inode number, the id the kernel reports
+    /// in `INET_DIAG_CGROUP_ID`), as a path from the mount's root (`/system.slice/ssh.service`).
+    /// Bounded: at most `limit` directories and `depth` levels are walked.
+    public static func cgroupPaths(limit: Int = 200_000, depth: Int = 32) -> [UInt64: String] {
+        var out: [UInt64: String] = [:]
+        var st = stat()
+        // The first cgroup2 mount that exists here (a mounts line may name a path this mount
+        // namespace hides), read once.
+        var candidates: [String] = []
+        if let bytes = try? Files.readAll("/proc/self/mounts") {
+            for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+                let f = line.split(separator: " ")
+                if f.count >= 3 && f[2] == "cgroup2" { candidates.append(String(f[1])) }
+            }
+        }
+        candidates.append("/sys/fs/cgroup")
+        guard let cgroup2Mount = candidates.first(where: { stat($0, &st) == 0 }) else { return out }
+        out[UInt64(st.st_ino)] = "/"
+        var stack: [(String, Int)] = [("", 0)]
+        while let (rel, level) = stack.popLast(), out.count < limit {
+            guard let dir = try? Directory(path: cgroup2Mount + rel) else { continue }
+            var children: [String] = []
+            try? dir.forEachEntry { name, type in
+                if type == .directory || type == .unknown { children.append(String(decoding: name, as: UTF8.self)) }
+            }
+            for c in children {
+                let path = rel + "/" + c
+                var cs = stat()
+                guard stat(cgroup2Mount + path, &cs) == 0, cs.st_mode & S_IFMT == S_IFDIR, cs.st_dev == st.st_dev else { continue }
+                out[UInt64(cs.st_ino)] = path
+                if level + 1 < depth { stack.append((path, level + 1)) }
+            }
+        }
+        return out
+    }
+}
+
 /// Why a lookup failed, in words for the user.
 public struct LookupFailure: Error, Sendable {
     public var message: String

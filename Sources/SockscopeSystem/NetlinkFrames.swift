@@ -38,6 +38,9 @@ public struct NetlinkDumpFrames: Sendable {
     /// Which sequence number replies must carry (messages for another request are skipped); nil accepts any.
     public var sequence: UInt32?
     private var interrupted = false
+    /// After `walk` returned `.done`: the offset just past the `NLMSG_DONE` message in that buffer
+    /// (a dump file holds several dumps back to back).
+    public private(set) var doneOffset = 0
 
     static let headerSize = MemoryLayout<nlmsghdr>.size
     static let error = UInt16(NLMSG_ERROR), done = UInt16(NLMSG_DONE), overrun = UInt16(NLMSG_OVERRUN)
@@ -72,6 +75,7 @@ public struct NetlinkDumpFrames: Sendable {
                     let code = Int32(bitPattern: payload.loadUnaligned(fromByteOffset: 0, as: UInt32.self))
                     if code < 0 { throw try Self.kernelError(code) }
                 }
+                doneOffset = min(next, buf.count)
                 return .done(interrupted: interrupted)
             case Self.error:
                 guard payload.count >= 4 else { throw .malformed("short NLMSG_ERROR") }
@@ -107,11 +111,16 @@ public enum InetDiag {
     public static let attrInfo = UInt16(INET_DIAG_INFO)
     public static let attrCong = UInt16(INET_DIAG_CONG)
     public static let attrSkMemInfo = UInt16(INET_DIAG_SKMEMINFO)
+    public static let attrVegasInfo = UInt16(INET_DIAG_VEGASINFO)
+    public static let attrDCTCPInfo = UInt16(INET_DIAG_DCTCPINFO)
+    public static let attrBBRInfo = UInt16(INET_DIAG_BBRINFO)
     public static let attrMark = UInt16(INET_DIAG_MARK)
     public static let attrCgroupID = UInt16(INET_DIAG_CGROUP_ID)
     /// `idiag_ext` bits asking for those attributes (bit `type - 1`).
     public static let extInfo = UInt8(1 << (INET_DIAG_INFO - 1))
     public static let extCong = UInt8(1 << (INET_DIAG_CONG - 1))
+    /// Also brings BBR's and DCTCP's details (the kernel asks the algorithm for its info on this bit).
+    public static let extVegasInfo = UInt8(1 << (INET_DIAG_VEGASINFO - 1))
     public static let extSkMemInfo = UInt8(1 << (INET_DIAG_SKMEMINFO - 1))
     /// `sizeof(struct inet_diag_msg)`: the fixed part before the attributes.
     public static let messageSize = MemoryLayout<inet_diag_msg>.size
@@ -119,14 +128,17 @@ public enum InetDiag {
     /// Where `struct inet_diag_msg`'s fields lie, from the header's struct (a parser copies this
     /// once, so the per-socket reads cost no lookup).
     public struct MessageLayout: Sendable {
-        public let family, state, sport, dport, src, dst, interface, cookie, rqueue, wqueue, uid, inode: Int
+        public let family, state, timer, retrans, sport, dport, src, dst, interface, cookie, expires, rqueue, wqueue, uid,
+                   inode: Int
     }
 
     public static let layout: MessageLayout = {
         func at(_ k: PartialKeyPath<inet_diag_msg>) -> Int { MemoryLayout<inet_diag_msg>.offset(of: k)! }
-        return MessageLayout(family: at(\.idiag_family), state: at(\.idiag_state), sport: at(\.id.idiag_sport),
+        return MessageLayout(family: at(\.idiag_family), state: at(\.idiag_state), timer: at(\.idiag_timer),
+                             retrans: at(\.idiag_retrans), sport: at(\.id.idiag_sport),
                              dport: at(\.id.idiag_dport), src: at(\.id.idiag_src), dst: at(\.id.idiag_dst),
-                             interface: at(\.id.idiag_if), cookie: at(\.id.idiag_cookie), rqueue: at(\.idiag_rqueue),
+                             interface: at(\.id.idiag_if), cookie: at(\.id.idiag_cookie), expires: at(\.idiag_expires),
+                             rqueue: at(\.idiag_rqueue),
                              wqueue: at(\.idiag_wqueue), uid: at(\.idiag_uid), inode: at(\.idiag_inode))
     }()
 }

@@ -33,6 +33,10 @@ public final class SockDiagSocket {
 
     deinit { mnl_socket_close(nl) }
 
+    /// Sets the sequence number of the next request (the kernel copies it into every reply, so a
+    /// recorded dump can carry a mark in it).
+    public func setNextSequence(_ seq: UInt32) { nextSeq = seq }
+
     /// The socket's netlink port id (replies are addressed to it).
     public var portID: UInt32 { mnl_socket_get_portid(nl) }
 
@@ -63,6 +67,7 @@ public final class SockDiagSocket {
     /// optional bytecode attribute and protocol attribute) with libmnl, sends it, and returns its
     /// sequence number.
     private func send<Header>(type: UInt16, header: Header.Type, bytecode: [UInt8]?, protocolAttribute: UInt32? = nil,
+                              flags: UInt16 = UInt16(NLM_F_REQUEST | NLM_F_DUMP),
                               fill: (UnsafeMutablePointer<Header>) -> Void) throws(SystemError) -> UInt32 {
         let seq = nextSeq
         nextSeq &+= 1
@@ -70,7 +75,7 @@ public final class SockDiagSocket {
         let sent: Result<Int, SystemError> = buf.withUnsafeMutableBytes { raw in
             let nlh = mnl_nlmsg_put_header(raw.baseAddress)!
             nlh.pointee.nlmsg_type = type
-            nlh.pointee.nlmsg_flags = UInt16(NLM_F_REQUEST | NLM_F_DUMP)
+            nlh.pointee.nlmsg_flags = flags
             nlh.pointee.nlmsg_seq = seq
             fill(mnl_nlmsg_put_extra_header(nlh, MemoryLayout<Header>.size)!.assumingMemoryBound(to: Header.self))
             if let bytecode {
@@ -87,6 +92,50 @@ public final class SockDiagSocket {
         }
         _ = try sent.get()
         return seq
+    }
+
+    /// Asks the kernel to close one socket (`SOCK_DESTROY`), named as a dump reported it: family,
+    /// protocol, both ends (addresses as the 16 bytes of `inet_diag_sockid`, network order), the
+    /// bound interface and the cookie (so a newer socket reusing the tuple is never hit).
+    ///
+    /// Returns nil when the kernel closed it, or the errno it answered: EOPNOTSUPP without
+    /// CONFIG_INET_DIAG_DESTROY, EPERM without CAP_NET_ADMIN, ENOENT when it is already gone.
+    public func destroy(family: UInt8, protocol proto: UInt8, sourcePort: UInt16, destinationPort: UInt16,
+                        source: [UInt8], destination: [UInt8], interface: UInt32, cookie: UInt64) throws(SystemError) -> Errno? {
+        let seq = try send(type: UInt16(SOCK_DESTROY), header: inet_diag_req_v2.self, bytecode: nil,
+                           flags: UInt16(NLM_F_REQUEST | NLM_F_ACK)) { req in
+            req.pointee.sdiag_family = family
+            req.pointee.sdiag_protocol = proto
+            req.pointee.idiag_states = UInt32.max
+            withUnsafeMutableBytes(of: &req.pointee.id) { id in
+                id.storeBytes(of: sourcePort.bigEndian, toByteOffset: 0, as: UInt16.self)
+                id.storeBytes(of: destinationPort.bigEndian, toByteOffset: 2, as: UInt16.self)
+                for (i, b) in source.prefix(16).enumerated() { id[4 + i] = b }
+                for (i, b) in destination.prefix(16).enumerated() { id[20 + i] = b }
+                id.storeBytes(of: interface, toByteOffset: 36, as: UInt32.self)
+                id.storeBytes(of: UInt32(truncatingIfNeeded: cookie), toByteOffset: 40, as: UInt32.self)
+                id.storeBytes(of: UInt32(truncatingIfNeeded: cookie >> 32), toByteOffset: 44, as: UInt32.self)
+            }
+        }
+        // The answer is one NLMSG_ERROR: 0 (an acknowledgement) or a negated errno.
+        var buf = [UInt8](repeating: 0, count: 8192)
+        for _ in 0..<16 {
+            let received: Result<Int, SystemError> = buf.withUnsafeMutableBytes { b in
+                do throws(SystemError) { return .success(try receive(into: b)) } catch { return .failure(error) }
+            }
+            let n = try received.get()
+            var off = 0
+            while off + 20 <= n {
+                let (len, type, mseq, code) = buf.withUnsafeBytes { b in
+                    (Int(b.loadUnaligned(fromByteOffset: off, as: UInt32.self)), b.loadUnaligned(fromByteOffset: off + 4, as: UInt16.self),
+                     b.loadUnaligned(fromByteOffset: off + 8, as: UInt32.self), b.loadUnaligned(fromByteOffset: off + 16, as: Int32.self))
+                }
+                guard len >= 16 else { break }
+                if type == UInt16(NLMSG_ERROR) && mseq == seq { return code == 0 ? nil : Errno(rawValue: code == .min ? EIO : -code) }
+                off += (len + 3) & ~3
+            }
+        }
+        return .ioError
     }
 
     /// The underlying file descriptor (for poll).
@@ -197,9 +246,26 @@ public struct KernelTCPInfo {
     /// Fields an older kernel may not send.
     public enum Field {
         case pacingRate, bytesAcked, bytesReceived, deliveryRate, bytesSent, minRTT
+        case maxPacingRate, segsOut, segsIn, notsentBytes, dataSegsOut, busyTime, sndbufLimited, delivered
+        case deliveredCE, bytesRetrans, reordSeen, rcvOoopack, sndWnd, rcvWnd, rehash
 
         var shim: sockscope_tcp_info_field {
             switch self {
+            case .maxPacingRate: return SOCKSCOPE_TI_MAX_PACING_RATE
+            case .segsOut: return SOCKSCOPE_TI_SEGS_OUT
+            case .segsIn: return SOCKSCOPE_TI_SEGS_IN
+            case .notsentBytes: return SOCKSCOPE_TI_NOTSENT_BYTES
+            case .dataSegsOut: return SOCKSCOPE_TI_DATA_SEGS_OUT
+            case .busyTime: return SOCKSCOPE_TI_BUSY_TIME
+            case .sndbufLimited: return SOCKSCOPE_TI_SNDBUF_LIMITED
+            case .delivered: return SOCKSCOPE_TI_DELIVERED
+            case .deliveredCE: return SOCKSCOPE_TI_DELIVERED_CE
+            case .bytesRetrans: return SOCKSCOPE_TI_BYTES_RETRANS
+            case .reordSeen: return SOCKSCOPE_TI_REORD_SEEN
+            case .rcvOoopack: return SOCKSCOPE_TI_RCV_OOOPACK
+            case .sndWnd: return SOCKSCOPE_TI_SND_WND
+            case .rcvWnd: return SOCKSCOPE_TI_RCV_WND
+            case .rehash: return SOCKSCOPE_TI_REHASH
             case .pacingRate: return SOCKSCOPE_TI_PACING_RATE
             case .bytesAcked: return SOCKSCOPE_TI_BYTES_ACKED
             case .bytesReceived: return SOCKSCOPE_TI_BYTES_RECEIVED
@@ -231,6 +297,40 @@ public struct KernelTCPInfo {
     public var bytesSent: UInt64 { raw.bytes_sent }
     public var deliveryRate: UInt64 { raw.delivery_rate }
     public var pacingRate: UInt64 { raw.pacing_rate }
+    public var options: UInt8 { raw.options }
+    public var sndWscale: UInt8 { raw.snd_wscale }
+    public var rcvWscale: UInt8 { raw.rcv_wscale }
+    public var backoff: UInt8 { raw.backoff }
+    public var deliveryRateAppLimited: Bool { raw.delivery_rate_app_limited != 0 }
+    public var ato: UInt32 { raw.ato }
+    public var rcvMSS: UInt32 { raw.rcv_mss }
+    public var sacked: UInt32 { raw.sacked }
+    public var fackets: UInt32 { raw.fackets }
+    public var lastAckRecv: UInt32 { raw.last_ack_recv }
+    public var pmtu: UInt32 { raw.pmtu }
+    public var rcvSsthresh: UInt32 { raw.rcv_ssthresh }
+    public var advmss: UInt32 { raw.advmss }
+    public var reordering: UInt32 { raw.reordering }
+    public var rcvRTT: UInt32 { raw.rcv_rtt }
+    public var rcvSpace: UInt32 { raw.rcv_space }
+    public var maxPacingRate: UInt64 { raw.max_pacing_rate }
+    public var segsOut: UInt32 { raw.segs_out }
+    public var segsIn: UInt32 { raw.segs_in }
+    public var notsentBytes: UInt32 { raw.notsent_bytes }
+    public var dataSegsIn: UInt32 { raw.data_segs_in }
+    public var dataSegsOut: UInt32 { raw.data_segs_out }
+    public var busyTime: UInt64 { raw.busy_time }
+    public var rwndLimited: UInt64 { raw.rwnd_limited }
+    public var sndbufLimited: UInt64 { raw.sndbuf_limited }
+    public var delivered: UInt32 { raw.delivered }
+    public var deliveredCE: UInt32 { raw.delivered_ce }
+    public var bytesRetrans: UInt64 { raw.bytes_retrans }
+    public var dsackDups: UInt32 { raw.dsack_dups }
+    public var reordSeen: UInt32 { raw.reord_seen }
+    public var rcvOoopack: UInt32 { raw.rcv_ooopack }
+    public var sndWnd: UInt32 { raw.snd_wnd }
+    public var rcvWnd: UInt32 { raw.rcv_wnd }
+    public var rehash: UInt32 { raw.rehash }
 }
 
 /// The sock_diag multicast groups that announce destroyed sockets (`SKNLGRP_*` of <linux/sock_diag.h>).

@@ -25,6 +25,7 @@ extension Sockscope {
     /// prints its notices. Returns an exit status on a bad filter.
     func prepareFilter() -> Int32? {
         var words = expressionWords
+        if portShorthand, let w = words.first { words = ["(", "sport", "=", w, "or", "dport", "=", w, ")"] }
         if let file = filterFile {
             if !words.isEmpty {
                 FileOutput.standardError("sockscope: filter: give the expression as words or with -F, not both")
@@ -61,8 +62,20 @@ extension Sockscope {
     /// (as in ss) and meet `--state`; the expression joins the port options with `and`.
     func applyFilter(to q: inout Query) {
         let f = activeFilter
+        if portShorthand && state == nil && !listening { q.states = .all }
         if let s = f.states { q.states = state.map { $0.intersection(s) } ?? s }
         q.expression = f.expression
         if f.expression.usesAutobound { q.ephemeral = EphemeralRangeParser.load(procRoot: procRoot) ?? .linuxDefault }
+    }
+
+    /// `sockscope :8080`: a lone `:PORT` word (a number or a service name) asks who uses that port,
+    /// either end, in every state (unless -l or --state says otherwise), with owners: the lsof -i
+    /// question in few keys. It is `( sport = :PORT or dport = :PORT )`.
+    var portShorthand: Bool {
+        guard expressionWords.count == 1, filterFile == nil, let w = expressionWords.first, w.first == ":", w.count > 1 else {
+            return false
+        }
+        let rest = w.dropFirst()
+        return rest.allSatisfy { $0.isNumber } || rest.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }
     }
 }

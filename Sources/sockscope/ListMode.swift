@@ -13,12 +13,43 @@ extension Sockscope {
         var options = CollectOptions(source: source, procRoot: procRoot, tcpInfo: info || shape.needsTCPInfo, memory: memory)
         // uid and bound file: JSON, CSV and -e show them; a plain table does not.
         options.unixIdentity = json || extended || (format.map { $0 != .table } ?? false)
-        guard var snapshot = collect(q, options, owners: wantsOwners || shape.needsOwners) else { return 1 }
+        options.timers = timers
+        options.recordDump = diagFile != nil
+        options.cgroups = cgroup
+        var snapshot: Snapshot
+        if let fromDump {
+            guard let s = readDump(fromDump, q) else { return 1 }
+            snapshot = s
+        } else {
+            guard let s = collect(q, options, owners: wantsOwners || shape.needsOwners) else { return 1 }
+            snapshot = s
+        }
+        if let diagFile {
+            do {
+                if diagFile == "-" {
+                    try FileOutput().write(snapshot.rawDump)
+                    return 0
+                }
+                try Files.writeAll(diagFile, snapshot.rawDump)
+            } catch let e as OutputError {
+                if e != .closed { FileOutput.standardError("sockscope: \(e.message)") }
+                return e == .closed ? 0 : 1
+            } catch {
+                FileOutput.standardError("sockscope: -D: \(error)")
+                return 1
+            }
+        }
         if shape.isSet { snapshot.records = shape.apply(snapshot.records) }
         if shape.needsTCPInfo && !info { for i in snapshot.records.indices { snapshot.records[i].tcpInfo = nil } }
         if shape.needsOwners && !wantsOwners { for i in snapshot.records.indices { snapshot.records[i].processes = nil } }
-        if snapshot.source == .proc && (info || memory) {
-            FileOutput.standardError("sockscope: --info and --memory need netlink; /proc does not have them, so they are left out")
+        var failed = 0
+        if kill {
+            guard let outcome = killSelected(snapshot.records) else { return 1 }
+            snapshot.records = outcome.closed
+            failed = outcome.failed
+        }
+        if snapshot.source == .proc && (info || memory || timers) {
+            FileOutput.standardError("sockscope: --info, --memory and --options need netlink; /proc does not have them, so they are left out")
         }
         var out: [UInt8] = []
         out.reserveCapacity(1 << 17)
@@ -30,15 +61,21 @@ extension Sockscope {
                 try CSVRenderer(header: !noHeader, extended: extended, processes: wantsOwners, info: info, memory: memory,
                                 listenerBacklog: snapshot.source == .netlink).render(snapshot.records, into: &out, flush: flush)
             } else if format == .json {
-                try JSONRenderer(includeCookie: extended, ports: socketPortContext,
-                             listenerBacklog: snapshot.source == .netlink).renderArray(snapshot.records, into: &out, flush: flush)
+                var renderer = JSONRenderer(includeCookie: extended, ports: socketPortContext,
+                                            listenerBacklog: snapshot.source == .netlink)
+                renderer.cgroupPaths = cgroup ? Lookup.cgroupPaths() : nil
+                try renderer.renderArray(snapshot.records, into: &out, flush: flush)
             } else {
-                let table = TableOptions(header: !noHeader, numeric: numeric, services: numeric ? ServiceTable() : services,
+                var table = TableOptions(header: !noHeader, numeric: numeric, services: numeric ? ServiceTable() : services,
                                          netid: q.protocols.count > 1, extended: extended, processes: wantsOwners,
                                          info: info, memory: memory)
+                table.timers = timers
+                table.oneLine = oneLine
+                if cgroup { table.cgroupPaths = Lookup.cgroupPaths() }
                 try TableRenderer(options: table).render(snapshot.records, into: &out, flush: flush)
             }
             try writer.write(out)
+            if failed > 0 { return 1 }
         } catch let e as OutputError {
             if e == .closed { return 0 }
             FileOutput.standardError("sockscope: \(e.message)")
@@ -48,5 +85,51 @@ extension Sockscope {
             return 1
         }
         return 0
+    }
+
+    /// `--from-dump FILE`: every section of the file, selected by the query like a kernel dump.
+    func readDump(_ path: String, _ q: Query) -> Snapshot? {
+        do {
+            // A regular file only (robust against FIFOs and devices); a dump of a busy host is tens of MiB.
+            let bytes = try Files.read(path, limit: ReadLimit(bytes: 1 << 30, sizeHint: 1 << 20))
+            let contents = try DumpFile.read(bytes, decodeInfo: info, decodeMemory: memory, decodeTimer: timers)
+            var records = DumpFile.select(contents, q)
+            // Interface indexes are named by this machine's interfaces, as ss names them.
+            var names: [UInt32: String?] = [:]
+            for i in records.indices where records[i].interfaceIndex != 0 {
+                let index = records[i].interfaceIndex
+                if names[index] == nil { names[index] = .some(Interfaces.name(index: index)) }
+                records[i].interface = names[index] ?? nil
+            }
+            return Snapshot(records: records, source: .netlink)
+        } catch let e as DumpFile.ReadError {
+            FileOutput.standardError("sockscope: --from-dump \(path): \(e)")
+        } catch {
+            FileOutput.standardError("sockscope: --from-dump: \(error)")
+        }
+        return nil
+    }
+
+    /// `-K`: closes the selected sockets (or, with `--dry-run`, none); returns the ones closed (or
+    /// that would be) and how many the kernel refused, each refusal reported on stderr.
+    func killSelected(_ records: [SocketRecord]) -> (closed: [SocketRecord], failed: Int)? {
+        if dryRun {
+            FileOutput.standardError("sockscope: --dry-run: \(records.count) socket\(records.count == 1 ? "" : "s") would be closed; none was")
+            return (records, 0)
+        }
+        let outcomes: [SocketKiller.Outcome]
+        do {
+            outcomes = try SocketKiller.kill(records)
+        } catch {
+            FileOutput.standardError("sockscope: -K: \(error)")
+            return nil
+        }
+        var closed: [SocketRecord] = [], failed = 0
+        for o in outcomes {
+            guard let e = o.refusal else { closed.append(o.record); continue }
+            failed += 1
+            FileOutput.standardError("sockscope: not closed: \(SSText.name(o.record)): \(SocketKiller.explain(e))")
+        }
+        return (closed, failed)
     }
 }

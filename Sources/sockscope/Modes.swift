@@ -20,6 +20,8 @@ enum Mode: Equatable {
     case watchPort(ListenTargets)
     case untilUp(ListenTargets)
     case untilDown(ListenTargets)
+    /// `-E`: destroyed sockets as rows.
+    case events
 
     /// How the user spelled it, for messages.
     var spelling: String {
@@ -33,13 +35,14 @@ enum Mode: Equatable {
         case .watchPort: return "--watch-port"
         case .untilUp: return "--until-up"
         case .untilDown: return "--until-down"
+        case .events: return "-E"
         }
     }
 
     var refreshes: Bool {
         switch self {
         case .stream, .watch, .watchPort, .untilUp, .untilDown: return true
-        case .list, .summary, .listeners, .map: return false
+        case .list, .summary, .listeners, .map, .events: return false
         }
     }
 }
@@ -55,6 +58,7 @@ extension Sockscope {
         if let watchPorts { modes.append(.watchPort(watchPorts)) }
         if let untilUp { modes.append(.untilUp(untilUp)) }
         if let untilDown { modes.append(.untilDown(untilDown)) }
+        if events { modes.append(.events) }
         return modes
     }
 
@@ -76,8 +80,8 @@ extension Sockscope {
         }
         if count != nil {
             switch mode {
-            case .stream, .watchPort, .untilUp, .untilDown: break
-            default: try reject("--count", "it counts the refreshes of -w --json, --watch-port, --until-up and --until-down")
+            case .stream, .watchPort, .untilUp, .untilDown, .events: break
+            default: try reject("--count", "it counts the refreshes of -w --json, --watch-port, --until-up and --until-down, or -E's rows")
             }
         }
         if timeoutGiven != nil {
@@ -120,15 +124,39 @@ extension Sockscope {
             default: try reject("-i", "only the listing, -w --json and --map show TCP internals")
             }
         }
+        if timers {
+            switch mode {
+            case .list, .stream: break
+            default: try reject("-o", "only the listing and -w --json show socket timers")
+            }
+        }
+        if oneLine {
+            if mode != .list { try reject("-O", "it puts the -i fields of the listing's table on one line") }
+            if !info { throw ValidationError("-O puts the -i fields on the socket's row: give -i too") }
+            if json { throw ValidationError("-O and --json cannot be combined: JSON is one object per socket already") }
+        }
+        if diagFile != nil || fromDump != nil {
+            let option = diagFile != nil ? "-D" : "--from-dump"
+            if mode != .list { try reject(option, "dump files are for the listing") }
+            if diagFile != nil && fromDump != nil { throw ValidationError("-D and --from-dump cannot be combined") }
+            if source == .proc { throw ValidationError("\(option) and --source proc cannot be combined: a dump is netlink's") }
+            if fromDump != nil {
+                if processes || pid != nil || processName != nil {
+                    throw ValidationError("--from-dump and -p/--pid/--process cannot be combined: owners are this machine's, the dump may not be")
+                }
+                if netns != nil { throw ValidationError("--from-dump and --netns cannot be combined: the dump is read, no namespace is entered") }
+                if source != .auto { throw ValidationError("--from-dump and --source cannot be combined: the file is the source") }
+            }
+        }
         if extended {
             switch mode {
-            case .list, .stream, .watchPort, .untilUp, .untilDown: break
-            default: try reject("-e", "only socket rows (the listing, -w --json, --watch-port) carry uid, inode and cookie")
+            case .list, .stream, .watchPort, .untilUp, .untilDown, .events: break
+            default: try reject("-e", "only socket rows (the listing, -w --json, --watch-port, -E) carry uid, inode and cookie")
             }
         }
         if noHeader {
             switch mode {
-            case .list, .listeners, .map: break
+            case .list, .listeners, .map, .events: break
             default: try reject("-H", "only tables have a header")
             }
         }
@@ -137,7 +165,29 @@ extension Sockscope {
             case .list, .stream, .watch: break
             case .listeners, .map, .watchPort, .untilUp, .untilDown: try reject("-p", "it always shows owners")
             case .summary: try reject("-p", "a summary has no rows to show owners on (--pid and --process still select)")
+            case .events: try reject("-p", "a destroyed socket has no owner left to show")
             }
+        }
+        if cgroup {
+            if mode != .list { try reject("--cgroup", "only the listing shows socket cgroups") }
+            if source == .proc { throw ValidationError("--cgroup and --source proc cannot be combined: the cgroup id comes from netlink") }
+        }
+        if dryRun && !kill { throw ValidationError("--dry-run goes with -K: it lists what -K would close") }
+        if kill {
+            if mode != .list { try reject("-K", "it closes the sockets of a listing") }
+            if fromDump != nil { throw ValidationError("-K and --from-dump cannot be combined: a dump's sockets are not this kernel's") }
+            if source == .proc { throw ValidationError("-K and --source proc cannot be combined: closing goes through netlink") }
+            let selects = !expressionWords.isEmpty || filterFile != nil || !src.isEmpty || !dst.isEmpty
+                || port != nil || sport != nil || dport != nil || pid != nil || processName != nil
+            if !selects {
+                // ss closes every socket on the machine here: one forgotten word from an outage.
+                throw ValidationError("-K without a filter would close every socket: give an expression (e.g. 'dport = :8080'), "
+                    + "--src/--dst, --port/--sport/--dport, --pid or --process")
+            }
+        }
+        if mode == .events {
+            if json { throw ValidationError("-E and --json cannot be combined: use -w --json for the event stream") }
+            if pid != nil || processName != nil { try reject("--pid/--process", "a destroyed socket has no owner left to select by") }
         }
     }
 }

@@ -1,8 +1,9 @@
 import ArgumentParser
 
 extension Sockscope {
-    /// Owners are scanned and shown for `-p`, and for `--pid`/`--process`, which imply it.
-    var wantsOwners: Bool { processes || pid != nil || processName != nil }
+    /// Owners are scanned and shown for `-p`, for `--pid`/`--process`, which imply it, and for the
+    /// `:PORT` shorthand.
+    var wantsOwners: Bool { processes || pid != nil || processName != nil || (portShorthand && mode == .list) }
 }
 
 /// `--pid N`: a positive process id.

@@ -10,24 +10,20 @@ enum SSCompatibility {
 
     static let answers: [Answer] = [
         Answer(spellings: ["-Q", "--no-queues"], answer: "the queue columns are always shown; --json and jq pick fields"),
-        Answer(spellings: ["-O", "--oneline"], answer: "not supported yet; --json prints one object per socket"),
         Answer(spellings: ["-r", "--resolve"], answer: "name resolution is not supported yet; addresses are shown numerically"),
         Answer(spellings: ["-B", "--bound-inactive"], answer: "bound-inactive sockets are not listed yet"),
-        Answer(spellings: ["-o", "--options"], answer: "timer information is not supported yet"),
         Answer(spellings: ["-T", "--threads"], answer: "per-thread owners are not supported yet; -p shows the owning processes"),
         Answer(spellings: ["--tos"], answer: "ToS/traffic class is not supported yet"),
-        Answer(spellings: ["--cgroup"], answer: "-p shows each owner's cgroup path (in --json: processes[].cgroup)"),
         Answer(spellings: ["--tipcinfo"], answer: "TIPC sockets are not supported"),
         Answer(spellings: ["--inet-sockopt"], answer: "socket options are not supported yet"),
-        Answer(spellings: ["-K", "--kill"], answer: "closing sockets is not supported yet"),
-        Answer(spellings: ["-E", "--events"],
-               answer: "use -w --json: sockscope's event stream reports opens, closes (also from the kernel's destroy events) and state changes"),
         Answer(spellings: ["-Z", "--context", "-z", "--contexts"],
                answer: "SELinux contexts are not available (this tool reads none; most systems it runs on have no SELinux)"),
-        Answer(spellings: ["-b", "--bpf"], answer: "printing the compiled filter is not supported yet"),
+        Answer(spellings: ["-b", "--bpf"],
+               answer: "it shows the BPF programs attached to packet sockets, which sockscope does not show (-0 lists the sockets)"),
+        Answer(spellings: ["--bpf-maps", "--bpf-map-id"], answer: "BPF socket-local storage is not supported"),
+        Answer(spellings: ["-V"], answer: "use --version"),
         Answer(spellings: ["-d", "--dccp"], answer: "DCCP sockets are not supported"),
         Answer(spellings: ["--xdp"], answer: "XDP sockets are not supported"),
-        Answer(spellings: ["-D", "--diag"], answer: "writing the raw netlink dump is not supported yet"),
     ]
 
     /// The answer for `option` as the parser named it (`-K`, `--kill`, `--net=x`), if ss has it.

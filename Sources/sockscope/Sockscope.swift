@@ -68,6 +68,13 @@ struct Sockscope: ParsableCommand {
     var info = false
     @Flag(name: [.customShort("m"), .customLong("memory")], help: "Show socket memory (netlink only).")
     var memory = false
+    @Flag(name: [.customShort("o"), .customLong("options")],
+          help: "Show each socket's timer, as ss does: timer:(KIND,EXPIRES,RETRANSMITS) (netlink only).")
+    var timers = false
+    @Flag(name: .customLong("cgroup"), help: "Show each socket's cgroup (v2) path, from INET_DIAG_CGROUP_ID (netlink only).")
+    var cgroup = false
+    @Flag(name: [.customShort("O"), .customLong("oneline")], help: "With -i: the TCP internals on the socket's row.")
+    var oneLine = false
 
     @Option(name: .customLong("source"), help: ArgumentHelp(
         "Where to read sockets: auto (netlink, falling back to /proc), netlink or proc.", valueName: "source"),
@@ -76,6 +83,13 @@ struct Sockscope: ParsableCommand {
     @Option(name: .customLong("proc-root"), help: ArgumentHelp("Where procfs is mounted.", valueName: "dir"),
             completion: .directory)
     var procRoot = "/proc"
+    @Option(name: [.customShort("D"), .customLong("diag")], help: ArgumentHelp(
+        "Also write the raw netlink dump the listing was read from to this file, in ss -D's format "
+            + "('-': write it to standard output instead of the listing).", valueName: "file"))
+    var diagFile: String?
+    @Option(name: .customLong("from-dump"), help: ArgumentHelp(
+        "Read sockets from a dump file (written by -D, or by ss -D) instead of the kernel.", valueName: "file"))
+    var fromDump: String?
 
     // MARK: owners
     @Flag(name: [.customShort("p"), .customLong("processes")], help: "Show the processes holding each socket (pid, name, fd).")
@@ -97,6 +111,16 @@ struct Sockscope: ParsableCommand {
         valueName: "seconds"), transform: parseInterval)
     var intervalGiven: Double?
     var interval: Double { intervalGiven ?? 1 }
+
+    @Flag(name: [.customShort("K"), .customLong("kill")], help: ArgumentHelp(
+        "Close every socket the filter selects (SOCK_DESTROY; needs CAP_NET_ADMIN) and list what was closed. "
+            + "Refused without a filter expression, --src/--dst, a port option, --pid or --process."))
+    var kill = false
+    @Flag(name: .customLong("dry-run"), help: "With -K: list what would be closed, close nothing.")
+    var dryRun = false
+    @Flag(name: [.customShort("E"), .customLong("events")], help: ArgumentHelp(
+        "Print each socket as the kernel destroys it, until interrupted (ss's events; -w --json also reports opens)."))
+    var events = false
 
     // MARK: scripting
     @Option(name: .customLong("count"), help: ArgumentHelp(
@@ -227,6 +251,7 @@ struct Sockscope: ParsableCommand {
         }
         switch mode {
         case .list: return runListing()
+        case .events: return runEvents()
         case .stream: return runStream()
         case .watch: return runWatch()
         case .summary: return runSummary()

@@ -11,7 +11,8 @@ extension Sockscope {
     /// notifications, so a connection opened and closed between two refreshes is still reported.
     func runStream() -> Int32 {
         StopSignals.install()
-        let options = CollectOptions(source: source, procRoot: procRoot, tcpInfo: info, memory: memory)
+        var options = CollectOptions(source: source, procRoot: procRoot, tcpInfo: info, memory: memory)
+        options.timers = timers
         let q = query
         // A destroyed socket has no state or owner left to select by: its protocol, family and ports do.
         var stream = EventStream(refreshInterval: interval, selects: { r in

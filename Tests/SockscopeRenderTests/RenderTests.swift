@@ -203,6 +203,39 @@ func hasRawControl(_ bytes: [UInt8], allowNewline: Bool) -> Bool {
         TableRenderer(options: TableOptions(header: false, numeric: true, netid: false, info: true)).render([r], into: &out, flush: { _ in })
         let lines = String(decoding: out, as: UTF8.self).split(separator: "\n")
         #expect(lines.count == 2)
-        #expect(lines.last == "\tcubic rtt:1.234/0.056 rto:204.000 mss:1448 cwnd:10 ssthresh:7 bytes_sent:300 bytes_acked:100 bytes_received:200 lastsnd:5 lastrcv:6 pacing_rate:1.0Kbps delivery_rate:10.0Mbps unacked:1 retrans:0/2 minrtt:0.040")
+        #expect(lines.last == "\t cubic rto:204 rtt:1.234/0.056 mss:1448 cwnd:10 ssthresh:7 bytes_sent:300 bytes_acked:100 bytes_received:200 send 93873582bps lastsnd:5 lastrcv:6 pacing_rate 1000bps delivery_rate 10000000bps unacked:1 retrans:0/2 minrtt:0.04")
+    }
+
+    /// Every field set, in ss's order: options (with -o), algorithm, wscale, times, sizes, counters,
+    /// algorithm details, rates, limits, loss and receive-side fields. Human rates without -n.
+    @Test func everyFieldInSsOrder() {
+        var t = TCPInfo(rttUs: 26_000, rttvarUs: 12_500, rtoUs: 230_000, mss: 1448, cwnd: 20, ssthresh: 30, unacked: 2,
+                        retrans: 1, totalRetrans: 4, lost: 1, bytesAcked: 1000, bytesReceived: 2000, bytesSent: 3000,
+                        deliveryRate: 125_000, pacingRate: 1_250_000, congestion: "bbr", lastSendMs: 10, lastRecvMs: 20,
+                        minRttUs: 25_125)
+        t.options = TCPInfo.optionTimestamps | TCPInfo.optionSACK | TCPInfo.optionWscale | TCPInfo.optionECN
+        t.sendWscale = 7; t.recvWscale = 9; t.backoff = 2; t.atoUs = 40_000; t.pmtu = 1500; t.recvMss = 536; t.advmss = 1448
+        t.sacked = 3; t.fackets = 0; t.reordering = 5; t.recvRttUs = 1_500; t.recvSpace = 14_600; t.recvSsthresh = 64_000
+        t.lastAckMs = 30; t.maxPacingRate = 12_500_000; t.segsOut = 11; t.segsIn = 12; t.dataSegsOut = 9; t.dataSegsIn = 8
+        t.notsentBytes = 100; t.appLimited = true; t.busyTimeUs = 2_000_000; t.rwndLimitedUs = 500_000; t.sndbufLimitedUs = 0
+        t.delivered = 7; t.deliveredCE = 1; t.bytesRetrans = 1448; t.dsackDups = 1; t.reordSeen = 2; t.recvOutOfOrder = 3
+        t.sendWindow = 65_536; t.recvWindow = 65_000; t.rehash = 1
+        t.bbr = BBRInfo(bandwidth: 1_000_000, minRttUs: 25_125, pacingGain: 739, cwndGain: 512)
+        var out: [UInt8] = []
+        SSText.info(t, listening: false, options: true, numeric: false, to: &out)
+        #expect(String(decoding: out, as: UTF8.self) == " ts sack ecn bbr wscale:7,9 rto:230 backoff:2 rtt:26/12.5 ato:40"
+            + " mss:1448 pmtu:1500 rcvmss:536 advmss:1448 cwnd:20 ssthresh:30 bytes_sent:3000 bytes_retrans:1448"
+            + " bytes_acked:1000 bytes_received:2000 segs_out:11 segs_in:12 data_segs_out:9 data_segs_in:8"
+            + " bbr:(bw:8Mbps,mrtt:25.125,pacing_gain:2.88672,cwnd_gain:2) send 8.91Mbps lastsnd:10 lastrcv:20 lastack:30"
+            + " pacing_rate 10Mbps/100Mbps delivery_rate 1Mbps delivered:7 delivered_ce:1 app_limited"
+            + " busy:2000ms rwnd_limited:500ms(25.0%) unacked:2 retrans:1/4 lost:1 sacked:3 dsack_dups:1 reordering:5"
+            + " reord_seen:2 rcv_rtt:1.5 rcv_space:14600 rcv_ssthresh:64000 notsent:100 minrtt:25.125 rcv_ooopack:3"
+            + " snd_wnd:65536 rcv_wnd:65000 rehash:1")
+        // Without -o the negotiated options are left out, as ss leaves them out.
+        out.removeAll()
+        SSText.info(t, listening: true, options: false, numeric: true, to: &out)
+        let plain = String(decoding: out, as: UTF8.self)
+        #expect(plain.hasPrefix(" bbr wscale:7,9 "), "\(plain)")
+        #expect(plain.contains(" pacing_rate 10000000bps/100000000bps ") && !plain.contains("sacked:"), "\(plain)")
     }
 }

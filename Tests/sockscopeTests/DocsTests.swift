@@ -152,10 +152,22 @@ import Testing
         let prelude = #"""
         set -o pipefail
         sockscope() {
-          local a watch= json= port= extra=()
-          for a in "$@"; do case $a in -w|--watch) watch=1;; --json) json=1;; --watch-port) port=1;; esac; done
+          local a watch= json= port= events= extra=() churn= rc
+          for a in "$@"; do case $a in -w|--watch) watch=1;; --json) json=1;; --watch-port) port=1;; -E|--events) events=1;; esac; done
           if { [ -n "$watch" ] && [ -n "$json" ]; } || [ -n "$port" ]; then extra=(--count 2); fi
-          "$SOCKSCOPE_UNDER_TEST" "$@" "${extra[@]}"
+          if [ -n "$events" ]; then
+            # -E waits for destroyed sockets: refused loopback connects make some (bounded: 100 x 0.1 s).
+            extra=(--count 1)
+            ( for i in $(seq 100); do
+                python3 -c 'import socket
+        s = socket.socket()
+        try: s.connect(("127.0.0.1", 9))
+        except OSError: pass' 2>/dev/null; sleep 0.1
+              done ) & churn=$!
+          fi
+          "$SOCKSCOPE_UNDER_TEST" "$@" "${extra[@]}"; rc=$?
+          if [ -n "$churn" ]; then kill "$churn" 2>/dev/null; wait "$churn" 2>/dev/null; fi
+          return $rc
         }
         """#
         let script = prelude + "\n" + command + "\n"

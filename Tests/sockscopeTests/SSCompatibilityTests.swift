@@ -6,9 +6,9 @@ import Testing
 /// 2); a "did you mean" is offered only when it resembles what was typed.
 @Suite struct SSCompatibilityTests {
     @Test(arguments: [
-        (["-K"], "-K/--kill (an ss option): "), (["-tanK"], "-K/--kill (an ss option): "), (["--kill"], "-K/--kill"),
-        (["-E"], "-E/--events (an ss option): use -w --json"), (["-Z"], "-Z/--context/-z/--contexts (an ss option): SELinux contexts are not available"),
-        (["--dccp"], "-d/--dccp (an ss option)"), (["-tao"], "-o/--options (an ss option)"),
+        (["-r"], "-r/--resolve (an ss option): "), (["-tanT"], "-T/--threads (an ss option): "), (["--inet-sockopt"], "--inet-sockopt"),
+        (["-b"], "-b/--bpf (an ss option): it shows the BPF programs attached to packet sockets"), (["-V"], "-V (an ss option): use --version"), (["-Z"], "-Z/--context/-z/--contexts (an ss option): SELinux contexts are not available"),
+        (["--dccp"], "-d/--dccp (an ss option)"), (["-taB"], "-B/--bound-inactive (an ss option)"), (["--tipcinfo"], "--tipcinfo (an ss option)"),
     ])
     func ssOptionsAreAnsweredByName(args: [String], answer: String) throws {
         let r = try Binary.sockscope(args)

@@ -24,6 +24,10 @@ struct sockscope_tcp_info {
     uint32_t delivered, delivered_ce;
     uint64_t bytes_sent, bytes_retrans;
     uint32_t dsack_dups, reord_seen, rcv_ooopack, snd_wnd;
+    /// Bit fields of the kernel's struct, widened.
+    uint8_t delivery_rate_app_limited, fastopen_client_fail;
+    /// Fields newer than this system's <linux/tcp.h> (read by their kernel offset, after snd_wnd).
+    uint32_t rcv_wnd, rehash;
 };
 
 /// Offsets of fields within `struct tcp_info`, so a caller can tell whether `present_len` covers them.
@@ -31,6 +35,9 @@ enum sockscope_tcp_info_field {
     SOCKSCOPE_TI_PACING_RATE, SOCKSCOPE_TI_BYTES_ACKED, SOCKSCOPE_TI_BYTES_RECEIVED,
     SOCKSCOPE_TI_DELIVERY_RATE, SOCKSCOPE_TI_BYTES_SENT, SOCKSCOPE_TI_MIN_RTT, SOCKSCOPE_TI_SEGS_OUT,
     SOCKSCOPE_TI_DELIVERED, SOCKSCOPE_TI_SND_WND,
+    SOCKSCOPE_TI_SEGS_IN, SOCKSCOPE_TI_DATA_SEGS_OUT, SOCKSCOPE_TI_BUSY_TIME, SOCKSCOPE_TI_SNDBUF_LIMITED,
+    SOCKSCOPE_TI_DELIVERED_CE, SOCKSCOPE_TI_BYTES_RETRANS, SOCKSCOPE_TI_REORD_SEEN, SOCKSCOPE_TI_RCV_OOOPACK,
+    SOCKSCOPE_TI_RCV_WND, SOCKSCOPE_TI_REHASH, SOCKSCOPE_TI_MAX_PACING_RATE, SOCKSCOPE_TI_NOTSENT_BYTES,
 };
 
 /// Copies at most sizeof(struct tcp_info) bytes of `data` (the kernel's may be shorter or longer),
