@@ -29,6 +29,15 @@ public enum FamilyRecords {
             // Taken over, not copied: at 100k sockets a second copy of the table was a third of peak memory.
             if records.isEmpty { records = table.entries; table.entries = [] } else { records += table.entries }
             joinPeerNames(&records, from: start)
+            // After the join: `dst unix:GLOB` reads the peer's name.
+            if query.expression != .all {
+                var kept = start
+                for i in start..<records.count where query.expression.evaluate(records[i], ephemeral: query.ephemeral) {
+                    records.swapAt(kept, i)
+                    kept += 1
+                }
+                records.removeSubrange(kept...)
+            }
         }
         let packetProtocols = query.protocols.intersection([.packetRaw, .packetDgram])
         // Packet sockets have no state to filter on: ss lists them whatever the state filter says.
@@ -49,6 +58,7 @@ public enum FamilyRecords {
                     r.interface = names[e.interfaceIndex] ?? nil
                 }
                 r.memory = e.memory
+                if query.expression != .all && !query.expression.evaluate(r, ephemeral: query.ephemeral) { continue }
                 records.append(r)
             }
         }
@@ -63,6 +73,7 @@ public enum FamilyRecords {
                                      recvQueue: e.recvQueue, sendQueue: e.sendQueue, inode: e.inode,
                                      cookie: e.cookie == 0 ? nil : e.cookie)
                 r.memory = e.memory
+                if query.expression != .all && !query.expression.evaluate(r, ephemeral: query.ephemeral) { continue }
                 records.append(r)
             }
         }
@@ -74,6 +85,7 @@ public enum FamilyRecords {
     public static func unixRecords(_ entries: [UnixSocketEntry], query: Query) -> [SocketRecord] {
         var out = entries.compactMap { unixRecord($0, query: query) }
         joinPeerNames(&out, from: 0)
+        if query.expression != .all { out.removeAll { !query.expression.evaluate($0, ephemeral: query.ephemeral) } }
         return out
     }
 

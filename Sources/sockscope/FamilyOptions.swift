@@ -109,6 +109,9 @@ struct FamilyOptions: ParsableArguments {
         q.families.formUnion([.unix, .packet, .netlink])
     }
 
+    /// True when an option chose socket tables (`-x`, `--raw`, `-0`, `-M`, `--netlink`, `-A`, `-f`).
+    var selectsTables: Bool { unix || raw || packet || mptcp || netlink || tables != nil || family != nil }
+
     /// One line for an option naming sockets this kernel (or sockscope) cannot list; nil when none.
     var unavailable: String? {
         if sctp { return Self.unavailableMessage(sctp: true) }

@@ -65,6 +65,9 @@ extension Sockscope {
         if portShorthand && state == nil && !listening { q.states = .all }
         if let s = f.states { q.states = state.map { $0.intersection(s) } ?? s }
         q.expression = f.expression
+        // A `unix:`, `link:` or `netlink:` rule lists its family, as in ss, when no table was chosen.
+        let familyRules = f.expression.familyRules
+        if !familyRules.isEmpty && !tcp && !udp && !families.selectsTables { q.protocols = familyRules }
         if f.expression.usesAutobound { q.ephemeral = EphemeralRangeParser.load(procRoot: procRoot) ?? .linuxDefault }
     }
 

@@ -47,6 +47,70 @@ import Testing
         withExtendedLifetime([listener, client, server, seq, da, db]) {}
     }
 
+    /// The filter language's `unix:` rules on this test's own sockets: fnmatch globs against each
+    /// end's name (`dst` reads the peer's), `@` for abstract names; without -x a `unix:` rule lists
+    /// UNIX sockets, as in ss.
+    @Test func unixRulesMatchNamesWithGlobs() throws {
+        let dir = try UnixSockets.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/Glob-a.sock", other = dir + "/other.sock"
+        let listener = try UnixSockets.listener(.stream, .path(Array(path.utf8)))
+        let client = try UnixSockets.connect(.stream, to: .path(Array(path.utf8)))
+        let server = try UnixSockets.accept(listener)
+        let second = try UnixSockets.listener(.stream, .path(Array(other.utf8)))
+        let abstractName = "sockscope-glob-\(getpid())"
+        let a = try UnixSockets.bound(.dgram, .abstract(Array(abstractName.utf8)))
+        let mine: Set<UInt64> = [listener.inode, client.inode, server.inode, second.inode, a.inode]
+        #expect(try inodes(["-xa", "src unix:\(dir)/glob-?.so[ck]k"]).intersection(mine) == [listener.inode, server.inode],
+                "case folded, ? and a set")
+        #expect(try inodes(["-xa", "src unix:\(dir)/*"]).intersection(mine) == [listener.inode, server.inode, second.inode])
+        #expect(try inodes(["-xa", "dst unix:\(dir)/G*"]).intersection(mine) == [client.inode], "the peer's name")
+        #expect(try inodes(["-a", "src unix:@sockscope-glob-\(getpid())"]).intersection(mine) == [a.inode], "no -x needed")
+        #expect(try inodes(["-xa", "not src unix:\(dir)/*"]).intersection(mine) == [client.inode, a.inode])
+        #expect(try inodes(["-xa", "src unix:\(dir)/[!G]*"]).intersection(mine) == [second.inode])
+        let t = try Binary.sockscope(["-t", "-a", "src unix:\(dir)/*", "--json"])
+        #expect(t.status == 0 && String(decoding: t.stdout, as: UTF8.self) == "[]\n", "a UNIX rule is false on TCP sockets")
+        withExtendedLifetime([listener, client, server, second, a]) {}
+    }
+
+    func inodes(_ args: [String]) throws -> Set<UInt64> {
+        Set(try rows(args).compactMap { ($0["inode"] as? NSNumber)?.uint64Value })
+    }
+
+    /// `netlink:` rules on this process's own netlink socket.
+    @Test func netlinkRulesSelectTheirSockets() throws {
+        let nl = socket(AF_NETLINK, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)  // NETLINK_ROUTE
+        try #require(nl >= 0)
+        defer { close(nl) }
+        // struct sockaddr_nl: family, pad, port id (0: the kernel picks), groups.
+        var addr: (UInt16, UInt16, UInt32, UInt32) = (UInt16(AF_NETLINK), 0, 0, 0)
+        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(nl, $0, 12) } }
+        try #require(bound == 0)
+        var len = socklen_t(12)
+        let named = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(nl, $0, &len) } }
+        try #require(named == 0)
+        var st = stat()
+        try #require(fstat(nl, &st) == 0)
+        let port = addr.2, ino = UInt64(st.st_ino)
+        #expect(try inodes(["--netlink", "-a", "src netlink:rtnl:\(port)"]) == [ino])
+        #expect(try inodes(["-a", "src netlink:route:\(port)"]) == [ino], "no --netlink needed")
+        #expect(try !inodes(["--netlink", "-a", "src netlink:audit:\(port)"]).contains(ino))
+        #expect(try !inodes(["--netlink", "-a", "src netlink:rtnl:kernel"]).contains(ino))
+    }
+
+    /// `link:` rules on an AF_PACKET socket of this process (ETH_P_ARP).
+    @Test(.requires(.root)) func linkRulesSelectPacketSockets() throws {
+        let pk = socket(AF_PACKET, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), Int32(UInt16(0x0806).bigEndian))
+        try #require(pk >= 0)
+        defer { close(pk) }
+        var st = stat()
+        try #require(fstat(pk, &st) == 0)
+        let ino = UInt64(st.st_ino)
+        #expect(try inodes(["-0", "src link:arp"]).contains(ino))
+        #expect(try !inodes(["-0", "src link:ip"]).contains(ino))
+        #expect(try inodes(["-a", "src link:arp:*"]).contains(ino), "no -0 needed")
+    }
+
     @Test func hostileNamesAreEscapedInTheTableAndExactInJSON() throws {
         let dir = try UnixSockets.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
