@@ -112,6 +112,24 @@ struct FamilyOptions: ParsableArguments {
     /// True when an option chose socket tables (`-x`, `--raw`, `-0`, `-M`, `--netlink`, `-A`, `-f`).
     var selectsTables: Bool { unix || raw || packet || mptcp || netlink || tables != nil || family != nil }
 
+    /// The one non-IP family the options select, if they select no other (`-x`, `-0`, `--netlink`,
+    /// `-f unix`, `-A unix_stream`, …): a filter's bare host words are of that family then, as in ss.
+    var onlyFamily: AddressFamily? {
+        var p: Set<TransportProtocol> = []
+        if raw || mptcp { return nil }
+        if unix { p.formUnion(Self.unixProtocols) }
+        if packet { p.formUnion(Self.packetProtocols) }
+        if netlink { p.insert(.netlink) }
+        if let tables { p.formUnion(tables.protocols) }
+        if let family {
+            if family.ipFamilies != nil { return nil }
+            p.formUnion(family.protocols)
+        }
+        let families = Set(p.flatMap(\.families))
+        guard families.count == 1, let f = families.first, !f.isIP else { return nil }
+        return f
+    }
+
     /// One line for an option naming sockets this kernel (or sockscope) cannot list; nil when none.
     var unavailable: String? {
         if sctp { return Self.unavailableMessage(sctp: true) }

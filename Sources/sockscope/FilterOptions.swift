@@ -19,6 +19,7 @@ extension Sockscope {
             interfaceIndex: { Lookup.interfaceIndex(name: $0) },
             cgroupID: { path in Lookup.cgroupID(path: path).mapError { FilterError($0.message) } },
             family: ipv4 != ipv6 ? (ipv4 ? .inet : .inet6) : nil)
+            .withBareHosts(tcp || udp || ipv4 || ipv6 ? nil : families.onlyFamily)
     }
 
     /// Parses the expression (positional words, or `-F FILE`) and `--src`/`--dst` into one filter;

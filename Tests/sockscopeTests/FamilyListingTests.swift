@@ -68,6 +68,8 @@ import Testing
         #expect(try inodes(["-a", "src unix:@sockscope-glob-\(getpid())"]).intersection(mine) == [a.inode], "no -x needed")
         #expect(try inodes(["-xa", "not src unix:\(dir)/*"]).intersection(mine) == [client.inode, a.inode])
         #expect(try inodes(["-xa", "src unix:\(dir)/[!G]*"]).intersection(mine) == [second.inode])
+        #expect(try inodes(["-xa", "src", "\(dir)/*"]).intersection(mine) == [listener.inode, server.inode, second.inode],
+                "with -x a bare path is a UNIX name, as in ss")
         let t = try Binary.sockscope(["-t", "-a", "src unix:\(dir)/*", "--json"])
         #expect(t.status == 0 && String(decoding: t.stdout, as: UTF8.self) == "[]\n", "a UNIX rule is false on TCP sockets")
         withExtendedLifetime([listener, client, server, second, a]) {}
