@@ -112,6 +112,11 @@ struct FamilyOptions: ParsableArguments {
     /// True when an option chose socket tables (`-x`, `--raw`, `-0`, `-M`, `--netlink`, `-A`, `-f`).
     var selectsTables: Bool { unix || raw || packet || mptcp || netlink || tables != nil || family != nil }
 
+    /// True when the options select a table outside the IP families (UNIX, packet, netlink).
+    var selectsOtherFamilies: Bool {
+        unix || packet || netlink || [tables, family].contains { t in t?.protocols.contains { !$0.families.contains(where: \.isIP) } ?? false }
+    }
+
     /// The one non-IP family the options select, if they select no other (`-x`, `-0`, `--netlink`,
     /// `-f unix`, `-A unix_stream`, …): a filter's bare host words are of that family then, as in ss.
     var onlyFamily: AddressFamily? {
