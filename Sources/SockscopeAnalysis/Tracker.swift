@@ -65,8 +65,9 @@ public struct TrackedSocket: Sendable {
 
     public var isClosed: Bool { closedAt != nil }
 
-    /// Seconds since first seen, at `now`.
-    public func age(at now: Double) -> Double { max(0, now - firstSeen) }
+    /// Seconds since first seen, at `now`; for a closed socket, how long it was seen open (its
+    /// clock stops when it closes).
+    public func age(at now: Double) -> Double { max(0, min(now, closedAt ?? now) - firstSeen) }
 }
 
 /// An event: what changed in one update.

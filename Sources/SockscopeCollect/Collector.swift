@@ -28,6 +28,8 @@ public struct CollectOptions: Sendable {
     public var recordDump = false
     /// Keep each socket's cgroup id (`INET_DIAG_CGROUP_ID`), for `--cgroup`.
     public var cgroups = false
+    /// `-T`: owners per thread (see `OwnerScanner.threads`).
+    public var threads = false
     /// Compile port filters to kernel bytecode (netlink only).
     public var kernelFilter: Bool
     /// Re-check every record with the userspace evaluator. Tests turn this off to prove the bytecode alone.

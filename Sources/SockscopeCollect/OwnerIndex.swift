@@ -11,6 +11,8 @@ public struct OwnerIndex: Sendable {
     /// Processes whose descriptors could not be read (EACCES: another user's process when not
     /// root, or any other failure that is not the process simply having exited).
     public var unreadableProcesses: Int
+    /// The first few processes that refused (pid and name), so the notice can say which.
+    public var unreadableSample: [UnreadableProcess] = []
     /// Processes whose descriptors were read.
     public var scannedProcesses: Int
     /// The scan stopped early because this process had no file descriptor left (EMFILE, or
@@ -38,8 +40,15 @@ public struct OwnerIndex: Sendable {
             let n = scannedProcesses
             return "some owners could not be read (ran out of file descriptors after \(n) process\(n == 1 ? "" : "es"))"
         }
+        // As root, a refusal is rare and worth naming (a process in another user namespace).
+        var which = ""
+        if !unreadableSample.isEmpty {
+            which = ": " + unreadableSample.map(\.label).joined(separator: ", ")
+            if unreadableProcesses > unreadableSample.count { which += ", …" }
+        }
+        // Not root: most processes are someone else's, so naming a few says nothing.
         if effectiveUID != 0 { return Self.incompleteNotice }
-        return "some owners could not be read (\(unreadableProcesses) process\(unreadableProcesses == 1 ? "" : "es") refused access)"
+        return "some owners could not be read (\(unreadableProcesses) process\(unreadableProcesses == 1 ? "" : "es") refused access\(which))"
     }
 
     /// The owners of a socket; none for inode 0 (TIME_WAIT and request sockets belong to no file).
@@ -74,6 +83,9 @@ public struct OwnerScanner: Sendable {
     public var procRoot: String
     /// Read `/proc/PID/cgroup` for each owning process.
     public var cgroups: Bool
+    /// `-T`: one owner entry per thread holding the descriptor (its task id and thread name), as
+    /// `ss -T` lists them, instead of one per process.
+    public var threads = false
     /// Called with each pid after its descriptors were read and before its other files are: lets
     /// a test replace the process in between, as an exit and a reused pid would.
     var afterDescriptors: (@Sendable (Int32) -> Void)?
@@ -133,10 +145,15 @@ public struct OwnerScanner: Sendable {
             case .unreadable:
                 // Keep whatever was read before a descriptor was refused (normally nothing).
                 index.unreadableProcesses += 1
+                if index.unreadableSample.count < 3 {
+                    let name = stat?.name ?? file(dir, "comm", .small).map(ProcCommParser.parse) ?? []
+                    index.unreadableSample.append(UnreadableProcess(pid: pid, name: name))
+                }
                 if found.isEmpty { continue }
             case .read: index.scannedProcesses += 1
             }
             if exhausted { break }
+            let processTable = found.count
             if let stat, stat.threads > 1 { scanThreads(dir, pid, linkBuffer: linkBuffer, into: &found) }
             if found.isEmpty { continue }
             afterDescriptors?(pid)
@@ -157,6 +174,16 @@ public struct OwnerScanner: Sendable {
             }
             let owner = SocketOwner(pid: pid, rawName: name, uid: uid, user: users.name(of: uid), fd: 0,
                                     cgroup: cgroup?.path, unit: cgroup?.unit, container: cgroup?.container)
+            if threads {
+                for task in taskTables(dir, pid, processTable: Array(found[..<processTable]), linkBuffer: linkBuffer) {
+                    for s in task.sockets {
+                        var o = owner
+                        o.fd = s.fd; o.tid = task.tid; o.rawName = task.name ?? name
+                        index.owners[s.inode, default: []].append(o)
+                    }
+                }
+                continue
+            }
             for s in found {
                 var o = owner
                 o.fd = s.fd
@@ -248,6 +275,35 @@ public struct OwnerScanner: Sendable {
         }
     }
 
+    /// For `-T`: every thread of the process with its name and the sockets in its descriptor
+    /// table, which is the process's (`processTable`) unless kcmp says the thread has its own.
+    func taskTables(_ process: Directory, _ pid: Int32, processTable: [FDSocket],
+                    linkBuffer: UnsafeMutableRawBufferPointer) -> [(tid: Int32, name: [UInt8]?, sockets: [FDSocket])] {
+        var tids: [Int32] = []
+        if let task = try? Directory(at: process, "task") {
+            try? task.forEachEntry { name, _ in
+                if let tid = Int32(decimal: name), tid > 0 { tids.append(tid) }
+            }
+        }
+        // A thread that exited between the two listings simply is not there; the process itself
+        // always is (its main thread may have exited while others run: then it is not listed).
+        if tids.isEmpty { tids = [pid] }
+        tids.sort()
+        var out: [(tid: Int32, name: [UInt8]?, sockets: [FDSocket])] = []
+        for tid in tids {
+            let name = (try? process.readFile("task/\(tid)/comm", limit: .small)).map(ProcCommParser.parse)
+            if tid == pid || Tasks.shareFileTable(pid, tid) != false {
+                out.append((tid, name, processTable))
+                continue
+            }
+            var own: [FDSocket] = []
+            if case .read = Self.scanFDs(process, "task/\(tid)/fd", linkBuffer: linkBuffer, into: &own) {
+                out.append((tid, name, own))
+            }
+        }
+        return out
+    }
+
     /// The fd numbers in a descriptor table (names only: no link is read).
     static func fdNumbers(_ proc: Directory, _ path: String) -> Set<Int32> {
         var out = Set<Int32>()
@@ -287,8 +343,9 @@ extension SocketCollector {
     /// much as the other.
     public func collect(_ query: Query, owners: Bool) throws(CollectError) -> Snapshot {
         guard owners || query.needsOwners else { return try collect(query) }
-        let scanner = OwnerScanner(procRoot: options.procRoot)
-        let job = BackgroundJob { scanner.scan() }
+        var scanner = OwnerScanner(procRoot: options.procRoot)
+        scanner.threads = options.threads
+        let job = BackgroundJob { [scanner] in scanner.scan() }
         var snapshot = try collect(query)
         let index = job.wait()
         Self.attach(index, to: &snapshot, query: query)
@@ -308,5 +365,19 @@ extension SocketCollector {
         }
         snapshot.records = kept
         if let n = index.notice(effectiveUID: effectiveUID) { snapshot.notices.append(n) }
+    }
+}
+
+/// A process whose descriptors could not be read, as a notice names it.
+public struct UnreadableProcess: Sendable, Hashable {
+    public var pid: Int32
+    public var name: [UInt8]
+
+    public init(pid: Int32, name: [UInt8]) { self.pid = pid; self.name = name }
+
+    /// `812/sshd`; bytes other than printable ASCII become `?` (the notice is plain text on a
+    /// terminal, and collection has no renderer's escaping).
+    public var label: String {
+        String(pid) + "/" + String(decoding: name.map { $0 >= 0x20 && $0 < 0x7F ? $0 : UInt8(ascii: "?") }, as: UTF8.self)
     }
 }

@@ -173,6 +173,9 @@ public struct SocketOwner: Sendable, Hashable, Codable, Comparable {
     public var user: String?
     /// The file descriptor number in that process.
     public var fd: Int32
+    /// With `-T`: the thread (task id) this entry is for, one entry per thread holding the
+    /// descriptor; nil otherwise.
+    public var tid: Int32?
     /// The cgroup path (v2 unified, or the first v1 line), e.g. `/system.slice/ssh.service`.
     public var cgroup: String?
     /// The systemd unit recognised in `cgroup`, e.g. `ssh.service`.
@@ -189,7 +192,7 @@ public struct SocketOwner: Sendable, Hashable, Codable, Comparable {
     /// The name decoded as UTF-8, invalid sequences replaced by U+FFFD. Not safe for a terminal as is.
     public var name: String { String(decoding: rawName, as: UTF8.self) }
 
-    enum CodingKeys: String, CodingKey { case pid, name, uid, user, fd, cgroup, unit, container }
+    enum CodingKeys: String, CodingKey { case pid, tid, name, uid, user, fd, cgroup, unit, container }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -198,6 +201,7 @@ public struct SocketOwner: Sendable, Hashable, Codable, Comparable {
         uid = try c.decodeIfPresent(UInt32.self, forKey: .uid) ?? 0
         user = try c.decodeIfPresent(String.self, forKey: .user)
         fd = try c.decode(Int32.self, forKey: .fd)
+        tid = try c.decodeIfPresent(Int32.self, forKey: .tid)
         cgroup = try c.decodeIfPresent(String.self, forKey: .cgroup)
         unit = try c.decodeIfPresent(String.self, forKey: .unit)
         container = try c.decodeIfPresent(String.self, forKey: .container)
@@ -210,12 +214,13 @@ public struct SocketOwner: Sendable, Hashable, Codable, Comparable {
         try c.encode(uid, forKey: .uid)
         try c.encodeIfPresent(user, forKey: .user)
         try c.encode(fd, forKey: .fd)
+        try c.encodeIfPresent(tid, forKey: .tid)
         try c.encodeIfPresent(cgroup, forKey: .cgroup)
         try c.encodeIfPresent(unit, forKey: .unit)
         try c.encodeIfPresent(container, forKey: .container)
     }
 
-    public static func < (a: Self, b: Self) -> Bool { (a.pid, a.fd) < (b.pid, b.fd) }
+    public static func < (a: Self, b: Self) -> Bool { (a.pid, a.fd, a.tid ?? 0) < (b.pid, b.fd, b.tid ?? 0) }
 }
 
 /// The documented `--json` object as `Codable`. Kept in the library although the binary writes

@@ -15,6 +15,8 @@ public struct JSONRenderer: Sendable {
 
     /// With `--cgroup`: each socket's `cgroup` path (and `cgroup_id`), by id.
     public var cgroupPaths: [UInt64: String]?
+    /// With `-r`: an inet endpoint whose address has a name here gets `"name"`.
+    public var hostNames: [IPAddress: String]?
 
     public init(includeCookie: Bool = false, ports: PortContext? = nil, listenerBacklog: Bool = false) {
         self.includeCookie = includeCookie; self.ports = ports; self.listenerBacklog = listenerBacklog
@@ -52,8 +54,8 @@ public struct JSONRenderer: Sendable {
             w.key("local"); Self.unixName(r.localUnixName, &w)
             w.key("remote"); Self.unixName(r.remoteUnixName, &w)
         } else {
-            w.key("local"); Self.endpoint(r.local, &w, annotated: ports.map { ($0, r.proto) })
-            w.key("remote"); Self.endpoint(r.remote, &w, annotated: ports.map { ($0, r.proto) })
+            w.key("local"); Self.endpoint(r.local, &w, annotated: ports.map { ($0, r.proto) }, hostNames: hostNames)
+            w.key("remote"); Self.endpoint(r.remote, &w, annotated: ports.map { ($0, r.proto) }, hostNames: hostNames)
         }
         w.field("recv_q", UInt64(r.recvQueue))
         w.field("send_q", UInt64(r.sendQueue))
@@ -83,10 +85,11 @@ public struct JSONRenderer: Sendable {
     /// An endpoint of any family: inet as `{"address","port"}` (plus the port keys when annotated),
     /// UNIX as its name (`unixName`; the endpoint alone knows none, so `{}`), packet as
     /// `{"interface_index","protocol"}`, netlink as `{"protocol","port_id","groups"}`.
-    static func endpoint(_ e: SocketEndpoint, _ w: inout JSONWriter, annotated: (PortContext, TransportProtocol)? = nil) {
+    static func endpoint(_ e: SocketEndpoint, _ w: inout JSONWriter, annotated: (PortContext, TransportProtocol)? = nil,
+                         hostNames: [IPAddress: String]? = nil) {
         switch e {
         case .inet(let inet):
-            endpoint(inet, &w, annotated: annotated)
+            endpoint(inet, &w, annotated: annotated, hostName: hostNames?[inet.address])
         case .unix:
             unixName(.unnamed, &w)
         case .packet(let p):
@@ -118,10 +121,12 @@ public struct JSONRenderer: Sendable {
     /// The `proto` key's spelling (`TransportProtocol.jsonName`).
     public static func protoName(_ p: TransportProtocol) -> String { p.jsonName }
 
-    static func endpoint(_ e: Endpoint, _ w: inout JSONWriter, annotated: (PortContext, TransportProtocol)? = nil) {
+    static func endpoint(_ e: Endpoint, _ w: inout JSONWriter, annotated: (PortContext, TransportProtocol)? = nil,
+                         hostName: String? = nil) {
         w.objectStart()
         w.key("address"); w.string(verbatim: { e.address.write(to: &$0) })
         w.field("port", UInt64(e.port))
+        if let hostName { w.field("name", hostName) }
         if let (context, proto) = annotated { portKeys(e.port, proto, context, &w) }
         w.objectEnd()
     }
@@ -136,6 +141,7 @@ public struct JSONRenderer: Sendable {
     static func owner(_ p: SocketOwner, _ w: inout JSONWriter) {
         w.objectStart()
         w.field("pid", UInt64(max(p.pid, 0)))
+        if let tid = p.tid { w.field("tid", UInt64(max(tid, 0))) }
         w.field("name", bytes: p.rawName)
         w.field("uid", UInt64(p.uid))
         if let u = p.user { w.field("user", u) }

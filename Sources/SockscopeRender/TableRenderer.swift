@@ -22,6 +22,9 @@ public struct TableOptions: Sendable {
     public var oneLine = false
     /// `--cgroup`: the socket's cgroup path by id (`cgroup:PATH`); nil when not asked for.
     public var cgroupPaths: [UInt64: String]?
+    /// `-r`: host names by address, shown in place of the address where known (escaped: a
+    /// name comes from /etc/hosts or DNS, not from us).
+    public var hostNames: [IPAddress: String]?
 
     public init(header: Bool = true, numeric: Bool = false, services: ServiceTable = ServiceTable(), netid: Bool = true,
                 extended: Bool = false, processes: Bool = false, info: Bool = false, memory: Bool = false) {
@@ -136,7 +139,7 @@ public struct TableRenderer: Sendable {
         out.append(0x0A)
     }
 
-    /// `users:(("name",pid=1,fd=3),…)` as `ss -p` prints it, with the name escaped and its quotes
+    /// `users:(("name",pid=1,fd=3),…)` as `ss -p` prints it (`pid=1,tid=2,fd=3` with `-T`), with the name escaped and its quotes
     /// as `\"` (see `Escape.quoted`): a name cannot close its entry and forge another. Without
     /// `label`, the list alone (`((…))`), as the peer's owners follow `peer:`.
     func users(_ ps: [SocketOwner], to out: inout [UInt8], label: Bool = true) {
@@ -147,6 +150,10 @@ public struct TableRenderer: Sendable {
             Escape.quoted(p.rawName, to: &out)
             out.append(contentsOf: ",pid=".utf8)
             appendDecimal(UInt64(max(p.pid, 0)), to: &out)
+            if let tid = p.tid {
+                out.append(contentsOf: ",tid=".utf8)
+                appendDecimal(UInt64(max(tid, 0)), to: &out)
+            }
             out.append(contentsOf: ",fd=".utf8)
             appendDecimal(UInt64(max(p.fd, 0)), to: &out)
             out.append(UInt8(ascii: ")"))
@@ -249,9 +256,13 @@ public struct TableRenderer: Sendable {
 
     /// `1.2.3.4`, `[::1]`, with `%ifname` when bound to a device.
     func address(_ r: SocketRecord, _ a: IPAddress, local: Bool, to out: inout [UInt8]) {
-        if a.isIPv6 { out.append(UInt8(ascii: "[")) }
-        a.write(to: &out)
-        if a.isIPv6 { out.append(UInt8(ascii: "]")) }
+        if let names = options.hostNames, let name = names[a] {
+            Escape.terminal(Array(name.utf8), limit: Escape.cellLimit, to: &out)
+        } else {
+            if a.isIPv6 { out.append(UInt8(ascii: "[")) }
+            a.write(to: &out)
+            if a.isIPv6 { out.append(UInt8(ascii: "]")) }
+        }
         if local && r.hasInterface {
             out.append(UInt8(ascii: "%"))
             Escape.terminal(r.interfaceLabelBytes, limit: Escape.cellLimit, to: &out)

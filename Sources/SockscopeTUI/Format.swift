@@ -6,7 +6,8 @@ import SockscopeRender
 /// terminal-safe: untrusted text goes through `Escape.terminal`.
 enum Format {
     /// `127.0.0.1:22`, `[::1]:443`, `0.0.0.0:*`, with `%ifname` when bound to a device.
-    static func endpoint(_ r: SocketRecord, local: Bool) -> String {
+    /// With `name`, a host name it knows replaces the address (escaped: it comes from DNS).
+    static func endpoint(_ r: SocketRecord, local: Bool, name: ((IPAddress) -> String?)? = nil) -> String {
         let e = local ? r.local : r.remote
         var out: [UInt8] = []
         out.reserveCapacity(48)
@@ -34,9 +35,13 @@ enum Format {
             out.append(contentsOf: (n.portID == 0 ? (local ? "kernel" : "*") : String(n.portID)).utf8)
             return String(decoding: out, as: UTF8.self)
         }
-        if e.address.isIPv6 { out.append(UInt8(ascii: "[")) }
-        e.address.write(to: &out)
-        if e.address.isIPv6 { out.append(UInt8(ascii: "]")) }
+        if let name, !e.address.isUnspecified, let n = name(e.address) {
+            Escape.terminal(Array(n.utf8), limit: Escape.cellLimit, to: &out)
+        } else {
+            if e.address.isIPv6 { out.append(UInt8(ascii: "[")) }
+            e.address.write(to: &out)
+            if e.address.isIPv6 { out.append(UInt8(ascii: "]")) }
+        }
         if local && r.interfaceIndex != 0 {
             out.append(UInt8(ascii: "%"))
             Escape.terminal(r.interfaceLabelBytes, limit: Escape.cellLimit, to: &out)
@@ -105,6 +110,13 @@ enum Format {
     }
 
     /// An age in at most 6 columns: `42s`, `12m05s`, `3h07m`, `12d04h`.
+    /// A socket's age column: `>2s` for one already open when the view started (its real age is
+    /// unknown, only that it is more than this), the plain age otherwise. ASCII, as the rest of
+    /// the view: a terminal without a UTF-8 locale draws it too.
+    static func age(of s: TrackedSocket, at now: Double) -> String {
+        (s.presentAtStart ? ">" : "") + age(s.age(at: now))
+    }
+
     static func age(_ seconds: Double) -> String {
         guard seconds.isFinite else { return "-" }
         let s = Int(max(0, seconds))

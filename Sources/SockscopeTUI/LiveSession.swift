@@ -26,6 +26,8 @@ public final class CollectorControl: Sendable {
         var paused = false
         /// Whether to scan /proc for owners (the owner column is shown).
         var owners: Bool
+        /// Whether host names are shown (the collector then has the addresses looked up).
+        var names: Bool
         var stop = false
         /// What the UI shows, so a refresh is prepared for it: sorted and filtered off the UI thread.
         var ordering: Ordering
@@ -50,7 +52,8 @@ public final class CollectorControl: Sendable {
     init(settings: WatchSettings, ordering: Ordering, filter: ViewFilter, notify: @escaping @Sendable () -> Void) {
         self.settings = settings
         self.notify = notify
-        state = Mutex(State(interval: settings.interval, owners: settings.showOwners, ordering: ordering, filter: filter))
+        state = Mutex(State(interval: settings.interval, owners: settings.showOwners, names: settings.resolveNames,
+                            ordering: ordering, filter: filter))
     }
 
     /// Frees what the UI retired (on the calling thread, which is never the UI's).
@@ -64,8 +67,9 @@ public final class CollectorControl: Sendable {
 
     /// The collector's loop: collect, track, prepare for the UI's ordering and filter, publish,
     /// wake the UI, sleep; until told to stop. `cpuMicroseconds` reads this thread's CPU clock.
+    /// `collect` is told whether owners are shown and whether host names are.
     public func run(retention: Double, cpuMicroseconds: @Sendable () -> Int64 = { -1 },
-             collect: @Sendable (_ owners: Bool) throws -> Snapshot) {
+             collect: @Sendable (_ owners: Bool, _ names: Bool) throws -> Snapshot) {
         var tracker = ChangeTracker(closedRetention: retention)
         let clock = ContinuousClock()
         let start = clock.now
@@ -77,7 +81,7 @@ public final class CollectorControl: Sendable {
         var generation = 0
         while true {
             dropRetired()
-            let (stop, paused, interval, owners) = state.withLock { ($0.stop, $0.paused, $0.interval, $0.owners) }
+            let (stop, paused, interval, owners, names) = state.withLock { ($0.stop, $0.paused, $0.interval, $0.owners, $0.names) }
             if stop { return }
             if paused {
                 _ = wake.wait(timeout: .now() + 1)
@@ -87,7 +91,7 @@ public final class CollectorControl: Sendable {
             let cpu0 = cpuMicroseconds()
             var refresh: Refresh
             do {
-                let snapshot = try collect(owners)
+                let snapshot = try collect(owners, names)
                 let time = seconds()
                 tracker.track(snapshot, at: time)
                 generation += 1
@@ -165,9 +169,15 @@ public struct LiveSession {
     /// The last re-sort asked for: data generation and ordering.
     var requested: (generation: Int, ordering: Ordering)?
     var retired: [PreparedTable] = []
+    /// Closes a socket for `K` (SOCK_DESTROY) and says how it went; nil where closing is not
+    /// available. Called on the UI thread: one netlink request, answered at once.
+    let kill: (@Sendable (SocketRecord) -> String)?
 
-    public init(settings: WatchSettings, notify: @escaping @Sendable () -> Void) {
+    public init(settings: WatchSettings, notify: @escaping @Sendable () -> Void,
+                hostName: (@Sendable (IPAddress) -> String?)? = nil, kill: (@Sendable (SocketRecord) -> String)? = nil) {
         model = ViewModel(settings: settings)
+        model.hostName = hostName
+        self.kill = kill
         model.reordersInline = false
         control = CollectorControl(settings: settings, ordering: model.ordering, filter: model.viewFilter, notify: notify)
     }
@@ -176,6 +186,9 @@ public struct LiveSession {
     public mutating func handle(_ key: Key) {
         let before = model.table
         model.handle(key)
+        if let r = model.takeKillRequest() {
+            model.status = kill?(r) ?? "closing sockets is not available here"
+        }
         retireIfReplaced(before)
     }
 
@@ -184,13 +197,13 @@ public struct LiveSession {
     /// that needs a redraw.
     public mutating func poll() -> Bool {
         var dirty = false
-        let (paused, interval, owners, ordering, filter) =
-            (model.paused, model.interval, model.showOwners, model.ordering, model.viewFilter)
+        let (paused, interval, owners, names, ordering, filter) =
+            (model.paused, model.interval, model.showOwners, model.showNames, model.ordering, model.viewFilter)
         let garbage = retired
         retired = []
         let (refresh, sorted, changed) = control.state.withLock { s -> (Refresh?, PreparedTable?, Bool) in
-            let changed = s.paused != paused || s.interval != interval || s.owners != owners
-            s.paused = paused; s.interval = interval; s.owners = owners
+            let changed = s.paused != paused || s.interval != interval || s.owners != owners || s.names != names
+            s.paused = paused; s.interval = interval; s.owners = owners; s.names = names
             s.ordering = ordering; s.filter = filter
             s.retired += garbage
             defer { s.latest = nil; s.sorted = nil }

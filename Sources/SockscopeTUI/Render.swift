@@ -100,7 +100,7 @@ extension ViewModel {
             .joined(separator: ",").lowercased()
     }
 
-    static let keyHelp = "q quit  / filter  l e a states  L listeners  s r sort  p owners  Enter detail  "
+    static let keyHelp = "q quit  / filter  l e a states  L listeners  s r sort  p owners  n names  K close  Enter detail  "
         + "Space pause  + - interval  ? help"
 
     func bottomLine(_ f: inout Frame, y: Int) {
@@ -123,8 +123,12 @@ extension ViewModel {
 
     // MARK: table
 
+    /// The name lookup for the address columns, when names are on.
+    var names: (@Sendable (IPAddress) -> String?)? { showNames ? hostName : nil }
+
     func connectionColumns() -> [Column] {
         let now = self.now
+        let names = self.names
         var cols: [Column] = [
             Column(title: "Proto", sort: .proto, width: 5, right: false, dropOrder: 6) { s, _ in
                 (s.record.family.isIP ? s.record.proto.rawValue : s.record.proto.netid) + (s.record.family == .inet6 ? "6" : "")
@@ -133,10 +137,10 @@ extension ViewModel {
                 s.record.proto == .udp && s.record.state == .close ? "UNCONN" : s.record.state.ssName
             },
             Column(title: "Local", sort: .local, width: 0, right: false, dropOrder: 0, flexible: true) { s, _ in
-                Format.endpoint(s.record, local: true)
+                Format.endpoint(s.record, local: true, name: names)
             },
             Column(title: "Remote", sort: .remote, width: 0, right: false, dropOrder: 0, flexible: true) { s, _ in
-                Format.endpoint(s.record, local: false)
+                Format.endpoint(s.record, local: false, name: names)
             },
         ]
         cols += serviceAndOwnerColumns()
@@ -152,7 +156,7 @@ extension ViewModel {
             Column(title: "Out/s", sort: .rateOut, width: 5, right: true, dropOrder: 3) { s, _ in
                 Format.rate(s.throughput?.outBytesPerSecond)
             },
-            Column(title: "Age", sort: .age, width: 6, right: true, dropOrder: 4) { s, _ in Format.age(s.age(at: now)) },
+            Column(title: "Age", sort: .age, width: 6, right: true, dropOrder: 4) { s, _ in Format.age(of: s, at: now) },
         ]
         return cols
     }
@@ -176,12 +180,13 @@ extension ViewModel {
 
     func listenerColumns() -> [Column] {
         let now = self.now
+        let names = self.names
         var cols: [Column] = [
             Column(title: "Proto", sort: nil, width: 5, right: false, dropOrder: 6) { s, _ in
                 (s.record.family.isIP ? s.record.proto.rawValue : s.record.proto.netid) + (s.record.family == .inet6 ? "6" : "")
             },
             Column(title: "Listen", sort: .local, width: 0, right: false, dropOrder: 0, flexible: true) { s, _ in
-                Format.endpoint(s.record, local: true)
+                Format.endpoint(s.record, local: true, name: names)
             },
         ]
         cols += serviceAndOwnerColumns()
@@ -193,7 +198,7 @@ extension ViewModel {
                 String(l?.established ?? 0)
             },
             Column(title: "Peers", sort: .peers, width: 6, right: true, dropOrder: 2) { _, l in String(l?.peers ?? 0) },
-            Column(title: "Age", sort: .age, width: 6, right: true, dropOrder: 3) { s, _ in Format.age(s.age(at: now)) },
+            Column(title: "Age", sort: .age, width: 6, right: true, dropOrder: 3) { s, _ in Format.age(of: s, at: now) },
         ]
         return cols
     }
@@ -285,7 +290,7 @@ extension ViewModel {
         let r = s.record
         var lines: [(String, CellAttribute)] = []
         var head = "\(r.proto.rawValue) \(r.proto == .udp && r.state == .close ? "UNCONN" : r.state.ssName)  "
-            + Format.endpoint(r, local: true) + " -> " + Format.endpoint(r, local: false)
+            + Format.endpoint(r, local: true, name: names) + " -> " + Format.endpoint(r, local: false, name: names)
         if let closed = s.closedAt {
             head += "  (closed \(Format.age(now - closed)) ago)"
         } else if isNew(s) {
@@ -302,7 +307,7 @@ extension ViewModel {
             Escape.terminal(r.interfaceLabelBytes, to: &name)
             items.append("interface " + String(decoding: name, as: UTF8.self))
         }
-        items.append("age " + Format.age(s.age(at: now)) + (s.presentAtStart ? " (open at start)" : ""))
+        items.append("age " + Format.age(of: s, at: now) + (s.presentAtStart ? " (open at start)" : ""))
         items.append("recv-q \(r.recvQueue)")
         items.append("send-q \(r.sendQueue)")
         if let t = s.throughput {
@@ -392,6 +397,8 @@ extension ViewModel {
             "  s  r          next sort column, reverse the order",
             "  Enter         detail pane: 5-tuple, tcp_info, memory, owners",
             "  p             show or hide owners",
+            "  n             host names for addresses (looked up in the background) or numbers",
+            "  K             close the selected TCP/UDP socket (SOCK_DESTROY): asks, y confirms",
             "  Space         pause or resume refreshing",
             "  +  -          longer or shorter refresh interval",
             "",

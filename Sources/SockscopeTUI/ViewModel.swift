@@ -29,6 +29,8 @@ public struct WatchSettings: Sendable {
     public var newHighlight: Double
     /// The command line's filter expression: the initial `/` filter, editable in the view.
     public var expression: FilterExpression?
+    /// `-r`: host names shown from the start (`n` toggles them).
+    public var resolveNames = false
 
     public init(host: String = "", interval: Double = 1, protocols: Set<TransportProtocol> = [.tcp, .udp],
                 families: Set<AddressFamily> = [.inet, .inet6], states: StateSet = .connected,
@@ -107,6 +109,15 @@ public struct ViewModel: Sendable {
     public private(set) var quitRequested = false
     /// The filter prompt while it is open.
     public private(set) var prompt: Prompt?
+    /// Host names in place of addresses (`n`), where `hostName` knows one.
+    public private(set) var showNames: Bool
+    /// Where names come from (the live loop's resolver, which looks them up in the background):
+    /// read at draw time for the rows on screen only. Nil: no resolver, `n` says so.
+    public var hostName: (@Sendable (IPAddress) -> String?)?
+    /// The socket `K` asked about, until `y` confirms (anything else keeps it open).
+    public private(set) var killCandidate: SocketRecord?
+    /// A confirmed `K`: the live loop closes it (`takeKillRequest()`) and reports in `status`.
+    public private(set) var killRequest: SocketRecord?
 
     /// Row positions into `sockets` after filtering and sorting (both views).
     public var rows: [Int] { filtered.rows }
@@ -139,7 +150,14 @@ public struct ViewModel: Sendable {
             filterText = expressionFilter!.text
         }
         showOwners = settings.showOwners
+        showNames = settings.resolveNames
         interval = settings.interval
+    }
+
+    /// The confirmed kill, once: the caller carries it out.
+    public mutating func takeKillRequest() -> SocketRecord? {
+        defer { killRequest = nil }
+        return killRequest
     }
 
     // MARK: data
@@ -243,6 +261,16 @@ public struct ViewModel: Sendable {
             if key == .char("q") { quitRequested = true }
             return
         }
+        if let candidate = killCandidate {
+            // Only `y` closes; any other key (Esc, n, q, a move) leaves the socket alone.
+            killCandidate = nil
+            if key == .char("y") {
+                killRequest = candidate
+            } else {
+                status = "not closed"
+            }
+            return
+        }
         switch key {
         case .char("q"), .char("Q"): quitRequested = true
         case .up, .char("k"): move(to: selected - 1)
@@ -273,6 +301,19 @@ public struct ViewModel: Sendable {
             rebuild()
         case .char("r"): reversed.toggle(); rebuild()
         case .char("p"): showOwners.toggle()
+        case .char("n"):
+            if hostName == nil {
+                status = "host names are not available here"
+            } else {
+                showNames.toggle()
+                status = showNames ? "host names on (looked up in the background; n turns them off)" : "host names off"
+            }
+        case .char("K"):
+            guard let s = selectedSocket else { status = "no socket selected"; break }
+            if s.isClosed { status = "that socket is already closed"; break }
+            guard s.record.proto == .tcp || s.record.proto == .udp else { status = "only TCP and UDP sockets can be closed"; break }
+            killCandidate = s.record
+            status = "close " + Self.describe(s.record) + "? y closes it, any other key keeps it"
         case .char(" "): paused.toggle()
         case .char("+"), .char("="):
             interval = Self.intervalSteps.first { $0 > interval + 1e-9 } ?? interval
@@ -281,6 +322,14 @@ public struct ViewModel: Sendable {
         case .char("?"), .char("h"): helpOpen = true
         default: break
         }
+    }
+
+    /// `tcp 127.0.0.1:8080 -> 127.0.0.1:41234 (1234/nginx)`, for the kill prompt and its result.
+    public static func describe(_ r: SocketRecord) -> String {
+        var text = r.proto.rawValue + " " + Format.endpoint(r, local: true) + " -> " + Format.endpoint(r, local: false)
+        let owner = Format.owner(r)
+        if !owner.isEmpty { text += " (" + owner + ")" }
+        return text
     }
 
     mutating func move(to row: Int) {

@@ -14,8 +14,11 @@ public enum WatchLoop {
     /// collector thread; its argument says whether owners are wanted (the owner column is on).
     /// Returns the exit status:
     /// 0 on `q`, 128+signal for SIGINT/SIGTERM/SIGHUP, 129 when the terminal hangs up, 1 on errors.
+    /// `hostName` answers the address columns when names are on; `kill` carries out a confirmed `K`.
     public static func run(settings: WatchSettings, style: TerminalStyle, closedRetention: Double = 5,
-                           collect: @escaping @Sendable (_ owners: Bool) throws -> Snapshot) throws(TerminalError) -> Int32 {
+                           hostName: (@Sendable (IPAddress) -> String?)? = nil,
+                           kill: (@Sendable (SocketRecord) -> String)? = nil,
+                           collect: @escaping @Sendable (_ owners: Bool, _ names: Bool) throws -> Snapshot) throws(TerminalError) -> Int32 {
         // Handlers first: ncurses then leaves SIGINT, SIGTSTP and SIGWINCH to us.
         let signalFD: Int32
         do {
@@ -27,7 +30,7 @@ public enum WatchLoop {
         let screen = try CursesScreen(style: style)
         defer { screen.end() }
 
-        var session = LiveSession(settings: settings, notify: { SignalPipe.wake() })
+        var session = LiveSession(settings: settings, notify: { SignalPipe.wake() }, hostName: hostName, kill: kill)
         let control = session.control
         let retention = closedRetention
         // The collector runs on a thread of its own, stopped and joined (the defers run in
@@ -59,7 +62,7 @@ public enum WatchLoop {
                 let n = buffer.withUnsafeMutableBufferPointer { sockscope_drain(signalFD, $0.baseAddress, Int32($0.count)) }
                 for b in buffer.prefix(Int(n)) {
                     switch Int32(b) {
-                    case 0: break  // a refresh is ready
+                    case 0: dirty = true  // a refresh, a sort or host names are ready
                     case SIGINT, SIGTERM, SIGHUP: return 128 + Int32(b)
                     case SIGWINCH:
                         screen.resize()

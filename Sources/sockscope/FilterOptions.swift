@@ -50,7 +50,7 @@ extension Sockscope {
             for h in src { parts.append(try FilterParser.parseHost(h, side: .source, option: "--src", environment: env)) }
             for h in dst { parts.append(try FilterParser.parseHost(h, side: .destination, option: "--dst", environment: env)) }
             f.expression = .conjunction(parts + [f.expression])
-            for n in f.notices { FileOutput.standardError("sockscope: \(n)") }
+            if !quiet { for n in f.notices { FileOutput.standardError("sockscope: \(n)") } }
             activeFilter = f
             return nil
         } catch {

@@ -39,7 +39,9 @@ extension Sockscope {
             FileOutput.standardError("sockscope: \(error)")
             return nil
         }
-        for n in snapshot.notices where repeatNotices || shown.insert(n).inserted { FileOutput.standardError("sockscope: \(n)") }
+        for n in snapshot.notices where !quiet && (repeatNotices || shown.insert(n).inserted) {
+            FileOutput.standardError("sockscope: \(n)")
+        }
         return snapshot
     }
 }

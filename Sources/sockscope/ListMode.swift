@@ -16,6 +16,7 @@ extension Sockscope {
         options.timers = timers
         options.recordDump = diagFile != nil
         options.cgroups = cgroup
+        options.threads = threads
         var snapshot: Snapshot
         if let fromDump {
             guard let s = readDump(fromDump, q) else { return 1 }
@@ -48,9 +49,10 @@ extension Sockscope {
             snapshot.records = outcome.closed
             failed = outcome.failed
         }
-        if snapshot.source == .proc && (info || memory || timers) {
+        if snapshot.source == .proc && (info || memory || timers) && !quiet {
             FileOutput.standardError("sockscope: --info, --memory and --options need netlink; /proc does not have them, so they are left out")
         }
+        let hostNames = resolve ? Self.hostNames(snapshot.records, timeout: resolveTimeout) : nil
         var out: [UInt8] = []
         out.reserveCapacity(1 << 17)
         let writer = FileOutput()
@@ -64,6 +66,7 @@ extension Sockscope {
                 var renderer = JSONRenderer(includeCookie: extended, ports: socketPortContext,
                                             listenerBacklog: snapshot.source == .netlink)
                 renderer.cgroupPaths = cgroup ? Lookup.cgroupPaths() : nil
+                renderer.hostNames = hostNames
                 try renderer.renderArray(snapshot.records, into: &out, flush: flush)
             } else {
                 var table = TableOptions(header: !noHeader, numeric: numeric, services: numeric ? ServiceTable() : services,
@@ -71,6 +74,7 @@ extension Sockscope {
                                          info: info, memory: memory)
                 table.timers = timers
                 table.oneLine = oneLine
+                table.hostNames = hostNames
                 if cgroup { table.cgroupPaths = Lookup.cgroupPaths() }
                 try TableRenderer(options: table).render(snapshot.records, into: &out, flush: flush)
             }
@@ -85,6 +89,17 @@ extension Sockscope {
             return 1
         }
         return 0
+    }
+
+    /// `-r`: the names of every distinct address in the listing, looked up in parallel; an
+    /// address without a name (or whose lookup outlived `timeout`) stays numeric.
+    static func hostNames(_ records: [SocketRecord], timeout: Double) -> [IPAddress: String] {
+        var addresses = Set<IPAddress>()
+        for r in records {
+            if let a = r.local.inet?.address { addresses.insert(a) }
+            if let a = r.remote.inet?.address { addresses.insert(a) }
+        }
+        return NameResolver(timeout: timeout).resolve(addresses)
     }
 
     /// `--from-dump FILE`: every section of the file, selected by the query like a kernel dump.

@@ -168,6 +168,18 @@ extension Sockscope {
             case .events: try reject("-p", "a destroyed socket has no owner left to show")
             }
         }
+        if threads {
+            if mode != .list { try reject("-T", "only the listing shows owners per thread") }
+            if fromDump != nil { throw ValidationError("--from-dump and -T cannot be combined: owners are this machine's, the dump may not be") }
+        }
+        if resolve {
+            switch mode {
+            case .list, .watch: break
+            default: try reject("-r", "only the listing and the live view show host names")
+            }
+            if format == .csv { throw ValidationError("-r and --format csv cannot be combined: CSV keeps addresses numeric") }
+        }
+        if resolveTimeoutGiven != nil && !resolve { throw ValidationError("--resolve-timeout goes with -r") }
         if cgroup {
             if mode != .list { try reject("--cgroup", "only the listing shows socket cgroups") }
             if source == .proc { throw ValidationError("--cgroup and --source proc cannot be combined: the cgroup id comes from netlink") }

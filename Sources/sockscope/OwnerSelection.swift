@@ -3,7 +3,7 @@ import ArgumentParser
 extension Sockscope {
     /// Owners are scanned and shown for `-p`, for `--pid`/`--process`, which imply it, and for the
     /// `:PORT` shorthand.
-    var wantsOwners: Bool { processes || pid != nil || processName != nil || (portShorthand && mode == .list) }
+    var wantsOwners: Bool { processes || threads || pid != nil || processName != nil || (portShorthand && mode == .list) }
 }
 
 /// `--pid N`: a positive process id.

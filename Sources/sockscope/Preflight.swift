@@ -14,7 +14,7 @@ extension Sockscope {
             FileOutput.standardError("sockscope: --proc-root '\(procRoot)': \(error)")
             return 1
         }
-        if let pid, access("\(procRoot)/\(pid)", F_OK) != 0 {
+        if let pid, !quiet, access("\(procRoot)/\(pid)", F_OK) != 0 {
             FileOutput.standardError("sockscope: no process with pid \(pid) (nothing in \(procRoot)/\(pid)); no socket can match --pid")
         }
         return nil

@@ -10,9 +10,7 @@ enum SSCompatibility {
 
     static let answers: [Answer] = [
         Answer(spellings: ["-Q", "--no-queues"], answer: "the queue columns are always shown; --json and jq pick fields"),
-        Answer(spellings: ["-r", "--resolve"], answer: "name resolution is not supported yet; addresses are shown numerically"),
         Answer(spellings: ["-B", "--bound-inactive"], answer: "bound-inactive sockets are not listed yet"),
-        Answer(spellings: ["-T", "--threads"], answer: "per-thread owners are not supported yet; -p shows the owning processes"),
         Answer(spellings: ["--tos"], answer: "ToS/traffic class is not supported yet"),
         Answer(spellings: ["--tipcinfo"], answer: "TIPC sockets are not supported"),
         Answer(spellings: ["--inet-sockopt"], answer: "socket options are not supported yet"),

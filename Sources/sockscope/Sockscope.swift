@@ -101,6 +101,23 @@ struct Sockscope: ParsableCommand {
         "Only sockets held by a process of this name, as the kernel keeps it (at most 15 bytes; implies -p).",
         valueName: "name"))
     var processName: String?
+    @Flag(name: [.customShort("T"), .customLong("threads")], help: ArgumentHelp(
+        "Show the threads holding each socket (pid, tid, thread name, fd), one entry per thread, as ss -T; implies -p."))
+    var threads = false
+
+    @Flag(name: [.customShort("q"), .customLong("quiet")], help: ArgumentHelp(
+        "Leave out notices (owners that could not be read, a --pid that is not running, …); errors still go to stderr."))
+    var quiet = false
+
+    // MARK: names
+    @Flag(name: [.customShort("r"), .customLong("resolve")], help: ArgumentHelp(
+        "Show host names for addresses (getnameinfo: /etc/hosts, then DNS; looked up in parallel, cached for the run)."))
+    var resolve = false
+    @Option(name: .customLong("resolve-timeout"), help: ArgumentHelp(
+        "With -r: seconds one lookup may take before its address stays numeric (default 1; more than 0, at most 3600).",
+        valueName: "seconds"), transform: { try parseSeconds($0, option: "--resolve-timeout") })
+    var resolveTimeoutGiven: Double?
+    var resolveTimeout: Double { resolveTimeoutGiven ?? 1 }
 
     // MARK: live view
     @Flag(name: [.customShort("w"), .customLong("watch")],

@@ -39,13 +39,41 @@ extension Sockscope {
         for name in ["TERM", "NO_COLOR"] {
             if let v = getenv(name) { environment[name] = String(cString: v) }
         }
+        settings.resolveNames = resolve
+        // Names are looked up in the background and shown as they arrive (each one wakes the
+        // screen); the view never waits for one.
+        let resolver = NameResolver(timeout: resolveTimeout, onResult: { SignalPipe.wake() })
         do {
-            return try WatchLoop.run(settings: settings, style: TerminalStyle.from(environment: environment)) {
-                [collectQuery] owners in try collector.collect(collectQuery, owners: owners)
+            return try WatchLoop.run(settings: settings, style: TerminalStyle.from(environment: environment),
+                                     hostName: { resolver.name(of: $0) }, kill: Self.closeOne) {
+                [collectQuery] owners, names in
+                let snapshot = try collector.collect(collectQuery, owners: owners)
+                if names {
+                    var addresses = Set<IPAddress>()
+                    for r in snapshot.records {
+                        if let a = r.local.inet?.address { addresses.insert(a) }
+                        if let a = r.remote.inet?.address { addresses.insert(a) }
+                    }
+                    resolver.request(addresses)
+                }
+                return snapshot
             }
         } catch {
             FileOutput.standardError("sockscope: \(error)")
             return 1
+        }
+    }
+
+    /// The live view's `K`, once confirmed: SOCK_DESTROY for one socket, and a line saying how it went.
+    @Sendable static func closeOne(_ r: SocketRecord) -> String {
+        let what = ViewModel.describe(r)
+        do {
+            let outcomes = try SocketKiller.kill([r])
+            guard let o = outcomes.first else { return "not closed: " + what + " is gone" }
+            if let e = o.refusal { return "not closed: " + what + ": " + SocketKiller.explain(e) }
+            return "closed " + what
+        } catch {
+            return "not closed: " + what + ": \(error)"
         }
     }
 

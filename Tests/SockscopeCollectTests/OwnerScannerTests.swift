@@ -154,6 +154,12 @@ import Testing
         var root = Snapshot(records: [], source: .netlink)
         SocketCollector.attach(OwnerIndex(unreadableProcesses: 1), to: &root, query: Query(), effectiveUID: 0)
         #expect(root.notices == ["some owners could not be read (1 process refused access)"])
+        // As root the notice names the first few that refused, printable ASCII only.
+        var named = OwnerIndex(unreadableProcesses: 4)
+        named.unreadableSample = [UnreadableProcess(pid: 812, name: Array("ss\u{1b}hd".utf8)),
+                                  UnreadableProcess(pid: 950, name: Array("pg\u{e9}".utf8))]
+        #expect(named.notice(effectiveUID: 0) == "some owners could not be read (4 processes refused access: 812/ss?hd, 950/pg??, …)")
+        #expect(named.notice(effectiveUID: 1000) == OwnerIndex.incompleteNotice)
         for uid: UInt32 in [0, 1000] {
             var clean = Snapshot(records: [], source: .netlink)
             SocketCollector.attach(OwnerIndex(), to: &clean, query: Query(), effectiveUID: uid)

@@ -106,7 +106,7 @@ import Testing
         let control = session.control
         let finished = DispatchSemaphore(value: 0)
         DispatchQueue(label: "test.collector").async {
-            control.run(retention: 5) { _ in
+            control.run(retention: 5) { _, _ in
                 let n = calls.withLock { c -> Int in c += 1; return c }
                 if n == 2 {
                     inSecond.signal()

@@ -245,7 +245,18 @@ extension ViewModel {
         // 4000 B received and 60000 B acked over 2 s.
         #expect(ssh.contains(" 2.0K ") && ssh.contains(" 30K "))
         #expect(ssh.contains("23.4ms"))
-        #expect(ssh.split(separator: " ").last == "2s")
+        // Open when the view started: more than 2 s old, by how much unknown.
+        #expect(ssh.split(separator: " ").last == ">2s")
+        // Opened at the second refresh: its true age.
+        let opened = (0..<frame.height).map(frame.text).first { $0.contains(":40003") } ?? ""
+        #expect(opened.split(separator: " ").last == "0s", "\(opened)")
+    }
+
+    /// A closed socket's age stops when it closed.
+    @Test func closedAgeStops() {
+        let t = Synthetic.tracker()
+        let closed = try! #require(t.sockets.first { $0.isClosed })
+        #expect(closed.age(at: 500) == closed.age(at: 102))
     }
 }
 
@@ -411,5 +422,57 @@ extension ViewModel {
         #expect(!noColor.colors && noColor.attributes)
         let dumb = TerminalStyle.from(environment: ["TERM": "dumb"])
         #expect(!dumb.colors && !dumb.attributes)
+    }
+}
+
+/// `K` asks before it closes anything, and only `y` confirms; `n` shows host names from the
+/// resolver the live loop gives it.
+@Suite struct KillAndNamesKeyTests {
+    @Test func killAsksAndOnlyYConfirms() {
+        var m = Synthetic.model(states: .connected)
+        let target = try! #require(m.rows.firstIndex { m.sockets[$0].record.cookie == 10 })
+        m.handle(.home)
+        for _ in 0..<target { m.handle(.down) }
+        let selected = try! #require(m.selectedSocket).record
+        #expect(selected.cookie == 10)
+        m.handle(.char("K"))
+        #expect(m.killCandidate == selected)
+        #expect(m.status?.hasPrefix("close tcp ") == true && m.status?.hasSuffix("? y closes it, any other key keeps it") == true,
+                "\(m.status ?? "-")")
+        // Any other key keeps the socket: nothing to carry out, and the key does not act.
+        let row = m.selected
+        m.handle(.char("j"))
+        #expect(m.killCandidate == nil && m.takeKillRequest() == nil && m.status == "not closed" && m.selected == row)
+        m.handle(.char("K"))
+        m.handle(.char("y"))
+        #expect(m.killCandidate == nil)
+        #expect(m.takeKillRequest() == selected)
+        #expect(m.takeKillRequest() == nil, "a request is carried out once")
+    }
+
+    @Test func killRefusesAClosedSocket() {
+        var m = Synthetic.model(states: .connected)
+        let closed = try! #require(m.rows.firstIndex { m.sockets[$0].isClosed })
+        m.handle(.home)
+        for _ in 0..<closed { m.handle(.down) }
+        m.handle(.char("K"))
+        #expect(m.killCandidate == nil && m.status == "that socket is already closed")
+    }
+
+    @Test func namesReplaceAddressesWhenOnAndKnown() {
+        var m = Synthetic.model(states: .connected)
+        m.handle(.char("n"))
+        #expect(m.status == "host names are not available here" && !m.showNames)
+        m.hostName = { $0 == IPAddress("203.0.113.7")! ? "pe\u{1b}er" : nil }
+        m.handle(.char("n"))
+        #expect(m.showNames)
+        let screen = (0..<30).map { m.render(width: 120, height: 30).text($0) }.joined(separator: "\n")
+        // The name is escaped (it comes from DNS); unnamed addresses stay numeric.
+        #expect(screen.contains("pe\\x1ber:51234"), "\(screen)")
+        #expect(!screen.contains("203.0.113.7"))
+        #expect(screen.contains("10.0.0.5:22"))
+        m.handle(.char("n"))
+        let numeric = (0..<30).map { m.render(width: 120, height: 30).text($0) }.joined(separator: "\n")
+        #expect(numeric.contains("203.0.113.7:51234") && !numeric.contains("pe\\x1ber"))
     }
 }

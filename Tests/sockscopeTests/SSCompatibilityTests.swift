@@ -6,7 +6,7 @@ import Testing
 /// 2); a "did you mean" is offered only when it resembles what was typed.
 @Suite struct SSCompatibilityTests {
     @Test(arguments: [
-        (["-r"], "-r/--resolve (an ss option): "), (["-tanT"], "-T/--threads (an ss option): "), (["--inet-sockopt"], "--inet-sockopt"),
+        (["--tos"], "--tos (an ss option): "), (["--inet-sockopt"], "--inet-sockopt"),
         (["-b"], "-b/--bpf (an ss option): it shows the BPF programs attached to packet sockets"), (["-V"], "-V (an ss option): use --version"), (["-Z"], "-Z/--context/-z/--contexts (an ss option): SELinux contexts are not available"),
         (["--dccp"], "-d/--dccp (an ss option)"), (["-taB"], "-B/--bound-inactive (an ss option)"), (["--tipcinfo"], "--tipcinfo (an ss option)"),
     ])

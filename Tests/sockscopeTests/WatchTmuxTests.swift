@@ -216,6 +216,63 @@ func mentions(_ line: String, port: UInt16) -> Bool {
         withExtendedLifetime((onTwo, onThree, toChild)) {}
     }
 
+    /// `K` on the selected connection, then `y`: exactly that one is aborted (its peer reads a
+    /// reset), a second connection survives, and the status line says what was closed.
+    @Test(.requires(.root)) func killKeyClosesTheSelectedSocketAfterY() throws {
+        let listener = try Loopback.tcpListener()
+        let (victim, victimPeer) = try Loopback.tcpPair(listener)
+        let (bystander, bystanderPeer) = try Loopback.tcpPair(listener)
+        let port = victim.local.port
+        let dir = try Self.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let tmux = TmuxServer()
+        defer { tmux.kill() }
+        // One row: the victim's client end.
+        try Self.start(tmux, "-w -n -t -4 --interval 0.2 'sport = :\(port)'", in: dir)
+        var screen: [String] = []
+        let shown = try TmuxServer.waitUntil(15) {
+            screen = try tmux.capture()
+            return screen.contains { $0.contains("ESTAB") && mentions($0, port: port) }
+        }
+        #expect(shown, "the connection never appeared:\n\(screen.joined(separator: "\n"))")
+        // K asks; a key other than y keeps the socket.
+        try tmux.run(["send-keys", "-t", "t", "-l", "K"])
+        let asked = try TmuxServer.waitUntil(10) {
+            screen = try tmux.capture()
+            return screen.contains { $0.contains("close tcp 127.0.0.1:\(port) -> ") && $0.contains("y closes it") }
+        }
+        #expect(asked, "no confirmation:\n\(screen.joined(separator: "\n"))")
+        try tmux.run(["send-keys", "-t", "t", "-l", "x"])
+        #expect(try TmuxServer.waitUntil(10) { try tmux.capture().contains { $0.contains("not closed") } })
+        #expect(Self.stillOpen(victimPeer), "a key other than y closed the socket")
+        try tmux.run(["send-keys", "-t", "t", "-l", "K"])
+        #expect(try TmuxServer.waitUntil(10) { try tmux.capture().contains { $0.contains("y closes it") } })
+        try tmux.run(["send-keys", "-t", "t", "-l", "y"])
+        let closed = try TmuxServer.waitUntil(10) {
+            screen = try tmux.capture()
+            return screen.contains { $0.contains("closed tcp 127.0.0.1:\(port) -> ") && !$0.contains("not closed") }
+        }
+        #expect(closed, "no result in the status line:\n\(screen.joined(separator: "\n"))")
+        // The kernel aborted it: its peer reads a reset; the other connection is untouched.
+        var byte: UInt8 = 0
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(victimPeer.fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let n = recv(victimPeer.fd, &byte, 1, 0)
+        let err = errno
+        #expect(n == -1 && err == ECONNRESET, "peer of the closed socket read \(n), errno \(err)")
+        #expect(Self.stillOpen(bystanderPeer) && Self.stillOpen(bystander))
+        try tmux.run(["send-keys", "-t", "t", "q"])
+        #expect(TmuxServer.waitUntil(10) { Self.read(dir, "status") == "0" })
+        withExtendedLifetime((listener, victim)) {}
+    }
+
+    /// Nothing to read and no error: the connection is up.
+    static func stillOpen(_ s: TestSocket) -> Bool {
+        var byte: UInt8 = 0
+        let n = recv(s.fd, &byte, 1, Int32(MSG_DONTWAIT | MSG_PEEK))
+        return n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)
+    }
+
     @Test func survivesATinyWindowAndRestoresTheTerminalOnCtrlC() throws {
         let dir = try Self.scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
