@@ -223,6 +223,8 @@ public enum ConnectionMapper {
 
     struct UnixEdgeKey: Hashable {
         var proto: TransportProtocol, client: MapNode, server: MapNode, name: UnixName
+        /// With `perProcess`, the pids of both ends, as for `EdgeKey`.
+        var pids: [Int32] = []
     }
 
     /// The edges of the established connections among `records` (which should include the
@@ -303,13 +305,14 @@ public enum ConnectionMapper {
         for r in records where r.family == .unix && r.state == .established {
             let theirs = r.remoteUnixName
             guard r.localUnixName == .unnamed, theirs != .unnamed else { continue }
-            let client = processNode(r) ?? (.user(r.uid), [])
+            let client = processNode(r, perProcess: perProcess) ?? (.user(r.uid), [])
             let server = r.peerProcesses.flatMap { owners in
                 owners.min().map { first in
-                    (MapNode.process(first.rawName), owners.filter { $0.rawName == first.rawName }.map(\.pid))
+                    (MapNode.process(first.rawName), perProcess ? [first.pid] : owners.filter { $0.rawName == first.rawName }.map(\.pid))
                 }
             } ?? (.user(r.uid), [])
-            let k = UnixEdgeKey(proto: r.proto, client: client.0, server: server.0, name: theirs)
+            let k = UnixEdgeKey(proto: r.proto, client: client.0, server: server.0, name: theirs,
+                                pids: perProcess ? client.1 + [-1] + server.1 : [])
             var e = unixEdges[k] ?? (MapEdge(proto: r.proto, kind: .local, client: client.0, server: server.0, port: 0,
                                              unixName: theirs), [], [])
             e.edge.connections += 1
