@@ -3,3 +3,6 @@
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <linux/inet_diag.h>
+#include <linux/unix_diag.h>
+#include <linux/packet_diag.h>
+#include <linux/netlink_diag.h>

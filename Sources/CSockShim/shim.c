@@ -2,6 +2,9 @@
 #include <string.h>
 #include <linux/tcp.h>
 #include <linux/inet_diag.h>
+#include <linux/unix_diag.h>
+#include <linux/packet_diag.h>
+#include <linux/netlink_diag.h>
 
 // Kernel fields this system's header does not declare yet, in the kernel's order after tcpi_snd_wnd
 // (include/uapi/linux/tcp.h: tcpi_rcv_wnd, tcpi_rehash).
@@ -78,3 +81,8 @@ size_t sockscope_inet_diag_msg_offset_rqueue(void) { return offsetof(struct inet
 size_t sockscope_inet_diag_msg_offset_inode(void) { return offsetof(struct inet_diag_msg, idiag_inode); }
 size_t sockscope_inet_diag_msg_offset_cookie(void) { return offsetof(struct inet_diag_msg, id.idiag_cookie); }
 size_t sockscope_inet_diag_req_v2_size(void) { return sizeof(struct inet_diag_req_v2); }
+
+uint8_t sockscope_ndiag_proto_all(void) { return NDIAG_PROTO_ALL; }
+size_t sockscope_unix_diag_msg_size(void) { return sizeof(struct unix_diag_msg); }
+size_t sockscope_packet_diag_msg_size(void) { return sizeof(struct packet_diag_msg); }
+size_t sockscope_netlink_diag_msg_size(void) { return sizeof(struct netlink_diag_msg); }

@@ -79,9 +79,42 @@ public enum ListenerAnalysis {
     /// - Parameter backlogKnown: the records come from netlink, whose `send_q` for a listener is
     ///   the backlog (/proc reports 0 there, which must not read as "no room").
     public static func health(_ records: [SocketRecord], backlogKnown: Bool, topPeers: Int = 3) -> [ListenerHealth] {
-        aggregate(records, topPeers: topPeers, record: { $0 }, isClosed: { _ in false })
+        inetHealth(records, backlogKnown: backlogKnown, topPeers: topPeers) + unixHealth(records, backlogKnown: backlogKnown)
+    }
+
+    /// UNIX listeners (stream and seqpacket), by name: the connections a listener accepted carry its
+    /// name, so `established` counts the ESTABLISHED sockets of the same type and name (and bound
+    /// file, when known); `peers` counts the distinct processes at their other ends (when owners
+    /// were scanned, else the connections).
+    static func unixHealth(_ records: [SocketRecord], backlogKnown: Bool) -> [ListenerHealth] {
+        struct Key: Hashable { var proto: TransportProtocol; var name: UnixName; var file: UInt64? }
+        func key(_ r: SocketRecord) -> Key? {
+            let name = r.localUnixName
+            guard name != .unnamed else { return nil }
+            return Key(proto: r.proto, name: name, file: r.unix?.vfsInode)
+        }
+        var served: [Key: (count: Int, peers: Set<Int32>)] = [:]
+        for r in records where r.family == .unix && r.state == .established {
+            guard let k = key(r) else { continue }
+            var v = served[k] ?? (0, [])
+            v.count += 1
+            for p in r.peerProcesses ?? [] { v.peers.insert(p.pid) }
+            served[k] = v
+        }
+        return records.filter { $0.family == .unix && $0.state == .listen }
+            .map { r in
+                let v = key(r).flatMap { served[$0] } ?? (0, [])
+                return ListenerHealth(listener: r, backlog: backlogKnown ? r.sendQueue : nil, established: v.count,
+                                      peers: r.processes == nil ? v.count : v.peers.count, topPeers: [])
+            }
+            .sorted { ($0.listener.localUnixName, $0.listener.inode) < ($1.listener.localUnixName, $1.listener.inode) }
+    }
+
+    static func inetHealth(_ records: [SocketRecord], backlogKnown: Bool, topPeers: Int) -> [ListenerHealth] {
+        let ipRecords = records.filter { $0.family.isIP }
+        return aggregate(ipRecords, topPeers: topPeers, record: { $0 }, isClosed: { _ in false })
             .map { s in
-                let r = records[s.index]
+                let r = ipRecords[s.index]
                 return ListenerHealth(listener: r, backlog: backlogKnown ? r.sendQueue : nil, established: s.established,
                                       peers: s.peers, topPeers: s.topPeers)
             }
@@ -188,6 +221,12 @@ public enum ConnectionMapper {
         var pids: [Int32] = []
     }
 
+    struct UnixEdgeKey: Hashable {
+        var proto: TransportProtocol, client: MapNode, server: MapNode, name: UnixName
+        /// With `perProcess`, the pids of both ends, as for `EdgeKey`.
+        var pids: [Int32] = []
+    }
+
     /// The edges of the established connections among `records` (which should include the
     /// listeners, so that each connection's server end is known; owners make process nodes).
     ///
@@ -261,7 +300,27 @@ public enum ConnectionMapper {
                     port: r.remote.port, localIsClient: true)
             }
         }
-        return edges.values.map { v in
+        // UNIX connections over a name: client process → the process holding the named end.
+        var unixEdges: [UnixEdgeKey: (edge: MapEdge, clientPIDs: Set<Int32>, serverPIDs: Set<Int32>)] = [:]
+        for r in records where r.family == .unix && r.state == .established {
+            let theirs = r.remoteUnixName
+            guard r.localUnixName == .unnamed, theirs != .unnamed else { continue }
+            let client = processNode(r, perProcess: perProcess) ?? (.user(r.uid), [])
+            let server = r.peerProcesses.flatMap { owners in
+                owners.min().map { first in
+                    (MapNode.process(first.rawName), perProcess ? [first.pid] : owners.filter { $0.rawName == first.rawName }.map(\.pid))
+                }
+            } ?? (.user(r.uid), [])
+            let k = UnixEdgeKey(proto: r.proto, client: client.0, server: server.0, name: theirs,
+                                pids: perProcess ? client.1 + [-1] + server.1 : [])
+            var e = unixEdges[k] ?? (MapEdge(proto: r.proto, kind: .local, client: client.0, server: server.0, port: 0,
+                                             unixName: theirs), [], [])
+            e.edge.connections += 1
+            e.clientPIDs.formUnion(client.1)
+            e.serverPIDs.formUnion(server.1)
+            unixEdges[k] = e
+        }
+        return (Array(edges.values) + Array(unixEdges.values)).map { v in
             var e = v.edge
             e.clientPIDs = v.clientPIDs.sorted()
             e.serverPIDs = v.serverPIDs.sorted()
@@ -271,6 +330,7 @@ public enum ConnectionMapper {
             if ($0.kind, $0.client, $0.server, $0.port, $0.proto) != ($1.kind, $1.client, $1.server, $1.port, $1.proto) {
                 return ($0.kind, $0.client, $0.server, $0.port, $0.proto) < ($1.kind, $1.client, $1.server, $1.port, $1.proto)
             }
+            if ($0.unixName ?? .unnamed) != ($1.unixName ?? .unnamed) { return ($0.unixName ?? .unnamed) < ($1.unixName ?? .unnamed) }
             return ($0.clientPIDs + [-1] + $0.serverPIDs).lexicographicallyPrecedes($1.clientPIDs + [-1] + $1.serverPIDs)
         }
     }

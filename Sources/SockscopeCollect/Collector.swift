@@ -34,6 +34,9 @@ public struct CollectOptions: Sendable {
     public var kernelFilter: Bool
     /// Re-check every record with the userspace evaluator. Tests turn this off to prove the bytecode alone.
     public var userspaceFilter: Bool
+    /// Ask unix_diag for each socket's uid and bound file too (JSON and `-e` show them; a plain
+    /// table does not, and leaving them out trims the kernel's share of a large dump).
+    public var unixIdentity = true
 
     public init(source: SourceChoice = .auto, procRoot: String = "/proc", tcpInfo: Bool = false, memory: Bool = false,
                 kernelFilter: Bool = true, userspaceFilter: Bool = true) {
@@ -59,7 +62,42 @@ public struct SocketCollector: Sendable {
 
     public init(options: CollectOptions = CollectOptions()) { self.options = options }
 
+    /// Collects every protocol the query selects: the inet ones through inet_diag (or /proc/net),
+    /// raw sockets through inet_diag where the kernel has raw_diag and /proc/net/raw{,6} where it
+    /// does not, and the UNIX, packet and netlink tables through their own diag messages.
     public func collect(_ query: Query) throws(CollectError) -> Snapshot {
+        var inet = query
+        inet.protocols = query.protocols.filter { p in p.families.contains { $0.isIP } && p != .raw }
+        inet.families = query.families.filter(\.isIP)
+        var snapshot = inet.protocols.isEmpty || inet.families.isEmpty
+            ? Snapshot(records: [], source: options.source == .proc ? .proc : .netlink) : try collectInet(inet)
+        if query.protocols.contains(.raw) && !inet.families.isEmpty {
+            var raw = inet
+            raw.protocols = [.raw]
+            let part: Snapshot
+            do {
+                part = try collectInet(raw, fallingBack: false)
+            } catch {
+                guard options.source == .auto else { throw error }
+                // No raw_diag in this kernel (NLMSG_DONE carrying ENOENT): /proc/net/raw has the same rows.
+                part = try collectProc(raw, notices: [])
+            }
+            snapshot.records += part.records
+            snapshot.notices += part.notices
+        }
+        if query.protocols.contains(where: { !$0.families.contains { $0.isIP } }) {
+            var part = try FamilyRecords.collect(query, options)
+            // Taken over when there is nothing before it (a UNIX-only listing): no second copy.
+            if snapshot.records.isEmpty { snapshot.records = part.records; part.records = [] } else { snapshot.records += part.records }
+            snapshot.notices += part.notices
+            if part.source == .proc { snapshot.source = .proc }
+        }
+        return snapshot
+    }
+
+    /// The inet protocols of a query. With `fallingBack` false, netlink's refusal is an error even
+    /// under `--source auto` (the caller falls back for this part alone).
+    func collectInet(_ query: Query, fallingBack: Bool = true) throws(CollectError) -> Snapshot {
         if options.source == .proc { return try collectProc(query, notices: []) }
         if options.recordDump {
             do {
@@ -76,7 +114,7 @@ public struct SocketCollector: Sendable {
             return try verifiedNetlinkSnapshot(query)
         } catch {
             switch error {
-            case .unavailable(let reason) where options.source == .auto:
+            case .unavailable(let reason) where options.source == .auto && fallingBack:
                 let notice = "netlink sock_diag is unavailable (\(reason)); reading \(options.procRoot)/net instead"
                 return try collectProc(query, notices: [notice])
             case .unavailable(let reason):
@@ -88,14 +126,14 @@ public struct SocketCollector: Sendable {
     }
 
     /// The /proc files to read, in listing order: TCP before UDP, IPv4 before IPv6, like `ss`.
-    /// Only TCP and UDP have `/proc/net/<proto>[6]` tables this reader parses.
+    /// Only TCP, UDP and raw have `/proc/net/<proto>[6]` tables this reader parses.
     static func parts(_ q: Query) -> [(TransportProtocol, AddressFamily)] {
         var out: [(TransportProtocol, AddressFamily)] = []
         for p in TransportProtocol.allCases where q.protocols.contains(p) {
             switch p {
-            case .tcp, .udp:
+            case .tcp, .udp, .raw:
                 for f in p.families where q.families.contains(f) { out.append((p, f)) }
-            case .raw, .mptcp, .sctp, .unixStream, .unixDgram, .unixSeqpacket, .packetRaw, .packetDgram, .netlink:
+            case .mptcp, .sctp, .unixStream, .unixDgram, .unixSeqpacket, .packetRaw, .packetDgram, .netlink:
                 continue
             }
         }

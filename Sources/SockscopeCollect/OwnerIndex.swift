@@ -359,6 +359,8 @@ extension SocketCollector {
         kept.reserveCapacity(snapshot.records.count)
         for var r in snapshot.records {
             r.processes = index.owners(of: r.inode)
+            // Both ends of a UNIX connection are on this host: the peer's owners are in the same index.
+            if r.family == .unix && r.peerInode != 0 { r.peerProcesses = index.owners(of: r.peerInode) }
             if query.matchesOwner(r) { kept.append(r) }
         }
         snapshot.records = kept

@@ -46,3 +46,67 @@ public enum SockstatParser {
         return min(n, maxEstimate)
     }
 }
+
+extension SockstatParser {
+    /// `ss -s`'s numbers from the text of `/proc/net/sockstat`, `sockstat6` and `snmp` (for
+    /// `Tcp: CurrEstab`). Nil when `sockstat` holds no `sockets:` line. ss computes `closed` as
+    /// allocated minus hashed-but-not-TIME_WAIT; so does this.
+    public static func kernelCounts(sockstat: [UInt8], sockstat6: [UInt8], snmp: [UInt8]) -> KernelSocketCounts? {
+        let v4 = parse(sockstat), v6 = parse(sockstat6)
+        guard let used = v4["sockets"]?["used"] else { return nil }
+        func c(_ t: [String: [String: Int]], _ line: String, _ key: String) -> Int { t[line]?[key] ?? 0 }
+        let tcp4 = c(v4, "TCP", "inuse"), tcp6 = c(v6, "TCP6", "inuse"), tw = c(v4, "TCP", "tw"), alloc = c(v4, "TCP", "alloc")
+        let estab = TableFingerprint.counterTable(snmp)["Tcp"]?["CurrEstab"].map { Int($0) } ?? 0
+        return KernelSocketCounts(
+            sockets: used, tcpTotal: alloc + tw, tcpEstablished: estab, tcpClosed: alloc - (tcp4 + tcp6 - tw),
+            tcpOrphaned: c(v4, "TCP", "orphan"), tcpTimeWait: tw,
+            raw: .init(ipv4: c(v4, "RAW", "inuse"), ipv6: c(v6, "RAW6", "inuse")),
+            udp: .init(ipv4: c(v4, "UDP", "inuse"), ipv6: c(v6, "UDP6", "inuse")),
+            tcp: .init(ipv4: tcp4, ipv6: tcp6),
+            frag: .init(ipv4: c(v4, "FRAG", "inuse"), ipv6: c(v6, "FRAG6", "inuse")))
+    }
+
+    /// Reads the three files under `procRoot` and computes `kernelCounts`; nil when sockstat is unreadable.
+    public static func kernelCounts(procRoot: String) -> KernelSocketCounts? {
+        guard let s4 = try? Files.readAll(procRoot + "/net/sockstat", sizeHint: 1024) else { return nil }
+        let s6 = (try? Files.readAll(procRoot + "/net/sockstat6", sizeHint: 1024)) ?? []
+        let snmp = (try? Files.readAll(procRoot + "/net/snmp", sizeHint: 8192)) ?? []
+        return kernelCounts(sockstat: s4, sockstat6: s6, snmp: snmp)
+    }
+
+    /// UNIX sockets by type and state.
+    public static func unixCounts(_ entries: [UnixSocketEntry]) -> UnixSocketCounts {
+        var u = UnixSocketCounts()
+        for e in entries {
+            switch e.kind {
+            case .stream: u.stream += 1
+            case .dgram: u.dgram += 1
+            case .seqpacket: u.seqpacket += 1
+            }
+            switch e.state {
+            case .listen: u.listening += 1
+            case .established: u.connected += 1
+            default: u.unconnected += 1
+            }
+        }
+        return u
+    }
+}
+
+extension SockstatParser {
+    /// An upper bound on the UNIX sockets a dump returns: the `sockets` column of the `UNIX` and
+    /// `UNIX-STREAM` lines of `/proc/net/protocols` (every namespace's; 0 when unreadable), plus
+    /// slack for sockets opened meanwhile, so the record array is allocated once (growing it by
+    /// doubling held two copies).
+    public static func unixEstimate(procRoot: String) -> Int {
+        guard let bytes = try? Files.readAll(procRoot + "/net/protocols", sizeHint: 8192) else { return 0 }
+        var n = 0
+        for line in bytes.split(separator: 0x0A) where line.starts(with: Array("UNIX".utf8)) {
+            let words = line.split(separator: 0x20)
+            guard words.count > 2, words[0] == Array("UNIX".utf8)[...] || words[0] == Array("UNIX-STREAM".utf8)[...],
+                  let v = Int(String(decoding: words[2], as: UTF8.self)) else { continue }
+            n += v
+        }
+        return min(n + n / 16 + 64, 4_000_000)
+    }
+}

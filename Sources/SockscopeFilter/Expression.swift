@@ -68,9 +68,9 @@ public enum PortComparison: String, Sendable, Hashable, CaseIterable {
 /// The ss filter language after parsing: one tree for the command line, `-F` files, `--port`-style
 /// options and the live view's `/` prompt.
 ///
-/// `unixPath`, `link` and `netlink` rules select sockets of those families only; on TCP and UDP
-/// sockets they are false (so `not src unix:…` is true), as in ss, where such a rule also restricts
-/// the listing to its family.
+/// `unixPath`, `link` and `netlink` rules select sockets of those families only; on sockets of
+/// other families they are false (so `not src unix:…` is true on a TCP socket), as in ss, where
+/// such a rule also restricts the listing to its family (`familyRules` says which).
 public indirect enum FilterExpression: Sendable, Hashable {
     /// Matches every socket (the empty expression).
     case all
@@ -175,7 +175,76 @@ extension FilterExpression {
     /// (`INET_DIAG_BC_AUTO`), which only the kernel knows. The collector therefore trusts the
     /// kernel for `autobound` and `fwmark` whenever the whole expression ran there.
     public func evaluate(_ r: SocketRecord, ephemeral: EphemeralRange = .linuxDefault) -> Bool {
-        evaluate(FilterSubject(r), ephemeral: ephemeral)
+        if r.family.isIP { return evaluate(FilterSubject(r), ephemeral: ephemeral) }
+        return evaluateOther(r, FilterSubject(r), ephemeral: ephemeral)
+    }
+
+    /// A socket of another family (UNIX, packet, netlink): its family's rules read the record, as
+    /// ss reads them. `unix:` matches the name as ss shows it (a path as is, an abstract name as
+    /// `@` and its bytes with each NUL as `@`, an unnamed socket as the empty string); `dst` reads
+    /// the peer's name, when known. `link:` compares the ethertype and interface, `netlink:` the
+    /// protocol and port id. `autobound` is ss's "kernel-chosen name": an unnamed UNIX socket or one
+    /// autobound to `@` and 5 hex digits, a packet socket bound to nothing, a netlink port id the
+    /// kernel handed out (negative as a 32-bit integer). Address and port rules read the
+    /// unspecified address and port 0.
+    func evaluateOther(_ r: SocketRecord, _ s: FilterSubject, ephemeral: EphemeralRange) -> Bool {
+        switch self {
+        case .unixPath(let side, let pattern):
+            guard r.family == .unix else { return false }
+            return Glob(pattern).matches(Self.ssUnixName(r.unixEndName(local: side == .source)))
+        case .link(let side, let proto, let iface):
+            guard case .packet(let p) = side == .source ? r.local : r.remote else { return false }
+            if let iface, p.interfaceIndex != iface { return false }
+            if let proto, p.protocolNumber != proto { return false }
+            return true
+        case .netlink(let side, let proto, let portID):
+            guard case .netlink(let n) = side == .source ? r.local : r.remote else { return false }
+            if let portID, Int64(n.portID) != portID && Int64(Int32(bitPattern: n.portID)) != portID { return false }
+            if let proto, UInt32(n.protocolNumber) != proto { return false }
+            return true
+        case .autobound:
+            switch r.local {
+            case .unix:
+                switch r.localUnixName {
+                case .unnamed: return true
+                case .abstract(let a): return a.count == 5 && a.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+                case .path: return false
+                }
+            case .packet(let p): return p.interfaceIndex == 0 && p.protocolNumber == 0
+            case .netlink(let n): return Int32(bitPattern: n.portID) < 0
+            case .inet: return evaluate(s, ephemeral: ephemeral)
+            }
+        case .and(let a, let b): return a.evaluateOther(r, s, ephemeral: ephemeral) && b.evaluateOther(r, s, ephemeral: ephemeral)
+        case .or(let a, let b): return a.evaluateOther(r, s, ephemeral: ephemeral) || b.evaluateOther(r, s, ephemeral: ephemeral)
+        case .not(let a): return !a.evaluateOther(r, s, ephemeral: ephemeral)
+        case .all, .host, .port, .device, .mark, .cgroup: return evaluate(s, ephemeral: ephemeral)
+        }
+    }
+
+    /// A UNIX name as ss matches it: see `evaluateOther`.
+    static func ssUnixName(_ n: UnixName) -> [UInt8] {
+        switch n {
+        case .path(let p): return p
+        case .abstract(let a): return [UInt8(ascii: "@")] + a.map { $0 == 0 ? UInt8(ascii: "@") : $0 }
+        case .unnamed: return []
+        }
+    }
+
+    /// The non-IP protocols the expression's family rules name (`unix:` the UNIX ones, `link:` the
+    /// packet ones, `netlink:` netlink); empty when it has none. ss lists only those families when
+    /// a filter has such rules.
+    public var familyRules: Set<TransportProtocol> {
+        var out: Set<TransportProtocol> = []
+        _ = contains(where: {
+            switch $0 {
+            case .unixPath: out.formUnion([.unixStream, .unixDgram, .unixSeqpacket])
+            case .link: out.formUnion([.packetRaw, .packetDgram])
+            case .netlink: out.insert(.netlink)
+            default: break
+            }
+            return false
+        })
+        return out
     }
 
     public func evaluate(_ s: FilterSubject, ephemeral: EphemeralRange = .linuxDefault) -> Bool {
@@ -189,7 +258,7 @@ extension FilterExpression {
         case .mark(let m, let mask): return s.mark & mask == m
         case .cgroup(let id, _): return s.cgroupID == id
         case .autobound: return s.localPort >= ephemeral.low && s.localPort <= ephemeral.high
-        case .unixPath, .link, .netlink: return false  // TCP and UDP sockets are none of these
+        case .unixPath, .link, .netlink: return false  // IP sockets are none of these (`evaluateOther`)
         case .and(let a, let b): return a.evaluate(s, ephemeral: ephemeral) && b.evaluate(s, ephemeral: ephemeral)
         case .or(let a, let b): return a.evaluate(s, ephemeral: ephemeral) || b.evaluate(s, ephemeral: ephemeral)
         case .not(let a): return !a.evaluate(s, ephemeral: ephemeral)

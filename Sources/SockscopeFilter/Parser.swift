@@ -13,6 +13,9 @@ public struct FilterEnvironment: Sendable {
     public var cgroupID: @Sendable (String) -> Result<UInt64, FilterError>
     /// The family of `-4`/`-6`, which host names resolve in (nil: both).
     public var family: AddressFamily?
+    /// The family a host word without a `FAMILY:` prefix names when the listing is of one other
+    /// family alone (`-x`: `src /run/*.sock` is `src unix:/run/*.sock`, as in ss); nil for IP.
+    public var bareHostFamily: AddressFamily?
 
     public init(services: @escaping @Sendable (String) -> Set<UInt16> = { _ in [] },
                 resolveHost: @escaping @Sendable (String, AddressFamily?) -> [IPAddress] = { _, _ in [] },
@@ -21,6 +24,13 @@ public struct FilterEnvironment: Sendable {
                 family: AddressFamily? = nil) {
         self.services = services; self.resolveHost = resolveHost; self.interfaceIndex = interfaceIndex
         self.cgroupID = cgroupID; self.family = family
+    }
+
+    /// This environment with `bareHostFamily` set.
+    public func withBareHosts(_ family: AddressFamily?) -> FilterEnvironment {
+        var e = self
+        e.bareHostFamily = family
+        return e
     }
 }
 
@@ -353,6 +363,16 @@ private struct Parser {
         for (prefix, f) in [("inet6:", AddressFamily.inet6), ("inet:", .inet)] where s.hasPrefix(prefix) {
             s = s.dropFirst(prefix.count); family = f; familyGiven = true
             break
+        }
+        if !familyGiven, let bare = env.bareHostFamily,
+           !["unix:", "link:", "netlink:", "vsock:"].contains(where: { s.hasPrefix($0) }) {
+            // `-x src /run/*.sock` and the like: ss reads the word in the listing's one family.
+            switch bare {
+            case .unix: s = "unix:" + s
+            case .packet: s = "link:" + s
+            case .netlink: s = "netlink:" + s
+            case .inet, .inet6: break
+            }
         }
         if s.hasPrefix("unix:") { return .unixPath(side, pattern: String(s.dropFirst(5))) }
         if s.hasPrefix("link:") { return try link(side: side, String(s.dropFirst(5)), t, after) }

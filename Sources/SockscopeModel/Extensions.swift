@@ -230,26 +230,56 @@ public struct SocketOwner: Sendable, Hashable, Codable, Comparable {
 extension SocketRecord: Codable {
     enum CodingKeys: String, CodingKey {
         case proto, family, state, local, remote, recvQueue = "recv_q", sendQueue = "send_q", uid, inode
-        case interface, cookie, processes, timer, tcpInfo = "tcp_info", memory
+        case peerInode = "peer_inode", vfs
+        case interface, cookie, processes, peerProcesses = "peer_processes", timer, tcpInfo = "tcp_info", memory
     }
+
+    enum UnixNameKeys: String, CodingKey { case path, abstract }
+    enum VFSKeys: String, CodingKey { case dev, ino }
 
     /// Decodes the documented `--json` object.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        let proto = try c.decode(TransportProtocol.self, forKey: .proto)
+        let family = try c.decode(AddressFamily.self, forKey: .family)
+        let protoName = try c.decode(String.self, forKey: .proto)
+        guard let proto = TransportProtocol(jsonName: protoName, family: family) else {
+            throw DecodingError.dataCorruptedError(forKey: .proto, in: c, debugDescription: "unknown proto \(protoName)")
+        }
         let name = try c.decode(String.self, forKey: .state)
         guard let state = SocketState(kernelName: name) else {
             throw DecodingError.dataCorruptedError(forKey: .state, in: c, debugDescription: "unknown state \(name)")
         }
-        self.init(proto: proto, family: try c.decode(AddressFamily.self, forKey: .family), state: state,
-                  local: try c.decode(SocketEndpoint.self, forKey: .local),
-                  remote: try c.decode(SocketEndpoint.self, forKey: .remote),
-                  recvQueue: try c.decode(UInt32.self, forKey: .recvQueue),
-                  sendQueue: try c.decode(UInt32.self, forKey: .sendQueue),
-                  uid: try c.decode(UInt32.self, forKey: .uid), inode: try c.decode(UInt64.self, forKey: .inode))
-        if case .unix(let u) = local, u.kind != .unnamed {
-            let named = try c.nestedContainer(keyedBy: NamedUnixEndpoint.CodingKeys.self, forKey: .local)
-            unixName = try named.decodeIfPresent(String.self, forKey: u.kind == .abstract ? .abstract : .path).map { Array($0.utf8) }
+        let inode = try c.decode(UInt64.self, forKey: .inode)
+        if family == .unix {
+            // A UNIX end is its name alone; the inodes are the record's `inode` and `peer_inode`.
+            func decodeName(_ key: CodingKeys) throws -> UnixName {
+                let n = try c.nestedContainer(keyedBy: UnixNameKeys.self, forKey: key)
+                if let p = try n.decodeIfPresent(String.self, forKey: .path) { return .path(Array(p.utf8)) }
+                if let a = try n.decodeIfPresent(String.self, forKey: .abstract) { return .abstract(Array(a.utf8)) }
+                return .unnamed
+            }
+            let mine = try decodeName(.local), theirs = try decodeName(.remote)
+            let peer = try c.decodeIfPresent(UInt64.self, forKey: .peerInode) ?? 0
+            self.init(proto: proto, family: family, state: state,
+                      local: .unix(UnixEndpoint(kind: mine.kind, inode: inode)),
+                      remote: .unix(UnixEndpoint(kind: theirs.kind, inode: peer)),
+                      recvQueue: try c.decode(UInt32.self, forKey: .recvQueue),
+                      sendQueue: try c.decode(UInt32.self, forKey: .sendQueue),
+                      uid: try c.decode(UInt32.self, forKey: .uid), inode: inode)
+            unixName = mine.bytes
+            peerUnixName = theirs.bytes
+            if c.contains(.vfs) {
+                let v = try c.nestedContainer(keyedBy: VFSKeys.self, forKey: .vfs)
+                unix = UnixDetails(vfsDevice: try v.decode(UInt64.self, forKey: .dev), vfsInode: try v.decode(UInt64.self, forKey: .ino))
+            }
+            peerProcesses = try c.decodeIfPresent([SocketOwner].self, forKey: .peerProcesses)
+        } else {
+            self.init(proto: proto, family: family, state: state,
+                      local: try c.decode(SocketEndpoint.self, forKey: .local),
+                      remote: try c.decode(SocketEndpoint.self, forKey: .remote),
+                      recvQueue: try c.decode(UInt32.self, forKey: .recvQueue),
+                      sendQueue: try c.decode(UInt32.self, forKey: .sendQueue),
+                      uid: try c.decode(UInt32.self, forKey: .uid), inode: inode)
         }
         if let i = try c.decodeIfPresent(String.self, forKey: .interface) {
             interface = i
@@ -265,18 +295,40 @@ extension SocketRecord: Codable {
     /// Encodes the documented `--json` object (the renderer writes the same bytes faster by hand).
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(proto, forKey: .proto)
+        try c.encode(proto.jsonName, forKey: .proto)
         try c.encode(family, forKey: .family)
         try c.encode(stateName, forKey: .state)
-        try encodeEndpoint(local, forKey: .local, in: &c, encoder: encoder)
-        try encodeEndpoint(remote, forKey: .remote, in: &c, encoder: encoder)
+        if family == .unix {
+            func encodeName(_ n: UnixName, _ key: CodingKeys) throws {
+                var u = c.nestedContainer(keyedBy: UnixNameKeys.self, forKey: key)
+                switch n {
+                case .path(let b): try u.encode(String(decoding: b, as: UTF8.self), forKey: .path)
+                case .abstract(let b): try u.encode(String(decoding: b, as: UTF8.self), forKey: .abstract)
+                case .unnamed: break
+                }
+            }
+            try encodeName(localUnixName, .local)
+            try encodeName(remoteUnixName, .remote)
+        } else {
+            try encodeEndpoint(local, forKey: .local, in: &c, encoder: encoder)
+            try encodeEndpoint(remote, forKey: .remote, in: &c, encoder: encoder)
+        }
         try c.encode(recvQueue, forKey: .recvQueue)
         try c.encode(sendQueue, forKey: .sendQueue)
         try c.encode(uid, forKey: .uid)
         try c.encode(inode, forKey: .inode)
+        if family == .unix {
+            try c.encode(peerInode, forKey: .peerInode)
+            if let u = unix, let dev = u.vfsDevice, let ino = u.vfsInode {
+                var v = c.nestedContainer(keyedBy: VFSKeys.self, forKey: .vfs)
+                try v.encode(dev, forKey: .dev)
+                try v.encode(ino, forKey: .ino)
+            }
+        }
         if hasInterface { try c.encode(interfaceLabel, forKey: .interface) }
         try c.encodeIfPresent(cookie, forKey: .cookie)
         try c.encodeIfPresent(processes, forKey: .processes)
+        try c.encodeIfPresent(peerProcesses, forKey: .peerProcesses)
         try c.encodeIfPresent(timer, forKey: .timer)
         try c.encodeIfPresent(tcpInfo, forKey: .tcpInfo)
         try c.encodeIfPresent(memory, forKey: .memory)

@@ -120,27 +120,11 @@ struct AnnotatedEndpoint: Encodable {
     }
 }
 
-/// A UNIX socket's local end with its name, as `--json` prints it: `{"path"|"abstract", "inode"}`.
-struct NamedUnixEndpoint: Encodable {
-    var endpoint: UnixEndpoint
-    var name: [UInt8]
-
-    enum CodingKeys: String, CodingKey { case path, abstract, inode }
-
-    func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(String(decoding: name, as: UTF8.self), forKey: endpoint.kind == .abstract ? .abstract : .path)
-        try c.encode(endpoint.inode, forKey: .inode)
-    }
-}
-
 extension SocketRecord {
     /// Encodes `local` or `remote`, annotated when the encoder carries a `PortContext`.
     func encodeEndpoint(_ e: SocketEndpoint, forKey key: CodingKeys, in c: inout KeyedEncodingContainer<CodingKeys>,
                         encoder: Encoder) throws {
-        if key == .local, case .unix(let u) = e, let name = unixName, u.kind != .unnamed {
-            try c.encode(NamedUnixEndpoint(endpoint: u, name: name), forKey: key)
-        } else if let k = PortContext.userInfoKey, let context = encoder.userInfo[k] as? PortContext, let inet = e.inet {
+        if let k = PortContext.userInfoKey, let context = encoder.userInfo[k] as? PortContext, let inet = e.inet {
             try c.encode(AnnotatedEndpoint(endpoint: inet, proto: proto, context: context), forKey: key)
         } else {
             try c.encode(e, forKey: key)
@@ -264,10 +248,14 @@ public struct MapEdge: Sendable, Hashable {
     /// nil when no connection had it.
     public var bytesToServer: UInt64?
     public var bytesToClient: UInt64?
+    /// For a UNIX connection: the server's name (a path, or an abstract name), over which the two
+    /// processes talk; `port` is 0 then.
+    public var unixName: UnixName?
 
     public init(proto: TransportProtocol, kind: Kind, client: MapNode, server: MapNode, port: UInt16,
                 clientPIDs: [Int32] = [], serverPIDs: [Int32] = [], connections: Int = 0,
-                bytesToServer: UInt64? = nil, bytesToClient: UInt64? = nil) {
+                bytesToServer: UInt64? = nil, bytesToClient: UInt64? = nil, unixName: UnixName? = nil) {
+        self.unixName = unixName
         self.proto = proto; self.kind = kind; self.client = client; self.server = server; self.port = port
         self.clientPIDs = clientPIDs; self.serverPIDs = serverPIDs; self.connections = connections
         self.bytesToServer = bytesToServer; self.bytesToClient = bytesToClient

@@ -50,6 +50,25 @@ public enum TransportProtocol: String, Sendable, Hashable, Codable, CaseIterable
         }
     }
 
+    /// The `--json` spelling of `proto`: a UNIX socket's type (`stream`, `dgram`, `seqpacket`) and a
+    /// packet socket's (`raw`, `dgram`), as `family` already says which family; the raw value otherwise.
+    public var jsonName: String {
+        switch self {
+        case .unixStream: return "stream"
+        case .unixDgram, .packetDgram: return "dgram"
+        case .unixSeqpacket: return "seqpacket"
+        case .packetRaw: return "raw"
+        case .tcp, .udp, .raw, .mptcp, .sctp, .netlink: return rawValue
+        }
+    }
+
+    /// The protocol `jsonName` spells in `family`.
+    public init?(jsonName: String, family: AddressFamily) {
+        guard let p = TransportProtocol.allCases.first(where: { $0.jsonName == jsonName && $0.families.contains(family) })
+        else { return nil }
+        self = p
+    }
+
     /// The `Netid` column as `ss` spells it.
     public var netid: String {
         switch self {

@@ -120,10 +120,23 @@ public struct SocketRecord: Sendable, Hashable {
 
     /// Rarely present, so kept out of line: a plain listing's records stay small and cheap to copy.
     struct Extensions: Sendable, Hashable {
-        var tcpInfo: TCPInfo? = nil
-        var memory: SocketMemory? = nil
+        // The two large ones boxed again: with -p every UNIX record carries a box (its peer's
+        // owners), and inline they made each box ~300 bytes (measured: -xap at 100k UNIX sockets).
+        var tcpInfoBox: Indirect<TCPInfo>? = nil
+        var memoryBox: Indirect<SocketMemory>? = nil
+        var tcpInfo: TCPInfo? {
+            get { tcpInfoBox?.value }
+            set { tcpInfoBox = newValue.map { Indirect($0) } }
+        }
+        var memory: SocketMemory? {
+            get { memoryBox?.value }
+            set { memoryBox = newValue.map { Indirect($0) } }
+        }
         var interface: [UInt8]? = nil
         var unixName: [UInt8]? = nil
+        var peerUnixName: [UInt8]? = nil
+        var unix: UnixDetails? = nil
+        var peerProcesses: [SocketOwner]? = nil
         var timer: SocketTimer? = nil
         var mark: UInt32? = nil
         var cgroupID: UInt64? = nil
@@ -133,11 +146,7 @@ public struct SocketRecord: Sendable, Hashable {
     /// setter per field copied the extensions once each (a dump parser's path).
     public mutating func setDiagExtensions(tcpInfo: TCPInfo?, memory: SocketMemory?, timer: SocketTimer?) {
         if tcpInfo == nil && memory == nil && timer == nil && box == nil { return }
-        guard let old = box?.value else {
-            box = Indirect(Extensions(tcpInfo: tcpInfo, memory: memory, timer: timer))
-            return
-        }
-        var e = old
+        var e = box?.value ?? Extensions()
         e.tcpInfo = tcpInfo; e.memory = memory; e.timer = timer
         box = Indirect(e)
     }
@@ -145,8 +154,8 @@ public struct SocketRecord: Sendable, Hashable {
     /// Calls `body` with the TCP internals in place, when there are any: a renderer reads a
     /// few hundred bytes per socket without copying them out of the record first.
     public func withTCPInfo(_ body: (borrowing TCPInfo) -> Void) {
-        guard let b = box, b.value.tcpInfo != nil else { return }
-        body(b.value.tcpInfo.unsafelyUnwrapped)
+        guard let b = box, let t = b.value.tcpInfoBox else { return }
+        body(t.value)
     }
 
     /// A UNIX socket's bound name: the path's bytes, or an abstract name's (without the leading
@@ -157,6 +166,16 @@ public struct SocketRecord: Sendable, Hashable {
         set {
             if newValue == nil && box == nil { return }
             var e = box?.value ?? Extensions(); e.unixName = newValue; box = Indirect(e)
+        }
+    }
+
+    /// The bound name of a connected UNIX socket's peer (bytes as for `unixName`, the kind in
+    /// `remote`'s `UnixEndpoint`); nil when the peer is unnamed, unknown, or not a UNIX socket.
+    public var peerUnixName: [UInt8]? {
+        get { box?.value.peerUnixName }
+        set {
+            if newValue == nil && box == nil { return }
+            var e = box?.value ?? Extensions(); e.peerUnixName = newValue; box = Indirect(e)
         }
     }
 
@@ -225,6 +244,26 @@ public struct SocketRecord: Sendable, Hashable {
         set {
             if newValue == nil && box == nil { return }
             var e = box?.value ?? Extensions(); e.memory = newValue; box = Indirect(e)
+        }
+    }
+
+    /// What a UNIX socket has beyond its endpoints (the bound file, the queued connections); nil
+    /// for other families and when the source cannot say (/proc).
+    public var unix: UnixDetails? {
+        get { box?.value.unix }
+        set {
+            if newValue == nil && box == nil { return }
+            var e = box?.value ?? Extensions(); e.unix = newValue; box = Indirect(e)
+        }
+    }
+
+    /// The processes holding the other end of a connected UNIX socket (with `-p`; the peer is on
+    /// this host by definition); nil when not asked or not a connected UNIX socket.
+    public var peerProcesses: [SocketOwner]? {
+        get { box?.value.peerProcesses }
+        set {
+            if newValue == nil && box == nil { return }
+            var e = box?.value ?? Extensions(); e.peerProcesses = newValue; box = Indirect(e)
         }
     }
 

@@ -63,6 +63,15 @@ public enum InsightText {
     /// `127.0.0.1`, `[::1]`.
     static func address(_ a: IPAddress) -> String { a.isIPv6 && !a.isIPv4Mapped ? "[\(a)]" : a.description }
 
+    /// A UNIX name as the tables show it: escaped, `@name` when abstract.
+    static func unixName(_ n: UnixName) -> String {
+        switch n {
+        case .path(let p): return String(decoding: Escape.terminalBytes(p), as: UTF8.self)
+        case .abstract(let a): return "@" + String(decoding: Escape.terminalBytes(a), as: UTF8.self)
+        case .unnamed: return "*"
+        }
+    }
+
     /// A port as the table shows it: the service name unless numeric (escaped), else the number.
     static func port(_ p: UInt16, _ proto: TransportProtocol, _ context: PortContext) -> String {
         if p == 0 { return "*" }
@@ -138,9 +147,15 @@ public struct ListenersRenderer: Sendable {
         }
         for h in rows {
             let r = h.listener
-            var local = InsightText.address(r.local.address)
-            if r.hasInterface { local += "%" + InsightText.cell(r.interfaceLabelBytes) }
-            local += ":" + InsightText.port(r.local.port, r.proto, ports)
+            var local: String
+            if r.family == .unix {
+                // A UNIX listener: its name, escaped (`@name` when abstract), as the listing shows it.
+                local = InsightText.unixName(r.localUnixName)
+            } else {
+                local = InsightText.address(r.local.address)
+                if r.hasInterface { local += "%" + InsightText.cell(r.interfaceLabelBytes) }
+                local += ":" + InsightText.port(r.local.port, r.proto, ports)
+            }
             let queue = "\(h.acceptQueue)/" + (h.backlog.map(String.init) ?? "-")
             let fill = (h.queuePercent.map { "\($0)%" } ?? "-") + (h.isQueueOverHalf ? "!" : "")
             let peers = h.topPeers.map { "\(InsightText.address($0.address))(\($0.connections))" }.joined(separator: " ")
@@ -165,9 +180,13 @@ public struct ListenersRenderer: Sendable {
             w.elementOnNewLine()
             let r = h.listener
             w.objectStart()
-            w.key("proto"); w.string(verbatim: r.proto.rawValue)
+            w.key("proto"); w.string(verbatim: r.proto.jsonName)
             w.key("family"); w.string(verbatim: r.family.rawValue)
-            w.key("local"); JSONRenderer.endpoint(r.local, &w, annotated: (ports, r.proto))
+            if r.family == .unix {
+                w.key("local"); JSONRenderer.unixName(r.localUnixName, &w)
+            } else {
+                w.key("local"); JSONRenderer.endpoint(r.local, &w, annotated: (ports, r.proto))
+            }
             w.field("inode", r.inode)
             w.field("uid", UInt64(r.uid))
             if r.hasInterface { w.field("interface", bytes: r.interfaceLabelBytes) }
@@ -280,9 +299,10 @@ public struct MapRenderer: Sendable {
         var cols = Columns()
         if header { cols.rows.append(["Kind", "Proto", "Client", "Server", "Port", "Conns"] + (withBytes ? ["Bytes"] : [])) }
         for e in edges {
-            var row = [e.kind.rawValue, e.proto.rawValue, InsightText.node(e.client, pids: e.clientPIDs),
+            var row = [e.kind.rawValue, (e.unixName == nil ? e.proto.rawValue : e.proto.netid), InsightText.node(e.client, pids: e.clientPIDs),
                        InsightText.node(e.server, pids: e.serverPIDs),
-                       InsightText.portWithService(e.port, e.proto, ports), String(e.connections)]
+                       e.unixName.map(InsightText.unixName) ?? InsightText.portWithService(e.port, e.proto, ports),
+                       String(e.connections)]
             if withBytes { row.append(e.bytes.map { String($0) } ?? "-") }
             cols.rows.append(row)
         }
@@ -310,8 +330,13 @@ public struct MapRenderer: Sendable {
             w.key("proto"); w.string(verbatim: e.proto.rawValue)
             w.key("client"); Self.node(e.client, pids: e.clientPIDs, &w)
             w.key("server"); Self.node(e.server, pids: e.serverPIDs, &w)
-            w.field("port", UInt64(e.port))
-            JSONRenderer.portKeys(e.port, e.proto, ports, &w)
+            if let name = e.unixName {
+                // A UNIX edge: the name the two processes meet at, as a listing's endpoint object.
+                w.key("unix"); JSONRenderer.unixName(name, &w)
+            } else {
+                w.field("port", UInt64(e.port))
+                JSONRenderer.portKeys(e.port, e.proto, ports, &w)
+            }
             w.field("connections", UInt64(max(0, e.connections)))
             if let b = e.bytesToServer { w.field("bytes_to_server", b) }
             if let b = e.bytesToClient { w.field("bytes_to_client", b) }
@@ -392,8 +417,17 @@ public struct MapRenderer: Sendable {
         let hot = pressured(pressure)
         for e in edges {
             guard let c = ids[key(e.client, e.clientPIDs)], let s = ids[key(e.server, e.serverPIDs)] else { continue }
-            out.append(contentsOf: "  n\(c) -> n\(s) [label=\"\(e.proto.rawValue) \(e.port)".utf8)
-            if let svc = ports.rawService(e.port, e.proto) {
+            if let name = e.unixName {
+                out.append(contentsOf: "  n\(c) -> n\(s) [label=\"\(e.proto.netid) ".utf8)
+                switch name {
+                case .path(let p): Escape.dot(p, to: &out)
+                case .abstract(let a): out.append(UInt8(ascii: "@")); Escape.dot(a, to: &out)
+                case .unnamed: out.append(UInt8(ascii: "*"))
+                }
+            } else {
+                out.append(contentsOf: "  n\(c) -> n\(s) [label=\"\(e.proto.rawValue) \(e.port)".utf8)
+            }
+            if e.unixName == nil, let svc = ports.rawService(e.port, e.proto) {
                 out.append(contentsOf: " (".utf8)
                 Escape.dot(svc, to: &out)
                 out.append(UInt8(ascii: ")"))

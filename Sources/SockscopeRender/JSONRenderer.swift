@@ -47,19 +47,31 @@ public struct JSONRenderer: Sendable {
     /// Writes one socket object as a value of `w`.
     public func object(_ r: SocketRecord, _ w: inout JSONWriter) {
         w.objectStart()
-        w.key("proto"); w.string(verbatim: r.proto.rawValue)
+        w.key("proto"); w.string(verbatim: r.proto.jsonName)
         w.key("family"); w.string(verbatim: r.family.rawValue)
         w.key("state"); w.string(verbatim: r.stateName)
-        w.key("local"); Self.endpoint(r.local, &w, annotated: ports.map { ($0, r.proto) }, name: r.unixName, hostNames: hostNames)
-        w.key("remote"); Self.endpoint(r.remote, &w, annotated: ports.map { ($0, r.proto) }, hostNames: hostNames)
+        if r.family == .unix {
+            w.key("local"); Self.unixName(r.localUnixName, &w)
+            w.key("remote"); Self.unixName(r.remoteUnixName, &w)
+        } else {
+            w.key("local"); Self.endpoint(r.local, &w, annotated: ports.map { ($0, r.proto) }, hostNames: hostNames)
+            w.key("remote"); Self.endpoint(r.remote, &w, annotated: ports.map { ($0, r.proto) }, hostNames: hostNames)
+        }
         w.field("recv_q", UInt64(r.recvQueue))
         w.field("send_q", UInt64(r.sendQueue))
         if listenerBacklog && r.proto == .tcp && r.state == .listen { w.field("backlog", UInt64(r.sendQueue)) }
         w.field("uid", UInt64(r.uid))
         w.field("inode", r.inode)
+        if r.family == .unix {
+            w.field("peer_inode", r.peerInode)
+            if let u = r.unix, let dev = u.vfsDevice, let ino = u.vfsInode {
+                w.key("vfs"); w.objectStart(); w.field("dev", dev); w.field("ino", ino); w.objectEnd()
+            }
+        }
         if r.hasInterface { w.field("interface", bytes: r.interfaceLabelBytes) }
         if includeCookie, let c = r.cookie { w.field("cookie", c) }
         if let ps = r.processes { w.key("processes"); Self.processes(ps, &w) }
+        if let ps = r.peerProcesses { w.key("peer_processes"); Self.processes(ps, &w) }
         if let t = r.timer { w.key("timer"); Self.timer(t, &w) }
         if let paths = cgroupPaths, let id = r.cgroupID, id != 0 {
             w.field("cgroup_id", id)
@@ -71,24 +83,15 @@ public struct JSONRenderer: Sendable {
     }
 
     /// An endpoint of any family: inet as `{"address","port"}` (plus the port keys when annotated),
-    /// UNIX as `{"path"|"abstract","inode"}` (the name given when known: the record's, for its
-    /// local end), packet as `{"interface_index","protocol"}`, netlink as `{"protocol","port_id","groups"}`.
+    /// UNIX as its name (`unixName`; the endpoint alone knows none, so `{}`), packet as
+    /// `{"interface_index","protocol"}`, netlink as `{"protocol","port_id","groups"}`.
     static func endpoint(_ e: SocketEndpoint, _ w: inout JSONWriter, annotated: (PortContext, TransportProtocol)? = nil,
-                         name: [UInt8]? = nil, hostNames: [IPAddress: String]? = nil) {
+                         hostNames: [IPAddress: String]? = nil) {
         switch e {
         case .inet(let inet):
             endpoint(inet, &w, annotated: annotated, hostName: hostNames?[inet.address])
-        case .unix(let u):
-            w.objectStart()
-            if let name {
-                switch u.kind {
-                case .path: w.field("path", bytes: name)
-                case .abstract: w.field("abstract", bytes: name)
-                case .unnamed: break
-                }
-            }
-            w.field("inode", u.inode)
-            w.objectEnd()
+        case .unix:
+            unixName(.unnamed, &w)
         case .packet(let p):
             w.objectStart()
             w.field("interface_index", UInt64(p.interfaceIndex))
@@ -102,6 +105,21 @@ public struct JSONRenderer: Sendable {
             w.objectEnd()
         }
     }
+
+    /// A UNIX end: `{"path"}`, `{"abstract"}` (the bytes after the leading NUL) or `{}` when
+    /// unnamed; the inodes are the record's `inode` and `peer_inode`.
+    static func unixName(_ n: UnixName, _ w: inout JSONWriter) {
+        w.objectStart()
+        switch n {
+        case .path(let p): w.field("path", bytes: p)
+        case .abstract(let a): w.field("abstract", bytes: a)
+        case .unnamed: break
+        }
+        w.objectEnd()
+    }
+
+    /// The `proto` key's spelling (`TransportProtocol.jsonName`).
+    public static func protoName(_ p: TransportProtocol) -> String { p.jsonName }
 
     static func endpoint(_ e: Endpoint, _ w: inout JSONWriter, annotated: (PortContext, TransportProtocol)? = nil,
                          hostName: String? = nil) {

@@ -4,7 +4,15 @@ import SockscopeModel
 public enum SummaryRenderer {
     /// - Parameter ports: names the ports of the ephemeral-port section.
     public static func text(_ s: SocketSummary, ports: PortContext = PortContext()) -> String {
-        var out = "Total: \(s.total)\n"
+        var out = ""
+        if let k = s.kernel {
+            out += kernelText(k)
+            if let u = s.unix { out += unixText(u) }
+            out += "\nListed: \(s.total)\n"
+        } else {
+            out += "Total: \(s.total)\n"
+            if let u = s.unix { out += unixText(u) }
+        }
         for p in TransportProtocol.allCases where s.protocols.contains(where: { $0.proto == p }) {
             let rows = s.protocols.filter { $0.proto == p }
             let n = rows.reduce(0) { $0 + $1.count }
@@ -26,6 +34,25 @@ public enum SummaryRenderer {
         }
         out += insightText(s, ports: ports)
         return out
+    }
+}
+
+extension SummaryRenderer {
+    /// The lines `ss -s` prints, with its numbers and layout (its columns are a tab and `%-9d`).
+    public static func kernelText(_ k: KernelSocketCounts) -> String {
+        func row(_ name: String, _ r: KernelSocketCounts.Row) -> String {
+            "\(name)\t  \(String(r.total).padding(9)) \(String(r.ipv4).padding(9)) \(String(r.ipv6).padding(9))\n"
+        }
+        var out = "Total: \(k.sockets)\n"
+        out += "TCP:   \(k.tcpTotal) (estab \(k.tcpEstablished), closed \(k.tcpClosed), orphaned \(k.tcpOrphaned), timewait \(k.tcpTimeWait))\n"
+        out += "\nTransport Total     IP        IPv6\n"
+        out += row("RAW", k.raw) + row("UDP", k.udp) + row("TCP", k.tcp) + row("INET", k.inet) + row("FRAG", k.frag)
+        return out
+    }
+
+    static func unixText(_ u: UnixSocketCounts) -> String {
+        "\nUNIX: \(u.total) (stream \(u.stream), dgram \(u.dgram), seqpacket \(u.seqpacket); "
+            + "listening \(u.listening), connected \(u.connected), unconnected \(u.unconnected))\n"
     }
 }
 
@@ -79,6 +106,34 @@ extension SummaryRenderer {
             w.objectEnd()
         }
         w.arrayEnd()
+        if let k = s.kernel {
+            func row(_ key: StaticString, _ r: KernelSocketCounts.Row) {
+                w.key(key)
+                w.objectStart(); w.field("total", r.total); w.field("ipv4", r.ipv4); w.field("ipv6", r.ipv6); w.objectEnd()
+            }
+            w.key("sockstat")
+            w.objectStart()
+            w.field("sockets", k.sockets)
+            w.field("tcp_total", k.tcpTotal)
+            w.field("tcp_established", k.tcpEstablished)
+            w.field("tcp_closed", k.tcpClosed)
+            w.field("tcp_orphaned", k.tcpOrphaned)
+            w.field("tcp_timewait", k.tcpTimeWait)
+            row("raw", k.raw); row("udp", k.udp); row("tcp", k.tcp); row("inet", k.inet); row("frag", k.frag)
+            w.objectEnd()
+        }
+        if let u = s.unix {
+            w.key("unix")
+            w.objectStart()
+            w.field("total", u.total)
+            w.field("stream", u.stream)
+            w.field("dgram", u.dgram)
+            w.field("seqpacket", u.seqpacket)
+            w.field("listening", u.listening)
+            w.field("connected", u.connected)
+            w.field("unconnected", u.unconnected)
+            w.objectEnd()
+        }
         insightJSON(s, &w)
         w.objectEnd()
         w.raw(0x0A)

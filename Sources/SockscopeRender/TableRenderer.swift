@@ -56,7 +56,7 @@ public struct TableRenderer: Sendable {
             w.sendQ = max(w.sendQ, digits(UInt64(r.sendQueue)))
             scratch.removeAll(keepingCapacity: true); address(r, r.local, local: true, to: &scratch)
             w.localAddr = max(w.localAddr, scratch.count)
-            scratch.removeAll(keepingCapacity: true); port(r.local, r.proto, to: &scratch)
+            scratch.removeAll(keepingCapacity: true); port(r.local, r.proto, local: true, interface: r.rawInterface, to: &scratch)
             w.localPort = max(w.localPort, scratch.count)
             scratch.removeAll(keepingCapacity: true); address(r, r.remote, local: false, to: &scratch)
             w.peerAddr = max(w.peerAddr, scratch.count)
@@ -98,18 +98,22 @@ public struct TableRenderer: Sendable {
         let start = out.count
         address(r, r.local, local: true, to: &out)
         insertPadding(at: start, w.localAddr - (out.count - start), to: &out)
-        out.append(UInt8(ascii: ":"))
+        out.append(Self.delimiter(r))
         let p1 = out.count
-        port(r.local, r.proto, to: &out)
+        port(r.local, r.proto, local: true, interface: r.rawInterface, to: &out)
         appendSpaces(w.localPort - (out.count - p1) + 1, to: &out)
         let s2 = out.count
         address(r, r.remote, local: false, to: &out)
         insertPadding(at: s2, w.peerAddr - (out.count - s2), to: &out)
-        out.append(UInt8(ascii: ":"))
+        if r.family != .packet { out.append(Self.delimiter(r)) } else { out.append(0x20) }
         let p2 = out.count
         port(r.remote, r.proto, to: &out)
         appendSpaces(w.peerPort - (out.count - p2) + 1, to: &out)
         if options.processes, let ps = r.processes, !ps.isEmpty { users(ps, to: &out); out.append(0x20) }
+        if options.processes, let ps = r.peerProcesses, !ps.isEmpty {
+            // The other end of a UNIX connection: who this socket talks to.
+            out.append(contentsOf: "peer:".utf8); users(ps, to: &out, label: false); out.append(0x20)
+        }
         if options.timers, let t = r.timer {
             trimTrailingSpaces(&out)
             SSText.timer(t, to: &out)
@@ -136,9 +140,10 @@ public struct TableRenderer: Sendable {
     }
 
     /// `users:(("name",pid=1,fd=3),…)` as `ss -p` prints it (`pid=1,tid=2,fd=3` with `-T`), with the name escaped and its quotes
-    /// as `\"` (see `Escape.quoted`): a name cannot close its entry and forge another.
-    func users(_ ps: [SocketOwner], to out: inout [UInt8]) {
-        out.append(contentsOf: "users:(".utf8)
+    /// as `\"` (see `Escape.quoted`): a name cannot close its entry and forge another. Without
+    /// `label`, the list alone (`((…))`), as the peer's owners follow `peer:`.
+    func users(_ ps: [SocketOwner], to out: inout [UInt8], label: Bool = true) {
+        out.append(contentsOf: label ? Array("users:(".utf8) : [UInt8(ascii: "(")])
         for (i, p) in ps.enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
             out.append(UInt8(ascii: "("))
@@ -190,33 +195,61 @@ public struct TableRenderer: Sendable {
         case .inet(let inet):
             address(r, inet.address, local: local, to: &out)
         case .unix(let u):
-            switch (u.kind, local ? r.unixName : nil) {
+            switch (u.kind, local ? r.unixName : r.peerUnixName) {
             case (.path, let name?): Escape.terminal(name, to: &out)
             case (.abstract, let name?): out.append(UInt8(ascii: "@")); Escape.terminal(name, to: &out)
             case (.path, nil), (.abstract, nil), (.unnamed, _): out.append(UInt8(ascii: "*"))
             }
         case .packet(let p):
-            if p.protocolNumber == 3 {  // ETH_P_ALL
+            if !local {
                 out.append(UInt8(ascii: "*"))
+            } else if let name = FamilyNames.ethertype(p.protocolNumber) {
+                out.append(contentsOf: name.utf8)
             } else {
                 out.append(contentsOf: "0x".utf8)
                 Escape.appendHex(UInt64(p.protocolNumber), to: &out)
             }
         case .netlink(let n):
-            appendDecimal(UInt64(n.protocolNumber), to: &out)
+            if !local && n.portID == 0 && n.groups == 0 {
+                out.append(UInt8(ascii: "*"))
+            } else if let name = FamilyNames.netlink(n.protocolNumber) {
+                out.append(contentsOf: name.utf8)
+            } else {
+                appendDecimal(UInt64(n.protocolNumber), to: &out)
+            }
         }
+    }
+
+    /// Between address and port: a space for UNIX sockets (`/run/x.sock 12345`, as ss prints it),
+    /// `:` for every other family.
+    static func delimiter(_ r: SocketRecord) -> UInt8 {
+        r.family == .unix ? 0x20 : UInt8(ascii: ":")
     }
 
     /// The port column of any family: the inet port (or service), a UNIX socket's inode, a packet
     /// socket's interface index, a netlink socket's port id; `*` for none.
     @inline(__always)
-    func port(_ e: SocketEndpoint, _ proto: TransportProtocol, to out: inout [UInt8]) {
+    func port(_ e: SocketEndpoint, _ proto: TransportProtocol, local: Bool = false, interface: [UInt8]? = nil,
+              to out: inout [UInt8]) {
         let n: UInt64
         switch e {
         case .inet(let inet): port(inet.port, proto, to: &out); return
-        case .unix(let u): n = u.inode
-        case .packet(let p): n = UInt64(p.interfaceIndex)
-        case .netlink(let l): n = UInt64(l.portID)
+        case .unix(let u):
+            // ss prints a UNIX peer's inode even when it is 0 (no peer).
+            appendDecimal(u.inode, to: &out)
+            return
+        case .packet(let p):
+            if !local { return }  // the peer column is a lone `*`, as ss prints it
+            // The interface, by name when the collector found it (ss: `*:lo`); the peer side is `*`.
+            if p.interfaceIndex != 0, let name = interface {
+                Escape.terminal(name, to: &out)
+                return
+            }
+            n = UInt64(p.interfaceIndex)
+        case .netlink(let l):
+            // Port 0 on the local side is the kernel's own socket (ss: `rtnl:kernel`).
+            if l.portID == 0 && local { out.append(contentsOf: "kernel".utf8); return }
+            n = UInt64(l.portID)
         }
         if n == 0 { out.append(UInt8(ascii: "*")) } else { appendDecimal(n, to: &out) }
     }

@@ -55,7 +55,9 @@ public final class SockDiagSocket {
         return try send(type: UInt16(SOCK_DIAG_BY_FAMILY), header: inet_diag_req_v2.self, bytecode: bytecode,
                         protocolAttribute: wide ? UInt32(proto) : nil) { req in
             req.pointee.sdiag_family = family
-            req.pointee.sdiag_protocol = wide ? 0 : UInt8(proto)
+            // With the attribute the byte must still name IPPROTO_TCP, as ss sends it: 6.18 answers a
+            // 0 there with ENOENT when the namespace has no MPTCP socket (seen with a live request).
+            req.pointee.sdiag_protocol = wide ? UInt8(IPPROTO_TCP) : UInt8(proto)
             req.pointee.idiag_states = states
             req.pointee.idiag_ext = extensions
         }
@@ -176,6 +178,58 @@ public final class SockDiagSocket {
     public func receive(into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int {
         try retryingEINTR("recvmsg(sock_diag)") { mnl_socket_recvfrom(nl, buffer.baseAddress, buffer.count) }
     }
+
+    // MARK: other families (replies: `unix_diag_msg`, `packet_diag_msg`, `netlink_diag_msg` plus attributes)
+
+    /// Sends a `unix_diag` dump request (`AF_UNIX`) for sockets in `states` (a `1 << TCP_*` mask),
+    /// asking for the attributes in `show` (`UnixDiagShow`).
+    ///
+    /// `family` other than `AF_UNIX` sends the same request shape to another family's handler
+    /// (`vsock_diag_req` has this layout): a way to ask whether the kernel has that handler at all.
+    public func requestUnixDump(states: UInt32, show: UInt32, family: UInt8 = UInt8(AF_UNIX)) throws(SystemError) -> UInt32 {
+        try send(type: UInt16(SOCK_DIAG_BY_FAMILY), header: unix_diag_req.self, bytecode: nil) { req in
+            req.pointee.sdiag_family = family
+            req.pointee.udiag_states = states
+            req.pointee.udiag_show = show
+        }
+    }
+
+    /// Sends a `packet_diag` dump request (`AF_PACKET`), asking for the attributes in `show` (`PacketDiagShow`).
+    public func requestPacketDump(show: UInt32) throws(SystemError) -> UInt32 {
+        try send(type: UInt16(SOCK_DIAG_BY_FAMILY), header: packet_diag_req.self, bytecode: nil) { req in
+            req.pointee.sdiag_family = UInt8(AF_PACKET)
+            req.pointee.pdiag_show = show
+        }
+    }
+
+    /// Sends a `netlink_diag` dump request (`AF_NETLINK`) for sockets of every netlink protocol,
+    /// asking for the attributes in `show` (`NetlinkDiagShow`).
+    public func requestNetlinkDump(show: UInt32) throws(SystemError) -> UInt32 {
+        try send(type: UInt16(SOCK_DIAG_BY_FAMILY), header: netlink_diag_req.self, bytecode: nil) { req in
+            req.pointee.sdiag_family = UInt8(AF_NETLINK)
+            req.pointee.sdiag_protocol = sockscope_ndiag_proto_all()
+            req.pointee.ndiag_show = show
+        }
+    }
+}
+
+/// `udiag_show` bits of <linux/unix_diag.h>.
+public enum UnixDiagShow {
+    public static let name = UInt32(UDIAG_SHOW_NAME), vfs = UInt32(UDIAG_SHOW_VFS), peer = UInt32(UDIAG_SHOW_PEER)
+    public static let icons = UInt32(UDIAG_SHOW_ICONS), rqlen = UInt32(UDIAG_SHOW_RQLEN)
+    public static let meminfo = UInt32(UDIAG_SHOW_MEMINFO), uid = UInt32(UDIAG_SHOW_UID)
+    /// Everything a listing shows.
+    public static let all = name | vfs | peer | icons | rqlen | meminfo | uid
+}
+
+/// `pdiag_show` bits of <linux/packet_diag.h>.
+public enum PacketDiagShow {
+    public static let info = UInt32(PACKET_SHOW_INFO), meminfo = UInt32(PACKET_SHOW_MEMINFO)
+}
+
+/// `ndiag_show` bits of <linux/netlink_diag.h>.
+public enum NetlinkDiagShow {
+    public static let meminfo = UInt32(NDIAG_SHOW_MEMINFO), groups = UInt32(NDIAG_SHOW_GROUPS)
 }
 
 /// The kernel's `struct tcp_info` as it arrived, copied defensively: the kernel's struct may be
@@ -294,4 +348,7 @@ public enum InetDiagLayout {
     public static var inodeOffset: Int { sockscope_inet_diag_msg_offset_inode() }
     public static var cookieOffset: Int { sockscope_inet_diag_msg_offset_cookie() }
     public static var requestSize: Int { sockscope_inet_diag_req_v2_size() }
+    public static var unixMessageSize: Int { sockscope_unix_diag_msg_size() }
+    public static var packetMessageSize: Int { sockscope_packet_diag_msg_size() }
+    public static var netlinkMessageSize: Int { sockscope_netlink_diag_msg_size() }
 }

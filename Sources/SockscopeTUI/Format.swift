@@ -11,6 +11,30 @@ enum Format {
         let e = local ? r.local : r.remote
         var out: [UInt8] = []
         out.reserveCapacity(48)
+        switch e {
+        case .inet: break
+        case .unix(let u):
+            // As the listing shows it: the name escaped (`@name` abstract, `*` unnamed), then the inode.
+            switch r.unixEndName(local: local) {
+            case .path(let p): Escape.terminal(p, to: &out)
+            case .abstract(let a): out.append(UInt8(ascii: "@")); Escape.terminal(a, to: &out)
+            case .unnamed: out.append(UInt8(ascii: "*"))
+            }
+            out.append(0x20)
+            appendDecimal(u.inode, to: &out)
+            return String(decoding: out, as: UTF8.self)
+        case .packet(let p):
+            if !local { return "*" }
+            out.append(contentsOf: (FamilyNames.ethertype(p.protocolNumber) ?? "0x" + String(p.protocolNumber, radix: 16)).utf8)
+            out.append(UInt8(ascii: ":"))
+            Escape.terminal(r.rawInterface ?? Array((p.interfaceIndex == 0 ? "*" : String(p.interfaceIndex)).utf8), to: &out)
+            return String(decoding: out, as: UTF8.self)
+        case .netlink(let n):
+            out.append(contentsOf: (FamilyNames.netlink(n.protocolNumber) ?? String(n.protocolNumber)).utf8)
+            out.append(UInt8(ascii: ":"))
+            out.append(contentsOf: (n.portID == 0 ? (local ? "kernel" : "*") : String(n.portID)).utf8)
+            return String(decoding: out, as: UTF8.self)
+        }
         if let name, !e.address.isUnspecified, let n = name(e.address) {
             Escape.terminal(Array(n.utf8), limit: Escape.cellLimit, to: &out)
         } else {

@@ -143,7 +143,7 @@ extension ViewModel {
         let names = self.names
         var cols: [Column] = [
             Column(title: "Proto", sort: .proto, width: 5, right: false, dropOrder: 5) { s, _ in
-                s.record.proto.rawValue + (s.record.family == .inet6 ? "6" : "")
+                (s.record.family.isIP ? s.record.proto.rawValue : s.record.proto.netid) + (s.record.family == .inet6 ? "6" : "")
             },
             Column(title: "State", sort: .state, width: 10, right: false, dropOrder: 0) { s, _ in
                 s.record.proto == .udp && s.record.state == .close ? "UNCONN" : s.record.state.ssName
@@ -195,7 +195,7 @@ extension ViewModel {
         let names = self.names
         var cols: [Column] = [
             Column(title: "Proto", sort: nil, width: 5, right: false, dropOrder: 5) { s, _ in
-                s.record.proto.rawValue + (s.record.family == .inet6 ? "6" : "")
+                (s.record.family.isIP ? s.record.proto.rawValue : s.record.proto.netid) + (s.record.family == .inet6 ? "6" : "")
             },
             Column(title: "Listen", sort: .local, width: 0, right: false, dropOrder: 0, flexible: true) { s, _ in
                 Format.endpoint(s.record, local: true, name: names)

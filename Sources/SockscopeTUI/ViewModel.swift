@@ -430,7 +430,8 @@ public struct ViewModel: Sendable {
 
 /// What the `/` prompt takes: the full ss language, or a shortcut. Shortcuts are tried when the
 /// text is not an expression: a port, list or range (`443`, `22,80`, `8000-8100`) or service name
-/// matches either end; a bare address, CIDR or `[v6]` matches either end's address; any other
+/// matches either end; a bare address, CIDR or `[v6]` matches either end's address; a path or an
+/// `@abstract` name (a glob) matches either end of a UNIX socket; any other
 /// single word is a process name, matched against the owners. Host names are not resolved here:
 /// a lookup would stall the screen on every key.
 public struct LiveFilter: Sendable, Hashable {
@@ -461,6 +462,9 @@ public struct LiveFilter: Sendable, Hashable {
         guard trimmed.count == 1 else { return .failure(languageError) }
         let word = String(trimmed[0])
         if let spec = try? PortSpec(parsing: word, resolve: { services.ports(named: $0) }) { return .success(LiveFilter(port: spec)) }
+        if word.first == "/" || word.first == "@" {
+            return .success(LiveFilter(expression: .or(.unixPath(.source, pattern: word), .unixPath(.destination, pattern: word))))
+        }
         let looksLikeAddress = (word.first.map { $0.isNumber || $0 == "[" || $0 == ":" } ?? false)
             || IPAddress(String(word.split(separator: "/").first ?? "")) != nil
         if looksLikeAddress {

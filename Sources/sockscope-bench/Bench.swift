@@ -16,6 +16,7 @@ struct Options {
     var netns = true
     var maxSeconds = 900.0
     var udp = 0
+    var unix = 0
     var cases: Set<String> = []
 
     static func parse(_ args: [String]) -> Options {
@@ -29,12 +30,14 @@ struct Options {
             case "--no-netns": o.netns = false
             case "--max-seconds": o.maxSeconds = Double(it.next() ?? "") ?? o.maxSeconds
             case "--case": o.cases.insert(it.next() ?? "")
+            case "--unix": o.unix = Int(it.next() ?? "") ?? o.unix
             case "-h", "--help":
                 print("""
-                usage: sockscope-bench [--sockets N] [--reps R] [--bin PATH] [--case NAME]... [--no-netns] [--max-seconds S]
-                  N TCP sockets (established pairs over 127.0.0.x and ::1, plus listeners and ~1% UDP) are
-                  created, then each case is timed R times, sockscope and its reference interleaved.
-                  Cases: tan, json, tanp, tani, filter, hostport, dev, proc, summary, exporter.
+                usage: sockscope-bench [--sockets N] [--unix U] [--reps R] [--bin PATH] [--case NAME]... [--no-netns] [--max-seconds S]
+                  N TCP sockets (established pairs over 127.0.0.x and ::1, plus listeners and ~1% UDP) and U UNIX
+                  sockets (socketpairs, in child processes of at most 9,000 pairs) are created, then each case is
+                  timed R times, sockscope and its reference interleaved.
+                  Cases: tan, json, tanp, tani, filter, hostport, dev, proc, summary, exporter; with --unix also xa, xap.
                        sockscope-bench refresh [--sockets N]
                   The live view's CPU per refresh and per key, phase by phase, over N loopback sockets.
                        sockscope-bench json-writer [--records N]
@@ -45,6 +48,10 @@ struct Options {
                 FileHandle.standardError.write("sockscope-bench: unknown argument \(a)\n".data(using: .utf8)!)
                 exit(2)
             }
+        }
+        if o.unix < 0 || o.unix > 400_000 {
+            FileHandle.standardError.write("sockscope-bench: --unix must be 0 to 400000\n".data(using: .utf8)!)
+            exit(2)
         }
         if o.sockets < 2 || o.sockets > 400_000 {
             FileHandle.standardError.write("sockscope-bench: --sockets must be 2 to 400000\n".data(using: .utf8)!)
@@ -105,6 +112,26 @@ func hold(address: String, pairs: Int, udp: Int) -> Never {
         keep.append(u)
     }
     print(port)
+    fflush(nil)
+    var b: UInt8 = 0
+    while read(0, &b, 1) > 0 {}
+    exit(0)
+}
+
+/// `sockscope-bench hold-unix PAIRS`: a child that opens PAIRS UNIX stream socketpairs, prints 0,
+/// and holds them until its stdin closes.
+func holdUnix(pairs: Int) -> Never {
+    var keep: [Int32] = []
+    keep.reserveCapacity(pairs * 2)
+    for _ in 0..<pairs {
+        var fds: [Int32] = [0, 0]
+        if socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) != 0 {
+            FileHandle.standardError.write("hold-unix: socketpair: \(String(cString: strerror(errno)))\n".data(using: .utf8)!)
+            exit(1)
+        }
+        keep += fds
+    }
+    print(0)
     fflush(nil)
     var b: UInt8 = 0
     while read(0, &b, 1) > 0 {}
@@ -190,6 +217,7 @@ struct Bench {
         if args.first == "hold", args.count == 4 {
             hold(address: args[1], pairs: Int(args[2]) ?? 0, udp: Int(args[3]) ?? 0)
         }
+        if args.first == "hold-unix", args.count == 2 { holdUnix(pairs: Int(args[1]) ?? 0) }
         if args.first == "refresh" { RefreshCost.main(Array(args.dropFirst())) }
         if args.first == "json-writer" { JSONWriterCost.main(Array(args.dropFirst())) }
         var o = Options.parse(args)
@@ -239,6 +267,12 @@ struct Bench {
             left -= n; udpLeft -= u; i += 1
             if monotonic() - started > o.maxSeconds / 3 { print("sockscope-bench: load creation is too slow; stopping early"); break }
         }
+        var unixLeft = o.unix / 2
+        while unixLeft > 0 {
+            let n = min(unixLeft, 9000)
+            holders.append(spawnHolder(me, nil, n, 0).0)
+            unixLeft -= n
+        }
         defer {
             for (p, pipe) in holders { try? pipe.fileHandleForWriting.close(); p.waitUntilExit() }
         }
@@ -246,6 +280,9 @@ struct Bench {
         print(String(format: "sockscope-bench: load ready in %.1f s; sockscope %@", setup, o.bin))
         let ssRows = rows(["/usr/bin/ss", "-tanH"]), ourRows = rows([o.bin, "-tanH"])
         print("sanity: ss -tanH \(ssRows) rows, sockscope -tanH \(ourRows) rows")
+        if o.unix > 0 {
+            print("sanity: ss -xaH \(rows(["/usr/bin/ss", "-xaH"])) rows, sockscope -xaH \(rows([o.bin, "-xaH"])) rows")
+        }
 
         let f = String(filterPort)
         let hostPort = "( src 127.0.0.9:\(f) or dst 127.0.0.9:\(f) )".split(separator: " ").map(String.init)
@@ -269,8 +306,13 @@ struct Bench {
             ("proc", [o.bin, "--source", "proc", "-tan"], ["netstat", "-tan"], [floorBin, "proc", "/proc"]),
             ("summary", [o.bin, "-s", "-t"], ["ss", "-s"], walk),
             ("tanp", [o.bin, "-tanp"], ["ss", "-tanp"], [floorBin, "netlink+fdscan", "0x1ffe", "0", "/proc"]),
+            // UNIX sockets: the listing, and with both ends' processes.
+            ("xa", [o.bin, "-xa"], ["ss", "-xa"], nil),
+            ("xap", [o.bin, "-xap"], ["ss", "-xap"], nil),
         ]
-        let cases = allCases.filter { o.cases.isEmpty || o.cases.contains($0.0) }
+        let cases = allCases.filter {
+            (o.cases.isEmpty && ($0.0 != "xa" && $0.0 != "xap" || o.unix > 0)) || o.cases.contains($0.0)
+        }
         print("\n| case | commands | sockscope (s) | reference (s) | ratio | floor (s) | vs floor | sockscope user/sys (s) | ref user/sys (s) | floor user/sys (s) | sockscope peak RSS (MiB) | ref peak RSS (MiB) |")
         print("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for (name, ours, theirs, floorCommand) in cases {
@@ -305,10 +347,11 @@ struct Bench {
         print(String(format: "\nsockscope-bench: %d sockets, %d reps, %.0f s in all", pairs * 2, o.reps, monotonic() - started))
     }
 
-    static func spawnHolder(_ me: String, _ address: String, _ pairs: Int, _ udp: Int) -> ((Process, Pipe), UInt16) {
+    /// Starts a load child: TCP pairs on `address`, or UNIX socketpairs when `address` is nil.
+    static func spawnHolder(_ me: String, _ address: String?, _ pairs: Int, _ udp: Int) -> ((Process, Pipe), UInt16) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: me)
-        p.arguments = ["hold", address, String(pairs), String(udp)]
+        p.arguments = address.map { ["hold", $0, String(pairs), String(udp)] } ?? ["hold-unix", String(pairs)]
         let stdin = Pipe(), stdout = Pipe()
         p.standardInput = stdin
         p.standardOutput = stdout
@@ -322,7 +365,7 @@ struct Bench {
             if line.contains(0x0A) { break }
         }
         guard let port = UInt16(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            print("sockscope-bench: a load process failed (\(address), \(pairs) pairs)")
+            print("sockscope-bench: a load process failed (\(address ?? "unix"), \(pairs) pairs)")
             exit(1)
         }
         return ((p, stdin), port)

@@ -19,6 +19,7 @@ extension Sockscope {
             interfaceIndex: { Lookup.interfaceIndex(name: $0) },
             cgroupID: { path in Lookup.cgroupID(path: path).mapError { FilterError($0.message) } },
             family: ipv4 != ipv6 ? (ipv4 ? .inet : .inet6) : nil)
+            .withBareHosts(tcp || udp || ipv4 || ipv6 ? nil : families.onlyFamily)
     }
 
     /// Parses the expression (positional words, or `-F FILE`) and `--src`/`--dst` into one filter;
@@ -65,6 +66,9 @@ extension Sockscope {
         if portShorthand && state == nil && !listening { q.states = .all }
         if let s = f.states { q.states = state.map { $0.intersection(s) } ?? s }
         q.expression = f.expression
+        // A `unix:`, `link:` or `netlink:` rule lists its family, as in ss, when no table was chosen.
+        let familyRules = f.expression.familyRules
+        if !familyRules.isEmpty && !tcp && !udp && !families.selectsTables { q.protocols = familyRules }
         if f.expression.usesAutobound { q.ephemeral = EphemeralRangeParser.load(procRoot: procRoot) ?? .linuxDefault }
     }
 

@@ -11,6 +11,8 @@ extension Sockscope {
         let q = query
         // A sort key may need what is not shown (rtt, owner): collected for sorting, left out of the output.
         var options = CollectOptions(source: source, procRoot: procRoot, tcpInfo: info || shape.needsTCPInfo, memory: memory)
+        // uid and bound file: JSON, CSV and -e show them; a plain table does not.
+        options.unixIdentity = json || extended || (format.map { $0 != .table } ?? false)
         options.timers = timers
         options.recordDump = diagFile != nil
         options.cgroups = cgroup

@@ -6,11 +6,13 @@ import SockscopeRender
 import SockscopeSystem
 
 extension Sockscope {
-    /// `--listeners`: one row per listening TCP socket with its accept queue against the backlog,
+    /// `--listeners`: one row per listening TCP or UNIX socket with its accept queue against the backlog,
     /// the established connections on its address and port, their peers, and its owner.
     func runListeners() -> Int32 {
         var q = query
-        q.protocols = q.protocols.intersection([.tcp])
+        // TCP and UNIX stream/seqpacket listeners (unless a table option narrowed them).
+        let chosen = q.protocols == [.tcp, .udp] && !tcp && !udp ? q.protocols.union([.unixStream, .unixSeqpacket]) : q.protocols
+        q.protocols = chosen.intersection([.tcp, .unixStream, .unixSeqpacket])
         q.states = StateSet([.listen, .established])
         // --pid/--process select listeners, not the connections they count (a worker process may hold those).
         q.pid = nil

@@ -10,6 +10,9 @@ extension Sockscope {
     /// or Graphviz DOT, with the ephemeral-port use per destination.
     func runMap() -> Int32 {
         var q = query
+        // UNIX stream and seqpacket connections too, unless a table option narrowed the protocols:
+        // process ↔ process edges over a path.
+        if q.protocols == [.tcp, .udp] && !tcp && !udp { q.protocols.formUnion([.unixStream, .unixSeqpacket]) }
         // Every state: listeners tell which end of a connection serves, and TIME_WAIT sockets hold
         // source ports too. Edges are made of ESTABLISHED sockets only.
         q.states = .all

@@ -189,6 +189,9 @@ extension Sockscope {
             if mode != .list { try reject("-K", "it closes the sockets of a listing") }
             if fromDump != nil { throw ValidationError("-K and --from-dump cannot be combined: a dump's sockets are not this kernel's") }
             if source == .proc { throw ValidationError("-K and --source proc cannot be combined: closing goes through netlink") }
+            if families.selectsOtherFamilies {
+                throw ValidationError("-K closes TCP, UDP, raw and MPTCP sockets: the kernel cannot close UNIX, packet or netlink sockets (SOCK_DESTROY)")
+            }
             let selects = !expressionWords.isEmpty || filterFile != nil || !src.isEmpty || !dst.isEmpty
                 || port != nil || sport != nil || dport != nil || pid != nil || processName != nil
             if !selects {

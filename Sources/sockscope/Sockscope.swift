@@ -17,11 +17,13 @@ let services: ServiceTable = ServicesParser.load()
 struct Sockscope: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sockscope",
-        abstract: "List TCP and UDP sockets, like ss and netstat, as a table or JSON.",
+        abstract: "List sockets (TCP, UDP, UNIX, raw, packet, MPTCP, netlink), like ss and netstat, as a table or JSON.",
         discussion: """
         By default sockscope lists connected TCP and UDP sockets (all states but LISTEN, \
         TIME_WAIT, SYN_RECV and CLOSE), read from the kernel with netlink sock_diag, or from \
-        /proc/net when netlink is unavailable. Port lists take ports, ranges and service names: \
+        /proc/net when netlink is unavailable. Other tables are selected as in ss: -x (UNIX), --raw, \
+        -0 (packet), -M (MPTCP), --netlink, -A LIST, -f FAMILY; ss's -w (raw) is sockscope's live view. \
+        Port lists take ports, ranges and service names: \
         --port 22,80,8000-8100,https. Exit status: 0 success, 1 runtime failure, 2 usage error.
         """,
         version: "0.1.0")
@@ -34,6 +36,7 @@ struct Sockscope: ParsableCommand {
     var ipv4 = false
     @Flag(name: [.customShort("6"), .customLong("ipv6")], help: "IPv6 sockets only (including IPv4-mapped peers).")
     var ipv6 = false
+    @OptionGroup var families: FamilyOptions
     @Flag(name: [.customShort("l"), .customLong("listening")], help: "Listening TCP and unconnected UDP sockets only.")
     var listening = false
     @Flag(name: [.customShort("a"), .customLong("all")], help: "Sockets in every state.")
@@ -118,7 +121,7 @@ struct Sockscope: ParsableCommand {
 
     // MARK: live view
     @Flag(name: [.customShort("w"), .customLong("watch")],
-          help: "Live view: a full-screen table that refreshes in place (q quits, ? lists the keys).")
+          help: "Live view: a full-screen table that refreshes in place (q quits, ? lists the keys). Not ss's -w: raw sockets are --raw.")
     var watch = false
     @Option(name: .customLong("interval"), help: ArgumentHelp(
         "Seconds between refreshes with -w, --watch-port and --until-up (default 1; at least 0.05, at most 3600).",
@@ -245,8 +248,8 @@ struct Sockscope: ParsableCommand {
 
     var query: Query {
         var q = Query()
-        if tcp || udp { q.protocols = Set([tcp ? .tcp : nil, udp ? .udp : nil].compactMap { $0 }) }
         if ipv4 != ipv6 { q.families = ipv4 ? [.inet] : [.inet6] }
+        families.apply(to: &q, tcp: tcp, udp: udp)
         q.states = state ?? (all ? .all : listening ? .listening : .connected)
         q.ports = PortFilter(source: sport, destination: dport, either: port)
         q.pid = pid
@@ -259,6 +262,10 @@ struct Sockscope: ParsableCommand {
 
     /// Runs the chosen mode; returns the exit status.
     func execute() -> Int32 {
+        if let reason = families.unavailable {
+            FileOutput.standardError("sockscope: \(reason)")
+            return 1
+        }
         switch mode {
         case .list: return runListing()
         case .events: return runEvents()

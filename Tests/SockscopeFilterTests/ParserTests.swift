@@ -105,6 +105,14 @@ func v4(_ s: String, _ plen: UInt8? = nil, port: UInt16? = nil) -> HostCondition
         #expect(!(try expr("src unix:/run/*.sock")).evaluate(r), "a UNIX rule never matches a TCP socket")
         #expect(try expr("not src unix:/run/*.sock").evaluate(r))
         #expect(throws: FilterError.self) { try expr("src vsock:1:2") }
+        // A listing of one other family reads bare host words in it, as ss does after -x, -0, --netlink.
+        func bare(_ f: AddressFamily, _ text: String) throws -> FilterExpression {
+            try FilterParser.parse(FilterParser.words(ofFile: text), environment: testEnvironment.withBareHosts(f)).expression
+        }
+        #expect(try bare(.unix, "src /run/*.sock") == .unixPath(.source, pattern: "/run/*.sock"))
+        #expect(try bare(.unix, "dst unix:@x") == .unixPath(.destination, pattern: "@x"))
+        #expect(try bare(.packet, "src arp:eth0") == .link(.source, protocolNumber: 0x0806, interface: 2))
+        #expect(try bare(.netlink, "src rtnl:kernel") == .netlink(.source, protocolNumber: 0, portID: 0))
     }
 
     @Test func everyPortComparisonSpelling() throws {

@@ -63,9 +63,10 @@ import Testing
         #expect(inet == #"{"address":"::1","port":53}"# || inet == #"{"port":53,"address":"::1"}"#, "inet stays {address, port}")
     }
 
-    /// A UNIX record's name travels with the record: the listing's JSON writer and the `Codable`
-    /// form agree on `{"path","inode"}` for the local end and `{"inode"}` for the peer.
-    @Test func unixRecordRoundTripsWithItsName() throws {
+    /// A UNIX record's names travel with the record: the `Codable` form has the listing's
+    /// documented object, each end its name alone (`{"abstract"}`, `{"path"}`, `{}`), the inodes
+    /// at `inode` and `peer_inode`, the bound file at `vfs`.
+    @Test func unixRecordRoundTripsWithItsNames() throws {
         var r = SocketRecord(proto: .unixStream, family: .unix, state: .listen,
                              local: .unix(UnixEndpoint(kind: .abstract, inode: 42)),
                              remote: .unix(UnixEndpoint(kind: .unnamed, inode: 0)), inode: 42)
@@ -74,7 +75,22 @@ import Testing
         let back = try JSONDecoder().decode(SocketRecord.self, from: data)
         #expect(back == r)
         let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(object["proto"] as? String == "stream" && object["family"] as? String == "unix")
         #expect((object["local"] as? [String: Any])?["abstract"] as? String == "sock\"et")
-        #expect((object["remote"] as? [String: Any])?.keys.sorted() == ["inode"])
+        #expect((object["remote"] as? [String: Any])?.isEmpty == true)
+        #expect(object["peer_inode"] as? Int == 0)
+
+        var c = SocketRecord(proto: .unixSeqpacket, family: .unix, state: .established,
+                             local: .unix(UnixEndpoint(kind: .unnamed, inode: 50)),
+                             remote: .unix(UnixEndpoint(kind: .path, inode: 51)), inode: 50)
+        c.peerUnixName = Array("/run/x.sock".utf8)
+        c.unix = UnixDetails(vfsDevice: 2049, vfsInode: 77)
+        #expect(c.remoteUnixName == .path(Array("/run/x.sock".utf8)) && c.localUnixName == .unnamed && c.peerInode == 51)
+        let cd = try JSONEncoder().encode(c)
+        #expect(try JSONDecoder().decode(SocketRecord.self, from: cd) == c)
+        let co = try #require(try JSONSerialization.jsonObject(with: cd) as? [String: Any])
+        #expect(co["proto"] as? String == "seqpacket" && co["peer_inode"] as? Int == 51)
+        #expect((co["remote"] as? [String: Any])?["path"] as? String == "/run/x.sock")
+        #expect((co["vfs"] as? [String: Any])?["ino"] as? Int == 77)
     }
 }

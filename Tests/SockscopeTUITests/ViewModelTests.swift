@@ -43,6 +43,26 @@ extension ViewModel {
         #expect(m.filterDescription.contains("sport = :443 or dport = :443"), "the header shows the filter in ss syntax")
     }
 
+    /// A path or `@name` at the prompt is a UNIX name glob on either end; `unix:` rules in the
+    /// language read the record's names as the listing does.
+    @Test func aBarePathMatchesEitherEndOfAUnixSocket() throws {
+        var server = SocketRecord(proto: .unixStream, family: .unix, state: .established,
+                                  local: .unix(UnixEndpoint(kind: .path, inode: 5)), remote: .unix(UnixEndpoint(kind: .unnamed, inode: 6)), inode: 5)
+        server.unixName = Array("/run/app.sock".utf8)
+        var client = SocketRecord(proto: .unixStream, family: .unix, state: .established,
+                                  local: .unix(UnixEndpoint(kind: .unnamed, inode: 6)), remote: .unix(UnixEndpoint(kind: .path, inode: 5)), inode: 6)
+        client.peerUnixName = Array("/run/app.sock".utf8)
+        let other = SocketRecord(proto: .tcp, family: .inet, state: .established,
+                                 local: Endpoint(address: IPAddress("127.0.0.1")!, port: 1), remote: Endpoint(address: IPAddress("127.0.0.1")!, port: 2))
+        let bare = try LiveFilter.parse("/run/*.sock", services: ServiceTable()).get()
+        let e = try #require(bare.expression)
+        #expect(e.evaluate(server) && e.evaluate(client) && !e.evaluate(other))
+        let abstract = try #require(try LiveFilter.parse("@app*", services: ServiceTable()).get().expression)
+        #expect(!abstract.evaluate(server))
+        let language = try #require(try LiveFilter.parse("dst unix:/run/app.sock", services: ServiceTable()).get().expression)
+        #expect(language.evaluate(client) && !language.evaluate(server))
+    }
+
     @Test func listsRangesAndServiceNames() {
         var m = Synthetic.model()
         m.handle(.char("/"))

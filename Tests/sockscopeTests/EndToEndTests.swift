@@ -38,7 +38,7 @@ import Testing
     }
 
     @Test(arguments: [["--port", "70000"], ["--state", "no-such-state"], ["--no-such-flag"], ["--sport", "8100-8000"],
-                      ["--source", "carrier-pigeon"], ["--port", ""], ["-x"]])
+                      ["--source", "carrier-pigeon"], ["--port", ""], ["-X"]])
     func badInputIsAUsageErrorWithOneReason(args: [String]) throws {
         let r = try Binary.sockscope(args)
         #expect(r.status == 2, "\(args)")

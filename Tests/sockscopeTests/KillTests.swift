@@ -47,6 +47,16 @@ import Testing
         #expect(r.stderrText.hasPrefix("sockscope: -K without a filter would close every socket"), "\(r.stderrText)")
     }
 
+    /// SOCK_DESTROY knows only the IP families: a UNIX, packet or netlink table is refused up front,
+    /// not reported as "would be closed".
+    @Test func otherFamiliesCannotBeKilled() throws {
+        for args in [["-xK", "--dry-run", "src unix:/tmp/*"], ["-A", "inet,unix", "-K", "dport = :1"], ["-0K", "dport = :1"], ["--netlink", "-K", "dport = :1"]] {
+            let r = try Binary.sockscope(args)
+            #expect(r.status == 2 && r.stdout.isEmpty, "\(args): \(r.stderrText)")
+            #expect(r.stderrText.hasPrefix("sockscope: -K closes TCP, UDP, raw and MPTCP sockets"), "\(args): \(r.stderrText)")
+        }
+    }
+
     @Test(.requires(.root)) func dryRunKillsNothing() throws {
         let listener = try Loopback.tcpListener()
         let (a, b) = try Loopback.tcpPair(listener)

@@ -71,7 +71,9 @@ enum SchemaCheck {
         let load = try Load()
         for args in [["-tuapie", "--json"], ["-a", "--json"], ["-a", "--json", "-e", "-p", "-i", "-m"],
                      ["-a", "--json", "-e", "-p", "-n"], ["-a", "--json", "--source", "proc", "-e", "-p"],
-                     ["-l", "--json", "--port", load.ports], ["-a", "--format", "json", "-4", "--sort", "state,-recv-q"]] {
+                     ["-l", "--json", "--port", load.ports], ["-a", "--format", "json", "-4", "--sort", "state,-recv-q"],
+                     // Every other family: UNIX (with both ends' owners), raw, packet, MPTCP, netlink.
+                     ["-xa", "--json", "-p", "-e"], ["-A", "all", "-a", "--json"], ["-xa", "--json", "--source", "proc"]] {
             try SchemaCheck.validate(try output(args), as: "listing", args.joined(separator: " "))
         }
     }

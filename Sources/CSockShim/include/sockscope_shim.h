@@ -54,6 +54,15 @@ size_t sockscope_inet_diag_msg_offset_inode(void);
 size_t sockscope_inet_diag_msg_offset_cookie(void);
 size_t sockscope_inet_diag_req_v2_size(void);
 
+/// `NDIAG_PROTO_ALL` (a cast expression Swift cannot import): the netlink_diag request's
+/// protocol byte meaning every netlink protocol.
+uint8_t sockscope_ndiag_proto_all(void);
+
+/// Layout probes for the other sock_diag families' reply headers, for tests of the Swift parsers.
+size_t sockscope_unix_diag_msg_size(void);
+size_t sockscope_packet_diag_msg_size(void);
+size_t sockscope_netlink_diag_msg_size(void);
+
 /// kcmp(pid1, pid2, KCMP_FILES): 0 when the two tasks share one fd table, 1 or 2 when not,
 /// -1 with errno set when the kernel cannot say (no kcmp, EPERM, ESRCH).
 int sockscope_kcmp_files(int pid1, int pid2);
