@@ -139,6 +139,12 @@ extension Sockscope {
             let option = diagFile != nil ? "-D" : "--from-dump"
             if mode != .list { try reject(option, "dump files are for the listing") }
             if diagFile != nil && fromDump != nil { throw ValidationError("-D and --from-dump cannot be combined") }
+            let raw = families.raw || [families.tables, families.family].contains { $0?.protocols.contains(.raw) ?? false }
+            if families.selectsOtherFamilies || raw {
+                // The file holds inet_diag dumps only (ss -D's too): another table would be left out unsaid.
+                throw ValidationError("\(option) is for TCP, UDP and MPTCP (inet_diag dumps): UNIX, raw, packet and netlink "
+                    + "tables are not in dump files; use --json to keep them")
+            }
             if source == .proc { throw ValidationError("\(option) and --source proc cannot be combined: a dump is netlink's") }
             if fromDump != nil {
                 if processes || pid != nil || processName != nil {

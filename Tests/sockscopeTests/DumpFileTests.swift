@@ -102,3 +102,19 @@ import Testing
         withExtendedLifetime(v4) {}
     }
 }
+
+/// Dump files hold inet_diag dumps only: a table they cannot hold is refused up front, not
+/// written as an empty file that reads back as "empty".
+@Suite struct DumpFileTablesTests {
+    @Test(arguments: [["-x", "-D", "out.nl"], ["-0", "-D", "out.nl"], ["--netlink", "-D", "out.nl"], ["--raw", "-D", "out.nl"],
+                      ["-A", "unix,inet", "-D", "out.nl"], ["-x", "--from-dump", "out.nl"]])
+    func otherTablesAreRefused(args: [String]) throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sockscope-dump-tables-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try Binary.sockscope(args.map { $0 == "out.nl" ? dir.appendingPathComponent("out.nl").path : $0 })
+        #expect(r.status == 2 && r.stdout.isEmpty, "\(args): \(r.stderrText)")
+        #expect(r.stderrText.contains("UNIX, raw, packet and netlink tables are not in dump files"), "\(r.stderrText)")
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("out.nl").path), "no file is written")
+    }
+}
