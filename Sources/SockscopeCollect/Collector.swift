@@ -30,6 +30,8 @@ public struct CollectOptions: Sendable {
     public var cgroups = false
     /// `-T`: owners per thread (see `OwnerScanner.threads`).
     public var threads = false
+    /// `-b`: the classic BPF program attached to each packet socket (netlink only).
+    public var packetFilters = false
     /// Compile port filters to kernel bytecode (netlink only).
     public var kernelFilter: Bool
     /// Re-check every record with the userspace evaluator. Tests turn this off to prove the bytecode alone.

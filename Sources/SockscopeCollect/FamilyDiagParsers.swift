@@ -75,6 +75,8 @@ public struct PacketSocketEntry: Sendable, Hashable {
     /// Bytes queued for reading (`SK_MEMINFO_RMEM_ALLOC`, as ss shows it; /proc's `Rmem`).
     public var recvQueue: UInt32
     public var memory: SocketMemory?
+    /// The attached classic BPF program (`PACKET_DIAG_FILTER`, asked for with `-b`).
+    public var filter: [BPFInstruction]?
 
     public init(isRaw: Bool, protocolNumber: UInt16, interfaceIndex: UInt32, inode: UInt64, cookie: UInt64 = 0,
                 uid: UInt32 = 0, recvQueue: UInt32 = 0) {
@@ -207,7 +209,7 @@ public struct UnixDiagParser {
 /// Parses `packet_diag` replies (`struct packet_diag_msg`, 16 bytes, then `PACKET_DIAG_*` attributes).
 public struct PacketDiagParser {
     static let messageSize = 16
-    static let attrInfo: UInt16 = 0, attrUID: UInt16 = 5, attrMemInfo: UInt16 = 6
+    static let attrInfo: UInt16 = 0, attrUID: UInt16 = 5, attrMemInfo: UInt16 = 6, attrFilter: UInt16 = 7
 
     private var frames: DiagFrames
     public var decodeMemory: Bool
@@ -236,11 +238,27 @@ public struct PacketDiagParser {
                     let m = InetDiagParser.memory(d)
                     e.recvQueue = m.rmemAlloc
                     if memory { e.memory = m }
+                case Self.attrFilter: e.filter = Self.filter(d)
                 default: break
                 }
             }
             emit(e)
         }
+    }
+}
+
+extension PacketDiagParser {
+    /// `struct sock_filter` entries, 8 bytes each (a trailing partial one is ignored), host order.
+    static func filter(_ d: UnsafeRawBufferPointer) -> [BPFInstruction] {
+        var out: [BPFInstruction] = []
+        out.reserveCapacity(d.count / 8)
+        var off = 0
+        while off + 8 <= d.count {
+            out.append(BPFInstruction(code: d.loadUnaligned(fromByteOffset: off, as: UInt16.self), jumpTrue: d[off + 2],
+                                      jumpFalse: d[off + 3], k: d.loadUnaligned(fromByteOffset: off + 4, as: UInt32.self)))
+            off += 8
+        }
+        return out
     }
 }
 

@@ -58,6 +58,7 @@ public enum FamilyRecords {
                     r.interface = names[e.interfaceIndex] ?? nil
                 }
                 r.memory = e.memory
+                if let f = e.filter, !f.isEmpty { r.packetFilter = f }
                 if query.expression != .all && !query.expression.evaluate(r, ephemeral: query.ephemeral) { continue }
                 records.append(r)
             }

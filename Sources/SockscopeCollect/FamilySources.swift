@@ -60,7 +60,7 @@ public enum FamilySources {
 
     public static func packet(_ options: CollectOptions) throws(CollectError) -> FamilyTable<PacketSocketEntry> {
         try read(options, family: "packet", as: PacketDiagParser.self, map: { $0 }, request: { (s) throws(SystemError) in
-            try s.requestPacketDump(show: PacketDiagShow.info | PacketDiagShow.meminfo)
+            try s.requestPacketDump(show: PacketDiagShow.info | PacketDiagShow.meminfo | (options.packetFilters ? PacketDiagShow.filter : 0))
         }, proc: { () throws(CollectError) in
             var out: [PacketSocketEntry] = []
             let notices = try readProc(options.procRoot + "/net/packet") { b, before, end, bad in

@@ -140,6 +140,7 @@ public struct SocketRecord: Sendable, Hashable {
         var timer: SocketTimer? = nil
         var mark: UInt32? = nil
         var cgroupID: UInt64? = nil
+        var packetFilter: [BPFInstruction]? = nil
     }
 
     /// Sets the netlink extensions together, replacing any set before: one box per record where a
@@ -244,6 +245,16 @@ public struct SocketRecord: Sendable, Hashable {
         set {
             if newValue == nil && box == nil { return }
             var e = box?.value ?? Extensions(); e.memory = newValue; box = Indirect(e)
+        }
+    }
+
+    /// The classic BPF program attached to a packet socket (`SO_ATTACH_FILTER`), with `-b`; nil
+    /// when none is attached or it was not asked for.
+    public var packetFilter: [BPFInstruction]? {
+        get { box?.value.packetFilter }
+        set {
+            if newValue == nil && box == nil { return }
+            var e = box?.value ?? Extensions(); e.packetFilter = newValue; box = Indirect(e)
         }
     }
 

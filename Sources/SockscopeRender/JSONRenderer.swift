@@ -79,6 +79,16 @@ public struct JSONRenderer: Sendable {
         }
         if let t = r.tcpInfo { w.key("tcp_info"); Self.tcpInfo(t, &w) }
         if let m = r.memory { w.key("memory"); Self.memory(m, &w) }
+        if let program = r.packetFilter {
+            w.key("bpf"); w.arrayStart()
+            for i in program {
+                w.objectStart()
+                w.field("code", UInt64(i.code)); w.field("jt", UInt64(i.jumpTrue)); w.field("jf", UInt64(i.jumpFalse))
+                w.field("k", UInt64(i.k))
+                w.objectEnd()
+            }
+            w.arrayEnd()
+        }
         w.objectEnd()
     }
 

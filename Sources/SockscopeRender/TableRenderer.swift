@@ -20,6 +20,8 @@ public struct TableOptions: Sendable {
     public var timers = false
     /// `-O`: the `-i` fields on the socket's row instead of a second line.
     public var oneLine = false
+    /// `-b`: a packet socket's attached BPF program on a second line, as `ss -b` prints it.
+    public var bpf = false
     /// `--cgroup`: the socket's cgroup path by id (`cgroup:PATH`); nil when not asked for.
     public var cgroupPaths: [UInt64: String]?
     /// `-r`: host names by address, shown in place of the address where known (escaped: a
@@ -134,6 +136,22 @@ public struct TableRenderer: Sendable {
             let listening = r.state == .listen
             r.withTCPInfo { t in
                 SSText.info(t, listening: listening, options: options.timers, numeric: options.numeric, to: &out)
+            }
+        }
+        if options.bpf, let program = r.packetFilter {
+            // ss's text: `bpf filter (N): ` then ` 0xCC JT JF K,` per instruction.
+            out.append(contentsOf: options.oneLine ? Array(" ".utf8) : [0x0A, 0x09])
+            out.append(contentsOf: "bpf filter (".utf8)
+            appendDecimal(UInt64(program.count), to: &out)
+            out.append(contentsOf: "): ".utf8)
+            for i in program {
+                out.append(contentsOf: " 0x".utf8)
+                if i.code < 0x10 { out.append(UInt8(ascii: "0")) }
+                Escape.appendHex(UInt64(i.code), to: &out)
+                out.append(0x20); appendDecimal(UInt64(i.jumpTrue), to: &out)
+                out.append(0x20); appendDecimal(UInt64(i.jumpFalse), to: &out)
+                out.append(0x20); appendDecimal(UInt64(i.k), to: &out)
+                out.append(UInt8(ascii: ","))
             }
         }
         out.append(0x0A)

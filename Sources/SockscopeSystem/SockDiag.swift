@@ -225,6 +225,7 @@ public enum UnixDiagShow {
 /// `pdiag_show` bits of <linux/packet_diag.h>.
 public enum PacketDiagShow {
     public static let info = UInt32(PACKET_SHOW_INFO), meminfo = UInt32(PACKET_SHOW_MEMINFO)
+    public static let filter = UInt32(PACKET_SHOW_FILTER)
 }
 
 /// `ndiag_show` bits of <linux/netlink_diag.h>.

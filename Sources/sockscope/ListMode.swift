@@ -17,6 +17,7 @@ extension Sockscope {
         options.recordDump = diagFile != nil
         options.cgroups = cgroup
         options.threads = threads
+        options.packetFilters = bpf
         var snapshot: Snapshot
         if let fromDump {
             guard let s = readDump(fromDump, q) else { return 1 }
@@ -75,6 +76,7 @@ extension Sockscope {
                 table.timers = timers
                 table.oneLine = oneLine
                 table.hostNames = hostNames
+                table.bpf = bpf
                 if cgroup { table.cgroupPaths = Lookup.cgroupPaths() }
                 try TableRenderer(options: table).render(snapshot.records, into: &out, flush: flush)
             }

@@ -174,6 +174,10 @@ extension Sockscope {
             case .events: try reject("-p", "a destroyed socket has no owner left to show")
             }
         }
+        if bpf {
+            if mode != .list { try reject("-b", "only the listing shows packet sockets' BPF programs") }
+            if source == .proc { throw ValidationError("-b and --source proc cannot be combined: the program comes from packet_diag") }
+        }
         if threads {
             if mode != .list { try reject("-T", "only the listing shows owners per thread") }
             if fromDump != nil { throw ValidationError("--from-dump and -T cannot be combined: owners are this machine's, the dump may not be") }

@@ -16,8 +16,6 @@ enum SSCompatibility {
         Answer(spellings: ["--inet-sockopt"], answer: "socket options are not supported yet"),
         Answer(spellings: ["-Z", "--context", "-z", "--contexts"],
                answer: "SELinux contexts are not available (this tool reads none; most systems it runs on have no SELinux)"),
-        Answer(spellings: ["-b", "--bpf"],
-               answer: "it shows the BPF programs attached to packet sockets, which sockscope does not show (-0 lists the sockets)"),
         Answer(spellings: ["--bpf-maps", "--bpf-map-id"], answer: "BPF socket-local storage is not supported"),
         Answer(spellings: ["-V"], answer: "use --version"),
         Answer(spellings: ["-d", "--dccp"], answer: "DCCP sockets are not supported"),

@@ -109,6 +109,10 @@ struct Sockscope: ParsableCommand {
         "Leave out notices (owners that could not be read, a --pid that is not running, …); errors still go to stderr."))
     var quiet = false
 
+    @Flag(name: [.customShort("b"), .customLong("bpf")], help: ArgumentHelp(
+        "Show the classic BPF program attached to each packet socket (with -0), as ss -b (netlink only)."))
+    var bpf = false
+
     // MARK: names
     @Flag(name: [.customShort("r"), .customLong("resolve")], help: ArgumentHelp(
         "Show host names for addresses (getnameinfo: /etc/hosts, then DNS; looked up in parallel, cached for the run)."))

@@ -7,7 +7,7 @@ import Testing
 @Suite struct SSCompatibilityTests {
     @Test(arguments: [
         (["--tos"], "--tos (an ss option): "), (["--inet-sockopt"], "--inet-sockopt"),
-        (["-b"], "-b/--bpf (an ss option): it shows the BPF programs attached to packet sockets"), (["-V"], "-V (an ss option): use --version"), (["-Z"], "-Z/--context/-z/--contexts (an ss option): SELinux contexts are not available"),
+        (["--bpf-maps"], "--bpf-maps/--bpf-map-id (an ss option): "), (["-V"], "-V (an ss option): use --version"), (["-Z"], "-Z/--context/-z/--contexts (an ss option): SELinux contexts are not available"),
         (["--dccp"], "-d/--dccp (an ss option)"), (["-taB"], "-B/--bound-inactive (an ss option)"), (["--tipcinfo"], "--tipcinfo (an ss option)"),
     ])
     func ssOptionsAreAnsweredByName(args: [String], answer: String) throws {
