@@ -32,14 +32,16 @@ struct InterfaceNameTests {
     u.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, names[1])
     u.bind(("::", 7704)); keep.append(u)
     open(os.path.join(sys.argv[4], "ready"), "w").close()
-    time.sleep(60)
+    time.sleep(30)
     PY
     helper=$!
     for i in $(seq 300); do [ -e "$out/ready" ] && break; sleep 0.1; done
     "$bin" -tulnH > "$out/table"
     "$bin" -tuln --json > "$out/json"
     "$bin" -tulnH --format csv > "$out/csv"
-    kill $helper
+    # SIGKILL: the test process's blocked signals are inherited, SIGTERM would wait out the sleep.
+    kill -9 $helper
+    wait $helper 2>/dev/null || true
     """#
 
     @Test func hostileInterfaceNamesAreEscapedInTheTableAndValidInJSON() throws {
