@@ -108,7 +108,7 @@ import Testing
 
 /// `--from-dump` of files that never end or are absurdly large: one line, nothing on stdout, and
 /// bounded memory (peak RSS from `wait4` of the process; see `BoundedMemoryTests`).
-@Suite struct EndlessDumpFileTests {
+@Suite(.requires(.tool("python3"))) struct EndlessDumpFileTests {
     @Test(arguments: ["sparse", "/dev/zero", "/dev/urandom", "fifo"]) func anEndlessDumpIsRefusedInBoundedMemory(kind: String) throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sockscope-endless-dump-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
