@@ -175,7 +175,7 @@ import Testing
     }
 }
 
-/// Case 2, measured: a socket table that never ends (or is absurdly long) costs bounded memory and
+/// Measured: a socket table that never ends (or is absurdly long) costs bounded memory and
 /// ends with one line naming the file. Peak RSS comes from `wait4` of the sockscope process itself
 /// (`Binary.runMeasured`); the bound, 64 MiB, is over three times a debug build's whole footprint
 /// here (18 MiB) and far below what an unbounded read reached (577 MB after 20 s of /dev/urandom).
