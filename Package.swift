@@ -97,7 +97,7 @@ let package = Package(
         .testTarget(name: "SockscopeRenderTests", dependencies: ["SockscopeRender", "TestSupport"], exclude: ["Golden"]),
         .testTarget(name: "SockscopeTUITests", dependencies: ["SockscopeTUI", "SockscopeAnalysis", "TestSupport"],
                     exclude: ["Golden"]),
-        .testTarget(name: "sockscopeTests", dependencies: ["TestSupport"], exclude: ["filter_differential.py", "kill_property.py"]),
+        .testTarget(name: "sockscopeTests", dependencies: ["TestSupport"], exclude: ["Helpers", "filter_differential.py"]),
         .testTarget(name: "SockscopeExporterCoreTests", dependencies: [
             "SockscopeExporterCore", "SockscopeCollect", "SockscopeAnalysis", "SockscopeFilter", "SockscopeRender", "TestSupport",
         ]),

@@ -112,14 +112,14 @@ import Testing
         withExtendedLifetime((listener, client, server, other, otherPeer)) {}
     }
 
-    /// The property over random filters (Tests/sockscopeTests/kill_property.py): in a fresh network
+    /// The property over random filters (Tests/sockscopeTests/Helpers/kill_property.py): in a fresh network
     /// namespace per round, what -K --dry-run and -K list is exactly what the listing lists, the dry
     /// run changes no socket, every socket -K lists is aborted (as the socket itself reports), and
     /// every other keeps its state and has no error (unless its peer was the one closed).
     @Test(.requires(.root, .tool("python3"), .tool("ip", package: "iproute2")))
     func killNeverClosesWhatTheFilterDoesNotListOverRandomFilters() throws {
         for r in [Requirement.root, .tool("python3"), .tool("ip", package: "iproute2")] { try r.check() }
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("kill_property.py").path
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Helpers/kill_property.py").path
         let rounds = 40
         let r = try Binary.run(try Requirement.tool("python3").path(), [script, Binary.sockscope, String(rounds), "17"], timeout: 600)
         struct Report: Decodable { var rounds: Int; var nonempty: Int; var killed: Int; var violations: [[String: AnyDecodable]] }
