@@ -110,6 +110,6 @@ let package = Package(
 if Context.environment["SOCKSCOPE_FUZZ"] != nil {
     package.products.append(.executable(name: "sockscope-fuzz", targets: ["sockscope-fuzz"]))
     package.targets.append(.executableTarget(name: "sockscope-fuzz", dependencies: [
-        "SockscopeModel", "SockscopeFilter", "SockscopeCollect", "SockscopeRender",
+        "SockscopeModel", "SockscopeFilter", "SockscopeCollect", "SockscopeRender", "SockscopeExporterCore",
     ], path: "Tests/Fuzz/Targets"))
 }

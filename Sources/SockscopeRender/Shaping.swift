@@ -154,7 +154,7 @@ public struct CSVRenderer: Sendable {
             f.append(Self.number(r.recvQueue)); f.append(Self.number(r.sendQueue))
             f.append(listenerBacklog && r.proto == .tcp && r.state == .listen ? Self.number(r.sendQueue) : [])
             f.append(Self.number(r.uid)); f.append(Self.number(r.inode))
-            f.append(r.hasInterface ? Escape.terminalBytes(Array(r.interfaceLabel.utf8)) : [])
+            f.append(r.hasInterface ? Escape.terminalBytes(r.interfaceLabelBytes) : [])
             if extended { f.append(r.cookie.map { Self.number($0) } ?? []) }
             if processes {
                 let first = r.processes?.min()

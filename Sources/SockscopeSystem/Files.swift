@@ -44,6 +44,12 @@ public enum Files {
     public static func read(_ path: String, limit: ReadLimit) throws(SystemError) -> [UInt8] {
         let fd = try openRegular(path)
         defer { close(fd) }
+        // A file already longer than the limit is refused before reading it: a 2 GiB dump file was
+        // read to the 1 GiB limit first (1 GiB resident, then the error). procfs files say size 0.
+        var st = stat()
+        if fstat(fd, &st) == 0 && Int64(st.st_size) > Int64(limit.bytes) {
+            throw SystemError("read", path: path, errno: .fileTooLarge, detail: "longer than \(limit.bytes) bytes")
+        }
         return try readAll(fd: fd, path: path, limit: limit)
     }
 

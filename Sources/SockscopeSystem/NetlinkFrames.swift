@@ -71,9 +71,12 @@ public struct NetlinkDumpFrames: Sendable {
             case Self.done:
                 // A dump that failed part-way ends with NLMSG_DONE carrying a negative errno;
                 // libmnl treats it as a clean end, which would turn a failure into an empty listing.
+                // One to three bytes are a cut error code: whether the dump failed cannot be told.
                 if payload.count >= 4 {
                     let code = Int32(bitPattern: payload.loadUnaligned(fromByteOffset: 0, as: UInt32.self))
                     if code < 0 { throw try Self.kernelError(code) }
+                } else if !payload.isEmpty {
+                    throw .malformed("short NLMSG_DONE")
                 }
                 doneOffset = min(next, buf.count)
                 return .done(interrupted: interrupted)

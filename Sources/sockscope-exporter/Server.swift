@@ -45,7 +45,7 @@ enum MetricsServer {
             }
             let format = ExpositionFormat.negotiate(accept: request.headers[.accept])
             let header = request.headers.first { $0.name.canonicalName == "x-prometheus-scrape-timeout-seconds" }
-            let timeout = deadline(header: header?.value, limit: scrapeTimeout)
+            let timeout = ScrapeRequest.deadline(header: header?.value, limit: scrapeTimeout)
             switch await service.scrape(timeout: timeout) {
             case .metrics(let m):
                 let payload = m.payload(format)
@@ -119,13 +119,6 @@ enum MetricsServer {
         service.shutdown()
         try? group.syncShutdownGracefully()
         return status.get()
-    }
-
-    /// Seconds a scrape may wait: Prometheus' own timeout (its header) less a margin for sending
-    /// the answer, never more than `--web.scrape-timeout`.
-    static func deadline(header: String?, limit: Double) -> Double {
-        guard let h = header, let t = Double(h), t > 0, t.isFinite else { return limit }
-        return min(limit, max(0.05, t - min(0.5, t * 0.1)))
     }
 
     static func text(_ status: HTTPResponse.Status, _ body: String, extra: HTTPFields = [:]) -> Response {

@@ -1,5 +1,6 @@
 import Foundation
 import HummingbirdBcrypt
+import SockscopeExporterCore
 import NIOSSL
 import Synchronization
 import Yams
@@ -122,12 +123,7 @@ final class BasicAuthChecker: Sendable {
 
     /// True for a `user:password` the configuration accepts.
     func check(authorization: String?) -> Bool {
-        guard let authorization, authorization.count < 4096,
-              authorization.lowercased().hasPrefix("basic "),
-              let data = Data(base64Encoded: String(authorization.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
-              let pair = String(data: data, encoding: .utf8),
-              let colon = pair.firstIndex(of: ":") else { return false }
-        let user = String(pair[..<colon]), password = String(pair[pair.index(after: colon)...])
+        guard let (user, password) = ScrapeRequest.basicCredentials(authorization: authorization) else { return false }
         guard let hash = users[user] else {
             _ = Bcrypt.verify(password, hash: dummyHash)
             return false

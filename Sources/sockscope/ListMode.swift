@@ -143,7 +143,9 @@ extension Sockscope {
         }
         var closed: [SocketRecord] = [], failed = 0
         for o in outcomes {
-            guard let e = o.refusal else { closed.append(o.record); continue }
+            // ENOENT: gone before its turn, most often reset by its peer closed just before (a
+            // filter that selects both ends of a connection); it is closed, as asked.
+            guard let e = o.refusal, e != .noSuchFileOrDirectory else { closed.append(o.record); continue }
             failed += 1
             FileOutput.standardError("sockscope: not closed: \(SSText.name(o.record)): \(SocketKiller.explain(e))")
         }

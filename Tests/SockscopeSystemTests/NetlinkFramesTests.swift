@@ -48,6 +48,19 @@ import Testing
         #expect(walk(Self.message(type: 2, payload: Self.code(.min))).0 == .failure(.malformed("error code -2147483648")))
     }
 
+    /// A dump file whose last NLMSG_DONE declared 19 bytes (found by fuzzing `--from-dump`): its
+    /// error code is cut, so the dump's outcome is unknown; it read as a clean end, and so did the
+    /// same file less its last (padding) byte.
+    @Test func doneWithACutErrorCodeIsMalformed() {
+        for size in 1...3 {
+            var bytes = Self.message(type: 3, payload: [UInt8](repeating: 0xFF, count: size))
+            #expect(walk(bytes).0 == .failure(.malformed("short NLMSG_DONE")), "\(size) bytes")
+            bytes.removeLast(4 - size)  // without the padding the message is still whole
+            #expect(walk(bytes).0 == .failure(.malformed("short NLMSG_DONE")), "\(size) bytes, unpadded")
+        }
+        #expect(walk(Self.message(type: 3, payload: [])).0 == .success(.done(interrupted: false)), "no code at all: a clean end")
+    }
+
     @Test func dumpInterruptedIsRemembered() {
         let bytes = Self.message(type: 20, flags: 0x12, payload: [1]) + Self.message(type: 3, payload: Self.code(0))
         #expect(walk(bytes).0 == .success(.done(interrupted: true)))

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import TestSupport
 import Testing
 
@@ -116,5 +119,38 @@ import Testing
         #expect(r.status == 2 && r.stdout.isEmpty, "\(args): \(r.stderrText)")
         #expect(r.stderrText.contains("UNIX, raw, packet and netlink tables are not in dump files"), "\(r.stderrText)")
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("out.nl").path), "no file is written")
+    }
+}
+
+/// `--from-dump` of files that never end or are absurdly large: one line, nothing on stdout, and
+/// bounded memory (peak RSS from `wait4` of the process; see `BoundedMemoryTests`).
+@Suite(.requires(.tool("python3"))) struct EndlessDumpFileTests {
+    @Test(arguments: ["sparse", "/dev/zero", "/dev/urandom", "fifo"]) func anEndlessDumpIsRefusedInBoundedMemory(kind: String) throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sockscope-endless-dump-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/dump"
+        let expected: String
+        switch kind {
+        case "sparse":
+            // 2 GiB of NUL bytes, past the 1 GiB a dump may have: it was read to that limit first
+            // (1 GiB resident, minutes in a debug build) before the error.
+            #expect(FileManager.default.createFile(atPath: file, contents: nil))
+            let h = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
+            try h.truncate(atOffset: 2 << 30)
+            try h.close()
+            expected = "read \(file): longer than 1073741824 bytes"
+        case "fifo":
+            #expect(mkfifo(file, 0o600) == 0)
+            expected = "open \(file): not a regular file (a FIFO)"
+        default:
+            try FileManager.default.createSymbolicLink(atPath: file, withDestinationPath: kind)
+            expected = "open \(file): not a regular file (a character device)"
+        }
+        let m = try Binary.runMeasured(Binary.sockscope, ["-tan", "--from-dump", file], timeout: 60)
+        #expect(m.result.status == 1, "\(kind): \(m.result.status) \(m.result.stderrText.prefix(300))")
+        #expect(m.result.stdout.isEmpty)
+        #expect(m.result.stderrText == "sockscope: --from-dump: \(expected)\n", "\(kind)")
+        #expect(m.peakKiB > 0 && m.peakKiB < BoundedMemoryTests.boundKiB, "\(kind): peak RSS \(m.peakKiB) KiB")
     }
 }

@@ -174,3 +174,53 @@ import Testing
         #expect(row.hasSuffix(#"users:(("\",pid=1,fd=3),(",pid=\#(p.processIdentifier),fd=\#(fd)))"#), "\(row)")
     }
 }
+
+/// Measured: a socket table that never ends (or is absurdly long) costs bounded memory and
+/// ends with one line naming the file. Peak RSS comes from `wait4` of the sockscope process itself
+/// (`Binary.runMeasured`); the bound, 64 MiB, is over three times a debug build's whole footprint
+/// here (18 MiB) and far below what an unbounded read reached (577 MB after 20 s of /dev/urandom).
+@Suite(.requires(.tool("python3"))) struct BoundedMemoryTests {
+    static let boundKiB = 64 * 1024
+
+    enum Table: String, CaseIterable {
+        /// More lines than any socket table has: 4.6 million short garbage lines (9 MB).
+        case lines
+        /// A 2 GiB file of NUL bytes (sparse): no newline at all.
+        case zeros
+        /// `/proc/self/pagemap`: a regular file of hundreds of GiB, mostly NUL bytes.
+        case pagemap
+        /// `/dev/urandom`: endless, and a device.
+        case urandom
+    }
+
+    @Test(arguments: Table.allCases) func anEndlessSocketTableEndsInBoundedMemory(table: Table) throws {
+        let tree = try HostileProcTests.Tree()
+        let path = tree.net + "/tcp"
+        let expected: String
+        switch table {
+        case .lines:
+            var text = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+            text += String(repeating: "x\n", count: 4_600_000)
+            try tree.write("tcp", text)
+            expected = "cannot read \(path): more than 4000000 lines or 1024000000 bytes; not a socket table"
+        case .zeros:
+            try? FileManager.default.removeItem(atPath: path)
+            #expect(FileManager.default.createFile(atPath: path, contents: nil))
+            let h = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+            try h.truncate(atOffset: 2 << 30)
+            try h.close()
+            expected = "cannot read \(path): line 1 is longer than 1048576 bytes; not a socket table"
+        case .pagemap:
+            try tree.link("tcp", to: "/proc/self/pagemap")
+            expected = "cannot read \(path): line 1 is longer than 1048576 bytes; not a socket table"
+        case .urandom:
+            try tree.link("tcp", to: "/dev/urandom")
+            expected = "cannot read \(path): not a regular file (a character device)"
+        }
+        let m = try Binary.runMeasured(Binary.sockscope, ["-t4a", "--source", "proc", "--proc-root", tree.root], timeout: 120)
+        #expect(m.result.status == 1, "\(table): status \(m.result.status): \(m.result.stderrText.prefix(300))")
+        #expect(m.result.stdout.isEmpty, "\(table): nothing partial on stdout")
+        #expect(HostileProcTests.stderrLines(m.result) == ["sockscope: " + expected], "\(table)")
+        #expect(m.peakKiB > 0 && m.peakKiB < Self.boundKiB, "\(table): peak RSS \(m.peakKiB) KiB")
+    }
+}

@@ -101,4 +101,45 @@ import Testing
     }
 
     static func waitDeadIf(_ selected: Bool, _ s: TestSocket) -> Int32 { selected ? waitDead(s) : readState(s) }
+
+    /// A filter that selects both ends of a connection: closing the first resets the second, which
+    /// is gone (ENOENT) when its turn comes. That is the socket closed, as asked: it was reported
+    /// "not closed … already gone" with exit status 1 and left out of the list.
+    @Test(.requires(.root)) func bothEndsOfOneConnectionAreClosedWithoutAFailure() throws {
+        let listener = try Loopback.tcpListener()
+        let (client, server) = try Loopback.tcpPair(listener)
+        let (other, otherPeer) = try Loopback.tcpPair(listener)
+        let p = client.local.port
+        let r = try Binary.sockscope(["-K", "-tnH", "sport = :\(p) or dport = :\(p)"])
+        #expect(r.status == 0, "\(r.stderrText)")
+        #expect(r.stderrText.isEmpty, "\(r.stderrText)")
+        let rows = r.stdoutText.split(separator: "\n")
+        #expect(rows.count == 2, "\(r.stdoutText)")
+        #expect(rows.contains { $0.contains("127.0.0.1:\(p) ") && $0.contains("127.0.0.1:\(listener.local.port)") })
+        #expect(rows.contains { $0.contains("127.0.0.1:\(listener.local.port) ") && $0.contains("127.0.0.1:\(p)") })
+        #expect(Self.waitDead(client) != -1 && Self.waitDead(server) != -1, "both ends closed")
+        #expect(Self.readState(other) == -1 && Self.readState(otherPeer) == -1, "another connection survives")
+        withExtendedLifetime((listener, client, server, other, otherPeer)) {}
+    }
+
+    /// The property over random filters (Tests/sockscopeTests/Helpers/kill_property.py): in a fresh network
+    /// namespace per round, what -K --dry-run and -K list is exactly what the listing lists, the dry
+    /// run changes no socket, every socket -K lists is aborted (as the socket itself reports), and
+    /// every other keeps its state and has no error (unless its peer was the one closed).
+    @Test(.requires(.root, .tool("python3"), .tool("ip", package: "iproute2")))
+    func killNeverClosesWhatTheFilterDoesNotListOverRandomFilters() throws {
+        for r in [Requirement.root, .tool("python3"), .tool("ip", package: "iproute2")] { try r.check() }
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Helpers/kill_property.py").path
+        let rounds = 40
+        let r = try Binary.run(try Requirement.tool("python3").path(), [script, Binary.sockscope, String(rounds), "17"], timeout: 600)
+        struct Report: Decodable { var rounds: Int; var nonempty: Int; var killed: Int; var violations: [[String: AnyDecodable]] }
+        let last = r.stdoutText.split(separator: "\n").last.map(String.init) ?? ""
+        let report = try #require(try? JSONDecoder().decode(Report.self, from: Data(last.utf8)),
+                                  "the property driver gave no report (exit \(r.status)): \(r.stderrText.suffix(2000))")
+        #expect(report.rounds == rounds)
+        #expect(report.violations.isEmpty, "\(r.stdoutText)")
+        #expect(report.nonempty > rounds / 3, "most filters select something: \(report.nonempty)")
+        #expect(report.killed > rounds, "sockets were closed: \(report.killed)")
+        #expect(r.status == 0, "\(r.stderrText)")
+    }
 }

@@ -8,6 +8,7 @@
 // Each target checks more than "does not trap": the properties below are the ones a parser
 // must keep for any input, and a violation is reported as a crash so libFuzzer saves the input.
 import SockscopeCollect
+import SockscopeExporterCore
 import SockscopeFilter
 import SockscopeModel
 import SockscopeRender
@@ -35,6 +36,10 @@ enum FuzzTarget: String, CaseIterable {
     case services
     /// `/proc/PID/cgroup`, and the unit and container found in its path.
     case cgroup
+    /// A `--from-dump` file (`-D`/`ss -D`): sections of sock_diag replies, each ended by NLMSG_DONE.
+    case dump
+    /// What the exporter reads from a request: `Accept`, the scrape-timeout header, `Authorization`.
+    case request
 
     static let selected: FuzzTarget = {
         guard let name = getenv("SOCKSCOPE_FUZZ_TARGET").map({ String(cString: $0) }) else {
@@ -220,6 +225,72 @@ func fuzzCgroup(_ bytes: UnsafeRawBufferPointer) {
     }
 }
 
+/// Never partial data as complete: a file read whole loses that status when cut anywhere inside
+/// its last message, and what it holds fits in its bytes.
+func fuzzDump(_ bytes: UnsafeRawBufferPointer) {
+    let input = Array(bytes)
+    guard let contents = try? DumpFile.read(input) else { return }
+    // A section is at least its NLMSG_DONE (a header), a record a header and an inet_diag_msg.
+    let sections = contents.sections.values.reduce(0, +)
+    require(sections * 16 + contents.records.count * (16 + 72) <= input.count,
+            "\(sections) sections and \(contents.records.count) records from \(input.count) bytes")
+    // The last message's end by its header (the padding after it may be missing: nothing is lost then).
+    var start = 0, last = 0, end = 0
+    while start + 16 <= input.count {
+        let len = Int(input[start]) | Int(input[start + 1]) << 8 | Int(input[start + 2]) << 16 | Int(input[start + 3]) << 24
+        last = start
+        end = start + len
+        start += (len + 3) & ~3
+    }
+    // Cut inside that message (a cut before it can leave whole sections, which is a complete file).
+    for keep in [end - 1, end - 2, end - 4, end - 16] where keep > last {
+        require((try? DumpFile.read(Array(input.prefix(keep)))) == nil, "the file cut to \(keep) of \(input.count) bytes reads as complete")
+    }
+    for proto in contents.sections.keys {
+        require(DumpFile.select(contents, Query(protocols: [proto], states: .all)).allSatisfy { $0.proto == proto },
+                "selection by protocol")
+    }
+}
+
+/// The request headers, split from the input at NUL: every header value gives an answer in range,
+/// and the answer does not depend on the order of `Accept` ranges or on ranges refused with q=0.
+func fuzzRequest(_ bytes: UnsafeRawBufferPointer) {
+    let parts = bytes.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+    let accept = parts[0], timeout = parts.count > 1 ? parts[1] : "", authorization = parts.count > 2 ? parts[2] : accept
+    let format = ExpositionFormat.negotiate(accept: accept)
+    let ranges = accept.split(separator: ",", omittingEmptySubsequences: false)
+    require(ExpositionFormat.negotiate(accept: ranges.reversed().joined(separator: ",")) == format, "Accept order matters: '\(accept)'")
+    require(ExpositionFormat.negotiate(accept: accept + ",application/openmetrics-text;q=0") == format, "a q=0 range counts: '\(accept)'")
+    if format == .openMetrics { require(accept.lowercased().contains("application/openmetrics-text"), "OpenMetrics for '\(accept)'") }
+    for limit in [0.05, 1, 10, 120] {
+        let d = ScrapeRequest.deadline(header: timeout, limit: limit)
+        require(d.isFinite && d > 0 && d <= limit, "deadline \(d) for '\(timeout)' under \(limit)")
+        if let t = Double(timeout), t.isFinite, t >= 0.05 { require(d <= t, "deadline \(d) past the client's \(t)") }
+    }
+    guard let (user, password) = ScrapeRequest.basicCredentials(authorization: authorization) else { return }
+    require(!user.utf8.contains(UInt8(ascii: ":")), "user '\(user)' holds a colon")
+    require(authorization.utf8.count < ScrapeRequest.maxAuthorizationBytes, "an over-long value accepted")
+    // What was read encodes back to a value that reads the same.
+    let encoded = base64(Array((user + ":" + password).utf8))
+    let again = ScrapeRequest.basicCredentials(authorization: "Basic " + encoded)
+    require(again?.user == user && again?.password == password, "'\(authorization)' does not round-trip")
+}
+
+/// RFC 4648 base64 with padding, written here so the property does not check the decoder against itself.
+func base64(_ bytes: [UInt8]) -> String {
+    let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+    var out: [UInt8] = []
+    var i = 0
+    while i < bytes.count {
+        let n = min(3, bytes.count - i)
+        var v = 0
+        for k in 0..<3 { v = v << 8 | (k < n ? Int(bytes[i + k]) : 0) }
+        for k in 0..<4 { out.append(k <= n ? alphabet[(v >> (18 - 6 * k)) & 63] : UInt8(ascii: "=")) }
+        i += 3
+    }
+    return String(decoding: out, as: UTF8.self)
+}
+
 /// The one switch from a target to its function.
 func fuzz(_ target: FuzzTarget, _ bytes: UnsafeRawBufferPointer) {
     switch target {
@@ -232,6 +303,8 @@ func fuzz(_ target: FuzzTarget, _ bytes: UnsafeRawBufferPointer) {
     case .netstat: fuzzNetstat(bytes)
     case .services: fuzzServices(bytes)
     case .cgroup: fuzzCgroup(bytes)
+    case .dump: fuzzDump(bytes)
+    case .request: fuzzRequest(bytes)
     }
 }
 
