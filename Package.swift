@@ -101,7 +101,7 @@ let package = Package(
         .testTarget(name: "SockscopeExporterCoreTests", dependencies: [
             "SockscopeExporterCore", "SockscopeCollect", "SockscopeAnalysis", "SockscopeFilter", "SockscopeRender", "TestSupport",
         ]),
-        .testTarget(name: "sockscope-exporterTests", dependencies: ["TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "sockscope-exporterTests", dependencies: ["TestSupport"]),
     ]
 )
 

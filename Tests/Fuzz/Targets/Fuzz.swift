@@ -40,6 +40,9 @@ enum FuzzTarget: String, CaseIterable {
     case dump
     /// What the exporter reads from a request: `Accept`, the scrape-timeout header, `Authorization`.
     case request
+    /// The other families: one netlink buffer through the unix_diag, packet_diag and netlink_diag
+    /// parsers, and the same bytes as /proc/net/unix, packet and netlink text.
+    case families
 
     static let selected: FuzzTarget = {
         guard let name = getenv("SOCKSCOPE_FUZZ_TARGET").map({ String(cString: $0) }) else {
@@ -91,6 +94,32 @@ func fuzzNetlink(_ bytes: UnsafeRawBufferPointer) {
         // A record is at least a header and an inet_diag_msg.
         require(count <= bytes.count / (16 + 72), "\(count) records from \(bytes.count) bytes")
     }
+}
+
+func fuzzFamilies(_ bytes: UnsafeRawBufferPointer) {
+    // The smallest reply of each: a netlink header and the fixed message.
+    func check(_ count: Int, _ messageSize: Int, _ what: String) {
+        require(count <= bytes.count / (16 + messageSize), "\(count) \(what) records from \(bytes.count) bytes")
+    }
+    var unix = UnixDiagParser(decodeMemory: true), n = 0
+    do { _ = try unix.parse(bytes) { e in n += 1; _ = e.name.bytes } } catch { _ = error.description }
+    check(n, 16, "unix_diag")
+    var packet = PacketDiagParser(decodeMemory: true)
+    n = 0
+    do { _ = try packet.parse(bytes) { e in n += 1; require((e.filter?.count ?? 0) <= bytes.count / 8, "filter longer than its bytes") } } catch { _ = error.description }
+    check(n, 16, "packet_diag")
+    var netlink = NetlinkDiagParser(decodeMemory: true)
+    n = 0
+    do { _ = try netlink.parse(bytes) { _ in n += 1 } } catch { _ = error.description }
+    check(n, 28, "netlink_diag")
+    let text = Array(bytes)
+    var lines = 0
+    for b in text where b == 0x0A { lines += 1 }
+    if let last = text.last, last != 0x0A { lines += 1 }
+    let u = ProcUnixParser.parse(text), p = ProcPacketParser.parse(text), l = ProcNetlinkParser.parse(text)
+    require(u.entries.count + u.malformed.count <= lines, "unix: more records than lines")
+    require(p.entries.count + p.malformed.count <= lines, "packet: more records than lines")
+    require(l.entries.count + l.malformed.count <= lines, "netlink: more records than lines")
 }
 
 func fuzzFilter(_ bytes: UnsafeRawBufferPointer) {
@@ -305,6 +334,7 @@ func fuzz(_ target: FuzzTarget, _ bytes: UnsafeRawBufferPointer) {
     case .cgroup: fuzzCgroup(bytes)
     case .dump: fuzzDump(bytes)
     case .request: fuzzRequest(bytes)
+    case .families: fuzzFamilies(bytes)
     }
 }
 
