@@ -68,6 +68,10 @@ public struct MetricsBuilder: Sendable {
     static let tcpStates: [SocketState] = [.established, .synSent, .synRecv, .finWait1, .finWait2, .timeWait, .close,
                                            .closeWait, .lastAck, .listen, .closing]
     static let udpStates: [SocketState] = [.established, .close]
+    /// What the exporter reads (its query's protocols and families): the 2 x 2 that `slot` indexes.
+    /// Not `allCases`, which also names UNIX, packet and netlink sockets and the other inet protocols.
+    static let protocols: [TransportProtocol] = [.tcp, .udp]
+    static let families: [AddressFamily] = AddressFamily.ip
 
     func sockets(_ readings: [NamespaceReading]) -> MetricFamily {
         var f = MetricFamily("sockscope_sockets", .gauge,
@@ -78,9 +82,11 @@ public struct MetricsBuilder: Sendable {
             func slot(_ p: TransportProtocol, _ fam: AddressFamily, _ s: SocketState) -> Int {
                 (p == .tcp ? 0 : 32) + (fam == .inet ? 0 : 16) + Int(s == .newSynRecv ? SocketState.synRecv.rawValue : s.rawValue) & 15
             }
-            for rec in r.records { counts[slot(rec.proto, rec.family, rec.state)] += 1 }
-            for fam in AddressFamily.allCases {
-                for p in TransportProtocol.allCases {
+            for rec in r.records where Self.protocols.contains(rec.proto) && Self.families.contains(rec.family) {
+                counts[slot(rec.proto, rec.family, rec.state)] += 1
+            }
+            for fam in Self.families {
+                for p in Self.protocols {
                     // Every state of every protocol, zeros too: a series that comes and goes is harder to alert on.
                     for s in p == .tcp ? Self.tcpStates : Self.udpStates {
                         f.samples.append(MetricSample([

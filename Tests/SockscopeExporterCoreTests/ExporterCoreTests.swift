@@ -149,6 +149,11 @@ func sample(_ f: MetricFamily, _ labels: [String: String]) -> Double? {
         #expect(sample(fams["sockscope_sockets"]!, ["family": "inet", "proto": "tcp", "state": "listen"]) == 1)
         #expect(sample(fams["sockscope_sockets"]!, ["family": "inet", "proto": "tcp", "state": "established"]) == 4)
         #expect(sample(fams["sockscope_sockets"]!, ["family": "inet6", "proto": "udp", "state": "unconn"]) == 0)
+        // What the exporter reads, every state with zeros: 2 families x (11 TCP + 2 UDP states), nothing else.
+        let socketSeries = fams["sockscope_sockets"]!.samples
+        #expect(socketSeries.count == 26)
+        #expect(Set(socketSeries.flatMap { $0.labels.filter { $0.name == "family" || $0.name == "proto" }.map(\.value) })
+            == ["inet", "inet6", "tcp", "udp"])
         #expect(sample(fams["sockscope_listen_overflows"]!, ["netns": "host"]) == 3)
         #expect(sample(fams["sockscope_ephemeral_ports_range"]!, ["netns": "host"]) == 28232)
         // The two clients' ports are drawn from the range, towards 127.0.0.1:port.
