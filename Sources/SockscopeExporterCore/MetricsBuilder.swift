@@ -216,12 +216,14 @@ public struct MetricsBuilder: Sendable {
                              help: "Smoothed RTT of the established inbound TCP connections per listener port, at scrape time "
                                  + "(the busiest ports).", unit: "seconds")
         for r in readings {
-            let serving = ServingSockets(r.records.filter { $0.proto == .tcp && $0.state == .listen })
+            let serving = ServingSockets(r.records)
             var byPort: [UInt16: [UInt64]] = [:]
             var sums: [UInt16: Double] = [:]
             for rec in r.records where rec.proto == .tcp && rec.state == .established {
-                guard let info = rec.tcpInfo, serving.serves(.tcp, rec.local) else { continue }
-                let seconds = Double(info.rttUs) / 1_000_000
+                // From the narrow tcp_info dump (`RTTTable`), or a record that carries tcp_info.
+                guard let rttUs = r.rtts?.rttUs(cookie: rec.cookie ?? 0) ?? rec.tcpInfo?.rttUs,
+                      serving.serves(.tcp, rec.local) else { continue }
+                let seconds = Double(rttUs) / 1_000_000
                 var counts = byPort[rec.local.port] ?? [UInt64](repeating: 0, count: bounds.count + 1)
                 // Non-cumulative here (last slot: above every bound); made cumulative below.
                 let slot = bounds.firstIndex { seconds <= $0 } ?? bounds.count

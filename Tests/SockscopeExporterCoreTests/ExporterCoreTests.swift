@@ -4,6 +4,7 @@ import SockscopeExporterCore
 import SockscopeFilter
 import SockscopeModel
 import SockscopeRender
+import SockscopeSystem
 import Synchronization
 import Testing
 import TestSupport
@@ -185,6 +186,49 @@ func sample(_ f: MetricFamily, _ labels: [String: String]) -> Double? {
         // Loopback RTTs are well under a second.
         #expect(sum < 3 && cumulative[MetricsBuilder.rttBuckets.firstIndex(of: 1)!] == 3)
         _ = pairs
+    }
+}
+
+@Suite struct RTTTableTests {
+    /// The exporter's path: the dump asks for tcp_info without decoding it, the table reads each
+    /// message's RTT in place, and the histogram of records without tcpInfo agrees with the one
+    /// from decoded records.
+    @Test func rttFromMessagesMatchesDecodedRecords() throws {
+        let listener = try Loopback.tcpListener()
+        let pairs = try (0..<3).map { _ in try Loopback.tcpPair(listener) }
+        let table = Mutex(RTTTable())
+        var options = CollectOptions(tcpInfo: false)
+        options.messageObserver = { p in table.withLock { $0.add(message: p) } }
+        options.observedTCPExtensions = InetDiag.extInfo
+        var q = ExporterQuery.everything
+        q.ports = PortFilter(either: PortSpec(ranges: [listener.local.port...listener.local.port]))
+        let records = try SocketCollector(options: options).collect(q).records
+        #expect(records.allSatisfy { $0.tcpInfo == nil })
+        let rtts = table.withLock { $0 }
+        let established = records.filter { $0.state == .established }
+        #expect(established.count == 6)
+        #expect(established.allSatisfy { rtts.rttUs(cookie: $0.cookie ?? 0) != nil })
+        var r = reading(records)
+        r.rtts = rtts
+        let f = try #require(MetricsBuilder(collectors: [.rtt], owners: false, top: 10).families([r]).first)
+        guard case .histogram(_, let count, let sum) = try #require(f.samples.first).value else {
+            Issue.record("not a histogram")
+            return
+        }
+        #expect(count == 3 && sum < 3)
+        _ = pairs
+    }
+
+    /// Open addressing through growth: every key kept, absent ones and cookie 0 not found.
+    @Test func growsAndFinds() {
+        var t = RTTTable(capacity: 1)
+        for k in UInt64(1)...5000 { t.set(cookie: k &* 0x1_0001, rttUs: UInt32(k)) }
+        t.set(cookie: 0, rttUs: 9)
+        #expect(t.count == 5000)
+        #expect((UInt64(1)...5000).allSatisfy { t.rttUs(cookie: $0 &* 0x1_0001) == UInt32($0) })
+        #expect(t.rttUs(cookie: 0) == nil && t.rttUs(cookie: 7) == nil)
+        t.set(cookie: 0x1_0001, rttUs: 42)
+        #expect(t.count == 5000 && t.rttUs(cookie: 0x1_0001) == 42)
     }
 }
 
