@@ -200,7 +200,7 @@ public struct MetricsBuilder: Sendable {
                     rest[d.proto, default: 0] += d.localPorts
                 }
             }
-            for p in TransportProtocol.allCases {
+            for p in Self.protocols {
                 inUse.samples.append(MetricSample([
                     MetricLabel("netns", r.label), MetricLabel("proto", p.rawValue), MetricLabel("source", "other"),
                     MetricLabel("destination", "other"), MetricLabel("port", "other"),

@@ -160,6 +160,8 @@ func sample(_ f: MetricFamily, _ labels: [String: String]) -> Double? {
         // The two clients' ports are drawn from the range, towards 127.0.0.1:port.
         #expect(sample(fams["sockscope_ephemeral_ports_in_use"]!, ["destination": "127.0.0.1", "port": String(port)]) == 2)
         #expect(sample(fams["sockscope_ephemeral_ports_in_use"]!, ["destination": "other", "proto": "tcp"]) == 0)
+        // One `other` series per protocol read (tcp, udp), none for protocols the exporter does not read.
+        #expect(fams["sockscope_ephemeral_ports_in_use"]!.samples.filter { $0.labels.contains(MetricLabel("destination", "other")) }.count == 2)
         // The cap keeps the order: the most important families survive.
         var set = MetricSet(maxSeries: 10)
         for f in builder.families([reading(records)]) { set.add(f) }
