@@ -39,6 +39,12 @@ public struct CollectOptions: Sendable {
     /// Ask unix_diag for each socket's uid and bound file too (JSON and `-e` show them; a plain
     /// table does not, and leaving them out trims the kernel's share of a large dump).
     public var unixIdentity = true
+    /// Called (netlink only) with the payload of every inet_diag reply message, before it is decoded,
+    /// including those of a dump that is then redone: for a reader that needs one field of each
+    /// socket without a decoded record (the exporter's RTTs, read from `INET_DIAG_INFO` in place).
+    public var messageObserver: (@Sendable (UnsafeRawBufferPointer) -> Void)? = nil
+    /// `idiag_ext` bits added to TCP dump requests for `messageObserver` (not decoded into records).
+    public var observedTCPExtensions: UInt8 = 0
 
     public init(source: SourceChoice = .auto, procRoot: String = "/proc", tcpInfo: Bool = false, memory: Bool = false,
                 kernelFilter: Bool = true, userspaceFilter: Bool = true) {
@@ -217,6 +223,7 @@ public struct SocketCollector: Sendable {
             // INET_DIAG_VEGASINFO also brings BBR's and DCTCP's details.
             if options.tcpInfo && proto == .tcp { ext |= InetDiag.extInfo | InetDiag.extCong | InetDiag.extVegasInfo }
             if options.memory { ext |= InetDiag.extSkMemInfo }
+            if proto == .tcp { ext |= options.observedTCPExtensions }
             var failures: [String] = []
             while true {
                 let kernel = options.kernelFilter && !bytecodeRefused
@@ -351,6 +358,13 @@ public struct SocketCollector: Sendable {
             }
             if n == 0 { return .retry("netlink socket closed mid-dump") }
             record?(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            if let observe = options.messageObserver {
+                // Framing errors are the parser's to report, just below.
+                var frames = NetlinkDumpFrames(sequence: seq)
+                _ = try? frames.walk(UnsafeRawBufferPointer(rebasing: buffer[0..<n])) { type, payload in
+                    if type == InetDiag.sockDiagByFamily || type == InetDiag.tcpDiagGetSock { observe(payload) }
+                }
+            }
             do {
                 switch try parser.parse(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), emit: emit) {
                 case .more: continue

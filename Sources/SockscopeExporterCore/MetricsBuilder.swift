@@ -68,6 +68,10 @@ public struct MetricsBuilder: Sendable {
     static let tcpStates: [SocketState] = [.established, .synSent, .synRecv, .finWait1, .finWait2, .timeWait, .close,
                                            .closeWait, .lastAck, .listen, .closing]
     static let udpStates: [SocketState] = [.established, .close]
+    /// What the exporter reads (its query's protocols and families): the 2 x 2 that `slot` indexes.
+    /// Not `allCases`, which also names UNIX, packet and netlink sockets and the other inet protocols.
+    static let protocols: [TransportProtocol] = [.tcp, .udp]
+    static let families: [AddressFamily] = AddressFamily.ip
 
     func sockets(_ readings: [NamespaceReading]) -> MetricFamily {
         var f = MetricFamily("sockscope_sockets", .gauge,
@@ -78,9 +82,11 @@ public struct MetricsBuilder: Sendable {
             func slot(_ p: TransportProtocol, _ fam: AddressFamily, _ s: SocketState) -> Int {
                 (p == .tcp ? 0 : 32) + (fam == .inet ? 0 : 16) + Int(s == .newSynRecv ? SocketState.synRecv.rawValue : s.rawValue) & 15
             }
-            for rec in r.records { counts[slot(rec.proto, rec.family, rec.state)] += 1 }
-            for fam in AddressFamily.allCases {
-                for p in TransportProtocol.allCases {
+            for rec in r.records where Self.protocols.contains(rec.proto) && Self.families.contains(rec.family) {
+                counts[slot(rec.proto, rec.family, rec.state)] += 1
+            }
+            for fam in Self.families {
+                for p in Self.protocols {
                     // Every state of every protocol, zeros too: a series that comes and goes is harder to alert on.
                     for s in p == .tcp ? Self.tcpStates : Self.udpStates {
                         f.samples.append(MetricSample([
@@ -194,7 +200,7 @@ public struct MetricsBuilder: Sendable {
                     rest[d.proto, default: 0] += d.localPorts
                 }
             }
-            for p in TransportProtocol.allCases {
+            for p in Self.protocols {
                 inUse.samples.append(MetricSample([
                     MetricLabel("netns", r.label), MetricLabel("proto", p.rawValue), MetricLabel("source", "other"),
                     MetricLabel("destination", "other"), MetricLabel("port", "other"),
@@ -210,12 +216,14 @@ public struct MetricsBuilder: Sendable {
                              help: "Smoothed RTT of the established inbound TCP connections per listener port, at scrape time "
                                  + "(the busiest ports).", unit: "seconds")
         for r in readings {
-            let serving = ServingSockets(r.records.filter { $0.proto == .tcp && $0.state == .listen })
+            let serving = ServingSockets(r.records)
             var byPort: [UInt16: [UInt64]] = [:]
             var sums: [UInt16: Double] = [:]
             for rec in r.records where rec.proto == .tcp && rec.state == .established {
-                guard let info = rec.tcpInfo, serving.serves(.tcp, rec.local) else { continue }
-                let seconds = Double(info.rttUs) / 1_000_000
+                // From the narrow tcp_info dump (`RTTTable`), or a record that carries tcp_info.
+                guard let rttUs = r.rtts?.rttUs(cookie: rec.cookie ?? 0) ?? rec.tcpInfo?.rttUs,
+                      serving.serves(.tcp, rec.local) else { continue }
+                let seconds = Double(rttUs) / 1_000_000
                 var counts = byPort[rec.local.port] ?? [UInt64](repeating: 0, count: bounds.count + 1)
                 // Non-cumulative here (last slot: above every bound); made cumulative below.
                 let slot = bounds.firstIndex { seconds <= $0 } ?? bounds.count

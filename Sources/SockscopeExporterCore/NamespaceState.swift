@@ -13,14 +13,16 @@ public struct NamespaceReading: Sendable {
     public var ephemeralRange: EphemeralRange?
     /// Connection counters after this reading (a copy: the worker keeps the original).
     public var connections: [ConnectionCounters.Key: ConnectionCounters.Counts]
+    /// RTTs of the established TCP sockets by cookie, for records without `tcpInfo` (see `RTTTable`).
+    public var rtts: RTTTable?
     public var notices: [String]
 
     public init(label: String, records: [SocketRecord], backlogKnown: Bool, listenCounters: ListenCounters?,
                 ephemeralRange: EphemeralRange?, connections: [ConnectionCounters.Key: ConnectionCounters.Counts],
-                notices: [String] = []) {
+                rtts: RTTTable? = nil, notices: [String] = []) {
         self.label = label; self.records = records; self.backlogKnown = backlogKnown
         self.listenCounters = listenCounters; self.ephemeralRange = ephemeralRange
-        self.connections = connections; self.notices = notices
+        self.connections = connections; self.rtts = rtts; self.notices = notices
     }
 }
 
@@ -28,7 +30,8 @@ public struct NamespaceReading: Sendable {
 public struct ReadOptions: Sendable {
     public var query: Query
     public var source: SourceChoice
-    /// Ask for `tcp_info` (the RTT histogram needs it).
+    /// Read RTTs (the RTT histogram needs them): the dump asks for `tcp_info`, read in place into
+    /// an `RTTTable`; the records carry no `tcpInfo`.
     public var tcpInfo: Bool
     public var netstat: Bool
     public var ephemeral: Bool
@@ -53,6 +56,8 @@ public final class NamespaceState: @unchecked Sendable {
     private var counters: ConnectionCounters
     private var serving = ServingSockets([])
     private var destroyNotice: String?
+    /// Sockets in the last dump: sizes the next RTT table.
+    private var lastCount = 1024
 
     init(label: String, destroyEvents: Bool, topPorts: Int) {
         self.label = label
@@ -75,14 +80,23 @@ public final class NamespaceState: @unchecked Sendable {
                 destroyNotice = "netns \(label): destroy events unavailable (\(error)); connection counts from dump differences only"
             }
         }
-        let collector = SocketCollector(options: CollectOptions(source: options.source, procRoot: Self.netRoot,
-                                                                 tcpInfo: options.tcpInfo))
+        var collect = CollectOptions(source: options.source, procRoot: Self.netRoot, tcpInfo: false)
+        // RTTs are read in place from the dump's messages (see RTTTable), not decoded into records.
+        let rttObserver = options.tcpInfo ? RTTObserver(capacity: lastCount) : nil
+        if let rttObserver {
+            collect.messageObserver = { rttObserver.add($0) }
+            collect.observedTCPExtensions = InetDiag.extInfo
+        }
+        let collector = SocketCollector(options: collect)
         let snapshot: Snapshot
         do {
             snapshot = try collector.collect(options.query)
         } catch {
             throw CollectFailure("netns \(label): \(error)")
         }
+        lastCount = snapshot.records.count
+        // /proc has no tcp_info: no RTT histogram there, as before.
+        let rtts = snapshot.source == .netlink ? rttObserver?.table : nil
         var notices = snapshot.notices.map { "netns \(label): \($0)" }
         if let n = destroyNotice { notices.append(n); destroyNotice = nil }
         if options.connections {
@@ -98,7 +112,7 @@ public final class NamespaceState: @unchecked Sendable {
             listenCounters: options.netstat ? NetstatParser.loadListenCounters(procRoot: Self.netRoot) : nil,
             // /proc/sys/net is resolved against the opening thread's namespace.
             ephemeralRange: options.ephemeral ? EphemeralRangeParser.load(procRoot: "/proc") : nil,
-            connections: counters.counts, notices: notices)
+            connections: counters.counts, rtts: rtts, notices: notices)
     }
 
     /// Folds destroy messages that arrived since the last collection into the counters.

@@ -94,20 +94,33 @@ enum ExporterBench {
             let pid = p.processIdentifier
             usleep(200_000)
             let idle = status(pid, "VmRSS")
-            var cpus: [Double] = [], walls: [Double] = []
+            // Idle RSS split: file-backed pages (the executable and shared libraries, mapped at load)
+            // against anonymous memory (heaps, stacks).
+            let idleFile = status(pid, "RssFile"), idleAnon = status(pid, "RssAnon")
+            var cpus: [Double] = [], walls: [Double] = [], tan: [Double] = [], ratios: [Double] = []
             var series = 0.0
-            for _ in 0..<(concurrent ? 0 : max(1, reps)) {
-                let before = cpu(pid)
-                let s = get(port)
-                cpus.append(cpu(pid) - before)
-                walls.append(s.seconds)
-                series = value(s.body, "sockscope_scrape_series") ?? series
-                if s.status != 200 { print("sockscope-bench: scrape answered \(s.status)") }
+            // Paired: each round one scrape and one `sockscope -tan`, the order alternating, and
+            // the ratio taken within the round (the machine's load drifts between rounds).
+            for round in 0..<(concurrent ? 0 : max(1, reps)) {
+                var c = 0.0, t = 0.0
+                for step in 0..<2 {
+                    if (step + round) % 2 == 0 {
+                        let before = cpu(pid)
+                        let s = get(port)
+                        c = cpu(pid) - before
+                        walls.append(s.seconds)
+                        series = value(s.body, "sockscope_scrape_series") ?? series
+                        if s.status != 200 { print("sockscope-bench: scrape answered \(s.status)") }
+                    } else {
+                        t = measure([sockscope, "-tan"]).cpu
+                    }
+                }
+                cpus.append(c); tan.append(t)
+                if t > 0 { ratios.append(c / t) }
             }
-            let tan = (0..<(concurrent ? 0 : max(1, reps))).map { _ in measure([sockscope, "-tan"]).cpu }
-            if !concurrent { print(String(format: "| exporter (%@) | one scrape: CPU %.4f s (`sockscope -tan` %.4f s, ratio **%.2f**), wall %.4f s, %.0f series | idle RSS %.1f MiB, peak RSS %.1f MiB |",
-                         label, median(cpus), median(tan), median(cpus) / median(tan), median(walls), series, idle,
-                         status(pid, "VmHWM"))) }
+            if !concurrent { print(String(format: "| exporter (%@) | one scrape: CPU %.4f s (`sockscope -tan` %.4f s, paired ratio **%.2f**), wall %.4f s, %.0f series | idle RSS %.1f MiB (file %.1f, anon %.1f), peak RSS %.1f MiB |",
+                         label, median(cpus), median(tan), ratios.isEmpty ? .nan : median(ratios), median(walls), series, idle,
+                         idleFile, idleAnon, status(pid, "VmHWM"))) }
             if !concurrent { continue }
             // 64 concurrent scrapes within one --min-interval, once the last collection is stale:
             // one new collection should serve them all.

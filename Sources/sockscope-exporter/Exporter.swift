@@ -78,6 +78,14 @@ struct Exporter: ParsableCommand {
     nonisolated(unsafe) static var collectorSwitches: [(MetricsCollector, Bool)] = []
 
     static func main() {
+        // A fixed mmap threshold: glibc otherwise raises it to the largest block freed so far, so
+        // after one scrape the next one's record arrays and tables (megabytes at 100k sockets) come
+        // from the heap and stay resident between scrapes, and several threads' arenas each keep
+        // their own. Fixed, blocks past it are mapped and unmapped with each collection. Measured at
+        // 100k sockets (the same build with MALLOC_MMAP_THRESHOLD_=262144, one paired run per
+        // collector set): peak RSS 1–4 MiB lower in each of the six bench cases (75.1 -> 70.9 MiB with
+        // the defaults), scrape CPU unchanged within the 10 ms ticks.
+        Memory.fixMmapThreshold(256 << 10)
         ProcessSetup.ignoreBrokenPipe()
         ProcessSetup.reserveStandardDescriptors()
         var rest: [String] = []
@@ -210,5 +218,16 @@ enum Limits {
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &l) == 0, l.rlim_cur < l.rlim_max else { return }
         l.rlim_cur = min(l.rlim_max, 1 << 20)
         _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &l)
+    }
+}
+
+enum Memory {
+    /// `mallopt(M_MMAP_THRESHOLD, bytes)`. <malloc.h> is not in Swift's Glibc module, so the
+    /// function is looked up by name (it is glibc's own; nothing happens where it is absent).
+    static func fixMmapThreshold(_ bytes: Int32) {
+        let mmapThreshold: Int32 = -3  // M_MMAP_THRESHOLD in <malloc.h>
+        guard let f = dlsym(nil, "mallopt") else { return }
+        typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
+        _ = unsafeBitCast(f, to: Mallopt.self)(mmapThreshold, bytes)
     }
 }

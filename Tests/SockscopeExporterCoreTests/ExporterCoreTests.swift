@@ -4,6 +4,7 @@ import SockscopeExporterCore
 import SockscopeFilter
 import SockscopeModel
 import SockscopeRender
+import SockscopeSystem
 import Synchronization
 import Testing
 import TestSupport
@@ -149,11 +150,18 @@ func sample(_ f: MetricFamily, _ labels: [String: String]) -> Double? {
         #expect(sample(fams["sockscope_sockets"]!, ["family": "inet", "proto": "tcp", "state": "listen"]) == 1)
         #expect(sample(fams["sockscope_sockets"]!, ["family": "inet", "proto": "tcp", "state": "established"]) == 4)
         #expect(sample(fams["sockscope_sockets"]!, ["family": "inet6", "proto": "udp", "state": "unconn"]) == 0)
+        // What the exporter reads, every state with zeros: 2 families x (11 TCP + 2 UDP states), nothing else.
+        let socketSeries = fams["sockscope_sockets"]!.samples
+        #expect(socketSeries.count == 26)
+        #expect(Set(socketSeries.flatMap { $0.labels.filter { $0.name == "family" || $0.name == "proto" }.map(\.value) })
+            == ["inet", "inet6", "tcp", "udp"])
         #expect(sample(fams["sockscope_listen_overflows"]!, ["netns": "host"]) == 3)
         #expect(sample(fams["sockscope_ephemeral_ports_range"]!, ["netns": "host"]) == 28232)
         // The two clients' ports are drawn from the range, towards 127.0.0.1:port.
         #expect(sample(fams["sockscope_ephemeral_ports_in_use"]!, ["destination": "127.0.0.1", "port": String(port)]) == 2)
         #expect(sample(fams["sockscope_ephemeral_ports_in_use"]!, ["destination": "other", "proto": "tcp"]) == 0)
+        // One `other` series per protocol read (tcp, udp), none for protocols the exporter does not read.
+        #expect(fams["sockscope_ephemeral_ports_in_use"]!.samples.filter { $0.labels.contains(MetricLabel("destination", "other")) }.count == 2)
         // The cap keeps the order: the most important families survive.
         var set = MetricSet(maxSeries: 10)
         for f in builder.families([reading(records)]) { set.add(f) }
@@ -180,6 +188,49 @@ func sample(_ f: MetricFamily, _ labels: [String: String]) -> Double? {
         // Loopback RTTs are well under a second.
         #expect(sum < 3 && cumulative[MetricsBuilder.rttBuckets.firstIndex(of: 1)!] == 3)
         _ = pairs
+    }
+}
+
+@Suite struct RTTTableTests {
+    /// The exporter's path: the dump asks for tcp_info without decoding it, the table reads each
+    /// message's RTT in place, and the histogram of records without tcpInfo agrees with the one
+    /// from decoded records.
+    @Test func rttFromMessagesMatchesDecodedRecords() throws {
+        let listener = try Loopback.tcpListener()
+        let pairs = try (0..<3).map { _ in try Loopback.tcpPair(listener) }
+        let table = Mutex(RTTTable())
+        var options = CollectOptions(tcpInfo: false)
+        options.messageObserver = { p in table.withLock { $0.add(message: p) } }
+        options.observedTCPExtensions = InetDiag.extInfo
+        var q = ExporterQuery.everything
+        q.ports = PortFilter(either: PortSpec(ranges: [listener.local.port...listener.local.port]))
+        let records = try SocketCollector(options: options).collect(q).records
+        #expect(records.allSatisfy { $0.tcpInfo == nil })
+        let rtts = table.withLock { $0 }
+        let established = records.filter { $0.state == .established }
+        #expect(established.count == 6)
+        #expect(established.allSatisfy { rtts.rttUs(cookie: $0.cookie ?? 0) != nil })
+        var r = reading(records)
+        r.rtts = rtts
+        let f = try #require(MetricsBuilder(collectors: [.rtt], owners: false, top: 10).families([r]).first)
+        guard case .histogram(_, let count, let sum) = try #require(f.samples.first).value else {
+            Issue.record("not a histogram")
+            return
+        }
+        #expect(count == 3 && sum < 3)
+        _ = pairs
+    }
+
+    /// Open addressing through growth: every key kept, absent ones and cookie 0 not found.
+    @Test func growsAndFinds() {
+        var t = RTTTable(capacity: 1)
+        for k in UInt64(1)...5000 { t.set(cookie: k &* 0x1_0001, rttUs: UInt32(k)) }
+        t.set(cookie: 0, rttUs: 9)
+        #expect(t.count == 5000)
+        #expect((UInt64(1)...5000).allSatisfy { t.rttUs(cookie: $0 &* 0x1_0001) == UInt32($0) })
+        #expect(t.rttUs(cookie: 0) == nil && t.rttUs(cookie: 7) == nil)
+        t.set(cookie: 0x1_0001, rttUs: 42)
+        #expect(t.count == 5000 && t.rttUs(cookie: 0x1_0001) == 42)
     }
 }
 
