@@ -24,17 +24,6 @@ public struct PortFilter: Sendable, Hashable {
         return true
     }
 
-    /// The same condition as an expression the bytecode compiler understands; nil when empty.
-    public var expression: PortExpression? {
-        var parts: [PortExpression] = []
-        if let s = source { parts.append(.inSet(.source, s)) }
-        if let d = destination { parts.append(.inSet(.destination, d)) }
-        if let e = either { parts.append(.or(.inSet(.source, e), .inSet(.destination, e))) }
-        guard var expr = parts.first else { return nil }
-        for p in parts.dropFirst() { expr = .and(expr, p) }
-        return expr
-    }
-
     /// The same condition in the filter language (`--sport 22` is `sport = :22`).
     public var filterExpression: FilterExpression {
         var parts: [FilterExpression] = []

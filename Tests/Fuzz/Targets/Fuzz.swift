@@ -140,7 +140,7 @@ func fuzzFilter(_ bytes: UnsafeRawBufferPointer) {
     require((try? PortSpec(parsing: spec.description)) == spec, "'\(spec)' does not round-trip")
     // The kernel bytecode for it passes the kernel's audit and agrees with the userspace filter.
     for filter in [PortFilter(source: spec), PortFilter(destination: spec), PortFilter(either: spec)] {
-        guard let expr = filter.expression, let code = InetDiagBytecode.compile(expr) else { continue }
+        guard let code = InetDiagBytecode.plan(filter.filterExpression).bytecode else { continue }
         require(InetDiagBytecode.audit(code), "audit rejects the program for '\(spec)'")
         var probes: [UInt16] = [0, 1, 22, 443, 65534, 65535]
         for r in spec.ranges.prefix(8) {
@@ -148,7 +148,8 @@ func fuzzFilter(_ bytes: UnsafeRawBufferPointer) {
         }
         for s in probes {
             for d in probes.prefix(6) {
-                require(InetDiagBytecode.run(code, sourcePort: s, destinationPort: d)
+                let entry = KernelEntry(family: .inet, source: .anyIPv4, destination: .anyIPv4, sourcePort: s, destinationPort: d)
+                require(InetDiagBytecode.run(code, entry: entry)
                         == filter.matches(localPort: s, remotePort: d), "bytecode disagrees for '\(spec)' at \(s)->\(d)")
             }
         }
