@@ -37,14 +37,7 @@ struct ProcChunk {
         guard !r.isEmpty, r.count <= 16 else { return nil }
         var v: UInt64 = 0
         for i in r {
-            let c = b[i]
-            let d: UInt8
-            switch c {
-            case 0x30...0x39: d = c - 0x30
-            case 0x41...0x46: d = c - 0x41 + 10
-            case 0x61...0x66: d = c - 0x61 + 10
-            default: return nil
-            }
+            guard let d = hexDigit(b[i]) else { return nil }
             v = v << 4 | UInt64(d)
         }
         return v

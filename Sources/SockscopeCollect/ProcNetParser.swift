@@ -93,13 +93,7 @@ public struct ProcNetParser {
         mutating func hex(_ what: String, digits: Int, exact: Bool = true) throws(Bad) -> UInt64 {
             var v: UInt64 = 0, count = 0
             while i < end && count < digits {
-                let c = b[i]
-                let d: UInt8
-                switch c {
-                case 0x30...0x39: d = c - 0x30
-                case 0x41...0x46: d = c - 0x41 + 10
-                case 0x61...0x66: d = c - 0x61 + 10
-                default:
+                guard let d = hexDigit(b[i]) else {
                     if exact || count == 0 { throw Bad(reason: "bad hex digit in \(what)") }
                     return v
                 }
@@ -191,5 +185,16 @@ public struct ProcNetParser {
         try c.expect(0x3A, "in \(what)")
         let port = try c.hex("\(what) port", digits: 4)
         return Endpoint(address: address, port: UInt16(port))
+    }
+}
+
+/// The value of one hex digit (either case), nil for any other byte: /proc/net's files are hex.
+@inline(__always)
+func hexDigit(_ c: UInt8) -> UInt8? {
+    switch c {
+    case 0x30...0x39: return c - 0x30
+    case 0x41...0x46: return c - 0x41 + 10
+    case 0x61...0x66: return c - 0x61 + 10
+    default: return nil
     }
 }
