@@ -196,12 +196,9 @@ public struct SocketCollector: Sendable {
 
     func netlinkSnapshot(_ query: Query) throws(NetlinkFailure) -> Snapshot {
         var socket = try Self.openSocket()
-        var records: [SocketRecord] = []
         // Sized once from sockstat (plus slack for sockets opened meanwhile): see SockstatParser.
         let estimate = SockstatParser.estimate(procRoot: options.procRoot, protocols: query.protocols)
-        records.reserveCapacity(estimate + estimate / 8 + 64)
-        var seen = Set<UInt64>(minimumCapacity: estimate + estimate / 8 + 64)
-        var seenWithoutCookie = Set<CookieKey>()
+        var kept = KeptRecords(capacity: estimate + estimate / 8 + 64)
         var notices: [String] = []
         var bytecodeRefused = false
         var markAllowed = true
@@ -235,36 +232,24 @@ public struct SocketCollector: Sendable {
                 let filterInUserspace = predicate != .all
                     && (!kernelExact || (options.userspaceFilter && !predicate.usesAutobound && !predicate.usesMark))
                 var markMissing = false
-                // Rows go straight into `records`; a dump that must be redone is cut off again.
-                let start = records.count
+                // Rows go straight into `kept`; a dump that must be redone is cut off again.
+                let start = kept.records.count
                 let rawStart = rawDump.count
-                var added: [UInt64] = [], addedKeys: [CookieKey] = []
+                kept.startDump()
                 func rollback() {
-                    records.removeSubrange(start...)
+                    kept.rollBack(to: start)
                     rawDump.removeSubrange(rawStart...)
-                    for c in added { seen.remove(c) }
-                    for k in addedKeys { seenWithoutCookie.remove(k) }
                 }
                 if options.recordDump { socket.setNextSequence(DumpFile.sequence(for: proto)) }
                 let outcome = try dump(socket, buffer, proto: proto, family: family, states: states, ext: ext,
                                        bytecode: bytecode, markInProgram: kernel?.usesMark == true,
                                        decodeMark: predicate.usesMark, decodeCgroup: predicate.usesCgroup || options.cgroups,
-                                       record: options.recordDump ? { rawDump.append(contentsOf: $0) } : nil) { r in
-                    if filterInUserspace {
-                        if predicate.usesMark && r.mark == nil && r.state != .timeWait && r.state != .synRecv
-                            && r.state != .newSynRecv { markMissing = true }
-                        if !predicate.evaluate(r, ephemeral: query.ephemeral) { return }
-                    }
-                    // A socket seen twice in one snapshot (tables changing under the dump) is kept once.
-                    if let c = r.cookie {
-                        guard seen.insert(c).inserted else { return }
-                        added.append(c)
-                    } else {
-                        let k = CookieKey(r)
-                        guard seenWithoutCookie.insert(k).inserted else { return }
-                        addedKeys.append(k)
-                    }
-                    records.append(r)
+                                       recording: options.recordDump, record: { rawDump.append(contentsOf: $0) },
+                                       into: &kept) { r in
+                    guard filterInUserspace else { return true }
+                    if predicate.usesMark && r.mark == nil && r.state != .timeWait && r.state != .synRecv
+                        && r.state != .newSynRecv { markMissing = true }
+                    return predicate.evaluate(r, ephemeral: query.ephemeral)
                 }
                 switch outcome {
                 case .complete:
@@ -303,17 +288,57 @@ public struct SocketCollector: Sendable {
                     throw .unavailable(why)
                 }
                 if case .unsupported = outcome { break }
-                for i in start..<records.count where records[i].interfaceIndex != 0 {
-                    let index = records[i].interfaceIndex
+                for i in start..<kept.records.count where kept.records[i].interfaceIndex != 0 {
+                    let index = kept.records[i].interfaceIndex
                     if interfaceNames[index] == nil { interfaceNames[index] = .some(Interfaces.rawName(index: index)) }
-                    records[i].rawInterface = interfaceNames[index] ?? nil
+                    kept.records[i].rawInterface = interfaceNames[index] ?? nil
                 }
                 break
             }
         }
-        var snapshot = Snapshot(records: records, source: .netlink, notices: notices)
+        var snapshot = Snapshot(records: kept.records, source: .netlink, notices: notices)
         snapshot.rawDump = rawDump
         return snapshot
+    }
+
+    /// The records of a snapshot, each socket once, and what the current dump added (so a redo
+    /// can take it back). Passed to the dump as one inout value: captured by the dump's callback,
+    /// each variable cost a dynamic exclusivity check per socket, 3.4 % of `-tan` at 100k sockets
+    /// with three of them (perf: swift_beginAccess).
+    struct KeptRecords {
+        var records: [SocketRecord] = []
+        var seen: Set<UInt64>
+        var seenWithoutCookie = Set<CookieKey>()
+        var added: [UInt64] = [], addedKeys: [CookieKey] = []
+
+        init(capacity: Int) {
+            records.reserveCapacity(capacity)
+            seen = Set(minimumCapacity: capacity)
+        }
+
+        mutating func startDump() { added.removeAll(keepingCapacity: true); addedKeys.removeAll() }
+
+        /// Keeps `r` unless this snapshot has it already (tables changing under the dump can list
+        /// a socket twice).
+        mutating func add(_ r: SocketRecord) {
+            if let c = r.cookie {
+                guard seen.insert(c).inserted else { return }
+                added.append(c)
+            } else {
+                let k = CookieKey(r)
+                guard seenWithoutCookie.insert(k).inserted else { return }
+                addedKeys.append(k)
+            }
+            records.append(r)
+        }
+
+        /// Takes back what the current dump added, from record `start` on.
+        mutating func rollBack(to start: Int) {
+            records.removeSubrange(start...)
+            for c in added { seen.remove(c) }
+            for k in addedKeys { seenWithoutCookie.remove(k) }
+            startDump()
+        }
     }
 
     enum DumpOutcome { case complete, retry(String), bytecodeRefused, markRefused, unsupported(String) }
@@ -322,8 +347,9 @@ public struct SocketCollector: Sendable {
     private func dump(_ socket: SockDiagSocket, _ buffer: UnsafeMutableRawBufferPointer, proto: TransportProtocol,
                       family: AddressFamily?, states: UInt32, ext: UInt8, bytecode: [UInt8]?,
                       markInProgram: Bool = false, decodeMark: Bool = false, decodeCgroup: Bool = false,
-                      record: ((UnsafeRawBufferPointer) -> Void)? = nil,
-                      emit: (SocketRecord) -> Void) throws(NetlinkFailure) -> DumpOutcome {
+                      recording: Bool = false, record: (UnsafeRawBufferPointer) -> Void = { _ in },
+                      into kept: inout KeptRecords,
+                      accept: (SocketRecord) -> Bool) throws(NetlinkFailure) -> DumpOutcome {
         let seq: UInt32
         do {
             if let family {
@@ -357,7 +383,7 @@ public struct SocketCollector: Sendable {
                 }
             }
             if n == 0 { return .retry("netlink socket closed mid-dump") }
-            record?(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            if recording { record(UnsafeRawBufferPointer(rebasing: buffer[0..<n])) }
             if let observe = options.messageObserver {
                 // Framing errors are the parser's to report, just below.
                 var frames = NetlinkDumpFrames(sequence: seq)
@@ -366,7 +392,10 @@ public struct SocketCollector: Sendable {
                 }
             }
             do {
-                switch try parser.parse(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), emit: emit) {
+                // `kept` is an inout parameter here, not a capture: no dynamic exclusivity check per socket.
+                switch try parser.parse(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), emit: { r in
+                    if accept(r) { kept.add(r) }
+                }) {
                 case .more: continue
                 case .done(let interrupted):
                     return interrupted ? .retry("the dump was interrupted by concurrent changes (NLM_F_DUMP_INTR)") : .complete
