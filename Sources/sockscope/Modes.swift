@@ -72,6 +72,13 @@ extension Sockscope {
             throw ValidationError("\(modes[0].spelling) and \(modes[1].spelling) cannot be combined: choose one mode")
         }
         let mode = modes.first ?? .list
+        try validateOutput(in: mode)
+        try validateRowOptions(in: mode)
+        try validateActions(in: mode)
+    }
+
+    /// Refreshing, the output format and shaping, and what the rows are read with (-m, -i, -o, -O).
+    func validateOutput(in mode: Mode) throws {
         func reject(_ option: String, _ why: String) throws {
             throw ValidationError("\(option) does not apply to \(mode.spelling): \(why)")
         }
@@ -135,6 +142,13 @@ extension Sockscope {
             if !info { throw ValidationError("-O puts the -i fields on the socket's row: give -i too") }
             if json { throw ValidationError("-O and --json cannot be combined: JSON is one object per socket already") }
         }
+    }
+
+    /// Dump files and what the rows carry (-e, -H, -p, -b, -T, -r, --cgroup).
+    func validateRowOptions(in mode: Mode) throws {
+        func reject(_ option: String, _ why: String) throws {
+            throw ValidationError("\(option) does not apply to \(mode.spelling): \(why)")
+        }
         if diagFile != nil || fromDump != nil {
             let option = diagFile != nil ? "-D" : "--from-dump"
             if mode != .list { try reject(option, "dump files are for the listing") }
@@ -193,6 +207,13 @@ extension Sockscope {
         if cgroup {
             if mode != .list { try reject("--cgroup", "only the listing shows socket cgroups") }
             if source == .proc { throw ValidationError("--cgroup and --source proc cannot be combined: the cgroup id comes from netlink") }
+        }
+    }
+
+    /// What acts on the sockets (-K, --dry-run) and the destroy events (-E).
+    func validateActions(in mode: Mode) throws {
+        func reject(_ option: String, _ why: String) throws {
+            throw ValidationError("\(option) does not apply to \(mode.spelling): \(why)")
         }
         if dryRun && !kill { throw ValidationError("--dry-run goes with -K: it lists what -K would close") }
         if kill {
