@@ -195,18 +195,27 @@ public struct SocketCollector: Sendable {
     }
 
     func netlinkSnapshot(_ query: Query) throws(NetlinkFailure) -> Snapshot {
-        var socket = try Self.openSocket()
         // Sized once from sockstat (plus slack for sockets opened meanwhile): see SockstatParser.
         let estimate = SockstatParser.estimate(procRoot: options.procRoot, protocols: query.protocols)
         var kept = KeptRecords(capacity: estimate + estimate / 8 + 64)
+        var rawDump: [UInt8] = []
+        let notices = try netlinkDump(query, into: &kept, rawDump: &rawDump)
+        var snapshot = Snapshot(records: kept.records, source: .netlink, notices: notices)
+        snapshot.rawDump = rawDump
+        return snapshot
+    }
+
+    /// Dumps every part of `query` into `kept`, redoing a part whose dump failed (up to
+    /// `dumpAttempts`); returns the notices.
+    func netlinkDump<K: RecordKeeper>(_ query: Query, into kept: inout K, rawDump: inout [UInt8]) throws(NetlinkFailure) -> [String] {
+        var socket = try Self.openSocket()
         var notices: [String] = []
         var bytecodeRefused = false
         var markAllowed = true
         let predicate = query.predicate
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: SockDiagSocket.receiveBufferSize, alignment: 16)
         defer { buffer.deallocate() }
-        var interfaceNames: [UInt32: [UInt8]?] = [:]
-        var rawDump: [UInt8] = []
+        var interfaceNames = InterfaceNames()
 
         var (parts, unplanned) = Self.dumpParts(query, legacyTCP: true)
         for p in unplanned { notices.append("\(p.rawValue) sockets are not collected (no reader for their diag messages yet)") }
@@ -232,12 +241,11 @@ public struct SocketCollector: Sendable {
                 let filterInUserspace = predicate != .all
                     && (!kernelExact || (options.userspaceFilter && !predicate.usesAutobound && !predicate.usesMark))
                 var markMissing = false
-                // Rows go straight into `kept`; a dump that must be redone is cut off again.
-                let start = kept.records.count
+                // Rows go straight into `kept`; a dump that must be redone is taken back as far as the keeper can.
                 let rawStart = rawDump.count
                 kept.startDump()
                 func rollback() {
-                    kept.rollBack(to: start)
+                    kept.rollBack()
                     rawDump.removeSubrange(rawStart...)
                 }
                 if options.recordDump { socket.setNextSequence(DumpFile.sequence(for: proto)) }
@@ -245,7 +253,7 @@ public struct SocketCollector: Sendable {
                                        bytecode: bytecode, markInProgram: kernel?.usesMark == true,
                                        decodeMark: predicate.usesMark, decodeCgroup: predicate.usesCgroup || options.cgroups,
                                        recording: options.recordDump, record: { rawDump.append(contentsOf: $0) },
-                                       into: &kept) { r in
+                                       names: &interfaceNames, into: &kept) { r in
                     guard filterInUserspace else { return true }
                     if predicate.usesMark && r.mark == nil && r.state != .timeWait && r.state != .synRecv
                         && r.state != .newSynRecv { markMissing = true }
@@ -287,42 +295,49 @@ public struct SocketCollector: Sendable {
                     }
                     throw .unavailable(why)
                 }
-                if case .unsupported = outcome { break }
-                for i in start..<kept.records.count where kept.records[i].interfaceIndex != 0 {
-                    let index = kept.records[i].interfaceIndex
-                    if interfaceNames[index] == nil { interfaceNames[index] = .some(Interfaces.rawName(index: index)) }
-                    kept.records[i].rawInterface = interfaceNames[index] ?? nil
-                }
                 break
             }
         }
-        var snapshot = Snapshot(records: kept.records, source: .netlink, notices: notices)
-        snapshot.rawDump = rawDump
-        return snapshot
+        return notices
+    }
+
+    /// Interface names by index, each looked up once per collection.
+    struct InterfaceNames {
+        var names: [UInt32: [UInt8]?] = [:]
+        mutating func name(_ index: UInt32) -> [UInt8]? {
+            if let known = names[index] { return known }
+            let name = Interfaces.rawName(index: index)
+            names[index] = .some(name)
+            return name
+        }
     }
 
     /// The records of a snapshot, each socket once, and what the current dump added (so a redo
     /// can take it back). Passed to the dump as one inout value: captured by the dump's callback,
     /// each variable cost a dynamic exclusivity check per socket, 3.4 % of `-tan` at 100k sockets
     /// with three of them (perf: swift_beginAccess).
-    struct KeptRecords {
+    struct KeptRecords: RecordKeeper {
         var records: [SocketRecord] = []
-        var seen: Set<UInt64>
+        var seen: CookieSet
         var seenWithoutCookie = Set<CookieKey>()
         var added: [UInt64] = [], addedKeys: [CookieKey] = []
+        var dumpStart = 0
 
         init(capacity: Int) {
             records.reserveCapacity(capacity)
-            seen = Set(minimumCapacity: capacity)
+            seen = CookieSet(minimumCapacity: capacity)
         }
 
-        mutating func startDump() { added.removeAll(keepingCapacity: true); addedKeys.removeAll() }
+        mutating func startDump() {
+            added.removeAll(keepingCapacity: true); addedKeys.removeAll()
+            dumpStart = records.count
+        }
 
         /// Keeps `r` unless this snapshot has it already (tables changing under the dump can list
         /// a socket twice).
         mutating func add(_ r: SocketRecord) {
-            if let c = r.cookie {
-                guard seen.insert(c).inserted else { return }
+            if let c = r.cookie, c != 0 {
+                guard seen.insert(c) else { return }
                 added.append(c)
             } else {
                 let k = CookieKey(r)
@@ -332,12 +347,23 @@ public struct SocketCollector: Sendable {
             records.append(r)
         }
 
-        /// Takes back what the current dump added, from record `start` on.
-        mutating func rollBack(to start: Int) {
-            records.removeSubrange(start...)
+        /// Takes back what the current dump added.
+        mutating func rollBack() {
+            records.removeSubrange(dumpStart...)
             for c in added { seen.remove(c) }
             for k in addedKeys { seenWithoutCookie.remove(k) }
             startDump()
+        }
+
+        /// A verifying dump goes into a keeper of its own and is merged: a socket in both is kept
+        /// in its later state (see `merge`).
+        mutating func redo(_ redone: Set<TransportProtocol>,
+                           _ dump: (inout KeptRecords) throws(NetlinkFailure) -> Void) throws(NetlinkFailure) {
+            var next = KeptRecords(capacity: records.count / 2 + 64)
+            try dump(&next)
+            records = SocketCollector.merge(records, next.records, redone: redone)
+            seen.formUnion(next.seen)
+            seenWithoutCookie.formUnion(next.seenWithoutCookie)
         }
     }
 
@@ -348,7 +374,7 @@ public struct SocketCollector: Sendable {
                       family: AddressFamily?, states: UInt32, ext: UInt8, bytecode: [UInt8]?,
                       markInProgram: Bool = false, decodeMark: Bool = false, decodeCgroup: Bool = false,
                       recording: Bool = false, record: (UnsafeRawBufferPointer) -> Void = { _ in },
-                      into kept: inout KeptRecords,
+                      names: inout InterfaceNames, into kept: inout some RecordKeeper,
                       accept: (SocketRecord) -> Bool) throws(NetlinkFailure) -> DumpOutcome {
         let seq: UInt32
         do {
@@ -394,7 +420,11 @@ public struct SocketCollector: Sendable {
             do {
                 // `kept` is an inout parameter here, not a capture: no dynamic exclusivity check per socket.
                 switch try parser.parse(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), emit: { r in
-                    if accept(r) { kept.add(r) }
+                    guard accept(r) else { return }
+                    guard r.interfaceIndex != 0 else { kept.add(r); return }
+                    var named = r
+                    named.rawInterface = names.name(r.interfaceIndex)
+                    kept.add(named)
                 }) {
                 case .more: continue
                 case .done(let interrupted):
@@ -421,15 +451,21 @@ public struct SocketCollector: Sendable {
     // MARK: /proc
 
     func collectProc(_ query: Query, notices: [String]) throws(CollectError) -> Snapshot {
+        var records = RecordArray()
+        records.records.reserveCapacity(SockstatParser.estimate(procRoot: options.procRoot, protocols: query.protocols) + 64)
+        let all = try procDump(query, notices: notices, into: &records)
+        return Snapshot(records: records.records, source: .proc, notices: all)
+    }
+
+    /// The /proc/net tables of `query`, each socket handed to `sink` once; returns the notices.
+    func procDump(_ query: Query, notices: [String], into sink: inout some RecordSink) throws(CollectError) -> [String] {
         var notices = notices
-        var records: [SocketRecord] = []
         let predicate = query.predicate
         if predicate.contains(where: { if case .device = $0 { return true }; if case .mark = $0 { return true }
             if case .cgroup = $0 { return true }; return false }) {
             throw CollectError("dev, fwmark and cgroup rules need netlink sock_diag: \(options.procRoot)/net has no such fields")
         }
         let estimate = SockstatParser.estimate(procRoot: options.procRoot, protocols: query.protocols)
-        records.reserveCapacity(estimate + estimate / 8 + 64)
         // Inodes are unique per socket; only inode-0 rows (TIME_WAIT, request sockets) need the tuple.
         var seenInodes = Set<UInt64>(minimumCapacity: estimate + 64)
         var seenTuples = Set<ProcKey>()
@@ -463,7 +499,7 @@ public struct SocketCollector: Sendable {
                                                         linesBefore: lines, isEnd: done, emit: { r in
                         guard states.contains(r.state), predicate == .all || predicate.evaluate(r, ephemeral: query.ephemeral) else { return }
                         let fresh = r.inode != 0 ? seenInodes.insert(r.inode).inserted : seenTuples.insert(ProcKey(r)).inserted
-                        if fresh { records.append(r) }
+                        if fresh { sink.take(r) }
                     }, malformed: { b in
                         badCount += 1
                         if bad.count < Self.malformedShown { bad.append(b) }
@@ -494,7 +530,7 @@ public struct SocketCollector: Sendable {
             for b in bad { notices.append("\(path): skipped malformed \(b)") }
             if badCount > bad.count { notices.append("\(path): skipped \(badCount - bad.count) more malformed lines") }
         }
-        return Snapshot(records: records, source: .proc, notices: notices)
+        return notices
     }
 }
 

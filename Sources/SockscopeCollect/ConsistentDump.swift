@@ -24,7 +24,9 @@ import SockscopeSystem
 /// The merged snapshot holds each socket once, in its state from the later dump when it is in
 /// both; a socket only the first dump saw (skipped by the second, or closed in between) is kept
 /// as the first dump saw it. So a snapshot lists every socket that existed throughout it, and
-/// may list one that opened or closed while it was taken — never one twice.
+/// may list one that opened or closed while it was taken — never one twice. A streamed listing
+/// (`SocketCollector.stream`) hands each row on when first seen, so there a socket in both dumps
+/// keeps its first state and a redo only adds the sockets not seen yet.
 extension SocketCollector {
     /// At most this many dumps of one protocol per snapshot. Measured under constant resets in a
     /// 128-bucket table: with two, 2 of 331 snapshots still missed a stable socket (both dumps
@@ -32,8 +34,18 @@ extension SocketCollector {
     static let maxVerifyingDumps = 4
 
     func verifiedNetlinkSnapshot(_ query: Query) throws(NetlinkFailure) -> Snapshot {
+        let estimate = SockstatParser.estimate(procRoot: options.procRoot, protocols: query.protocols)
+        var kept = KeptRecords(capacity: estimate + estimate / 8 + 64)
+        let notices = try verifiedNetlinkDump(query, into: &kept)
+        return Snapshot(records: kept.records, source: .netlink, notices: notices)
+    }
+
+    /// The dumps of `query` into `kept`, the first and then the verifying ones (each a
+    /// `RecordKeeper.redo`); returns the notices.
+    func verifiedNetlinkDump<K: RecordKeeper>(_ query: Query, into kept: inout K) throws(NetlinkFailure) -> [String] {
         var before = TableFingerprint.read(procRoot: options.procRoot)
-        var snapshot = try netlinkSnapshot(query)
+        var rawDump: [UInt8] = []
+        var notices = try netlinkDump(query, into: &kept, rawDump: &rawDump)
         var after = TableFingerprint.read(procRoot: options.procRoot)
         // Without readable counters, one verifying dump is all that can be justified.
         let limit = before == nil || after == nil ? 2 : Self.maxVerifyingDumps
@@ -45,16 +57,18 @@ extension SocketCollector {
             var again = query
             again.protocols = changing
             before = after
-            let next = try netlinkSnapshot(again)
+            var more: [String] = []
+            try kept.redo(changing) { (next: inout K) throws(NetlinkFailure) in
+                more = try netlinkDump(again, into: &next, rawDump: &rawDump)
+            }
             after = TableFingerprint.read(procRoot: options.procRoot)
             dumps += 1
-            snapshot.records = Self.merge(snapshot.records, next.records, redone: changing)
-            for n in next.notices where !snapshot.notices.contains(n) { snapshot.notices.append(n) }
+            for n in more where !notices.contains(n) { notices.append(n) }
             // A redo during which the counters held still saw the table whole: that protocol is done.
             // A protocol with no membership counters gets the one verifying dump, as when none are readable.
             changing = changing.filter { before?.of($0) != nil && before?.of($0) != after?.of($0) }
         }
-        return snapshot
+        return notices
     }
 
     /// `first`'s order, each socket replaced by its `second` version when it has one (a redone

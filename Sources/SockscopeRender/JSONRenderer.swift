@@ -25,18 +25,10 @@ public struct JSONRenderer: Sendable {
     /// Renders records as a JSON array, one object per line, calling `flush` whenever the buffer grows large.
     public func renderArray(_ records: [SocketRecord], into out: inout [UInt8],
                             flush: (inout [UInt8]) throws -> Void) rethrows {
-        var w = JSONWriter()
-        swap(&w.bytes, &out)
-        defer { swap(&w.bytes, &out) }
-        w.arrayStart()
-        for r in records {
-            w.elementOnNewLine()
-            object(r, &w)
-            if w.bytes.count >= 1 << 16 { try flush(&w.bytes) }
-        }
-        if !records.isEmpty { w.raw(0x0A) }
-        w.arrayEnd()
-        w.raw(0x0A)
+        var array = JSONArrayWriter(self, into: out)
+        out = []
+        for r in records { try array.add(r, flush: flush) }
+        out = array.finish()
     }
 
     /// Appends one socket object.
@@ -267,5 +259,42 @@ public struct JSONRenderer: Sendable {
         w.field("backlog", UInt64(m.backlog))
         w.field("drops", UInt64(m.drops))
         w.objectEnd()
+    }
+}
+
+/// The `--json` array written as records arrive, one object per line: what `renderArray` writes,
+/// without holding the records.
+public struct JSONArrayWriter {
+    var renderer: JSONRenderer
+    var w: JSONWriter
+    var empty = true
+
+    /// Whether TCP listeners get `backlog` (see `JSONRenderer.listenerBacklog`).
+    public var listenerBacklog: Bool {
+        get { renderer.listenerBacklog }
+        set { renderer.listenerBacklog = newValue }
+    }
+
+    /// Starts the array after what `out` holds.
+    public init(_ renderer: JSONRenderer, into out: [UInt8] = []) {
+        self.renderer = renderer
+        w = JSONWriter(bytes: out)
+        w.arrayStart()
+    }
+
+    /// Adds one object, calling `flush` with the buffer when it has grown large.
+    public mutating func add(_ r: SocketRecord, flush: (inout [UInt8]) throws -> Void) rethrows {
+        empty = false
+        w.elementOnNewLine()
+        renderer.object(r, &w)
+        if w.bytes.count >= 1 << 16 { try flush(&w.bytes) }
+    }
+
+    /// Closes the array; returns what is left to write.
+    public consuming func finish() -> [UInt8] {
+        if !empty { w.raw(0x0A) }
+        w.arrayEnd()
+        w.raw(0x0A)
+        return w.bytes
     }
 }

@@ -68,7 +68,19 @@ import Testing
         Self.expectAllOnce(socks, in: try Self.rows(r), "after one \(errno)")
     }
 
-    /// The same failure on every receive: exit 1 with the reason, and nothing on stdout.
+    /// A failed listing on stdout: nothing for a table (its rows wait for the widths); JSON goes out
+    /// as the dump arrives, so what was written stays, but cut off before its closing bracket, so
+    /// no parser takes it for a complete listing.
+    static func expectNoCompleteListing(_ r: RunResult, _ args: [String]) {
+        guard args.contains("--json") else {
+            #expect(r.stdout.isEmpty, "\(args): partial output")
+            return
+        }
+        #expect(r.stdout.isEmpty || (try? JSONSerialization.jsonObject(with: Data(r.stdout))) == nil,
+                "\(args): a failed listing parses as complete JSON")
+    }
+
+    /// The same failure on every receive: exit 1 with the reason, and no complete listing on stdout.
     @Test(.requires(.tool("strace")), arguments: ["ENOBUFS", "EIO"])
     func receiveFailingEveryTimeIsAnErrorWithoutOutput(errno: String) throws {
         let socks = try Self.ownSockets(pairs: 300)
@@ -77,7 +89,7 @@ import Testing
         for args in [["-ta"], ["-ta", "--json"]] {
             let r = try Self.injected("recvmsg:error=\(errno):when=2+", args, log: log)
             #expect(r.status == 1, "\(args): \(r.stderrText)")
-            #expect(r.stdout.isEmpty, "\(args): partial output")
+            Self.expectNoCompleteListing(r, args)
             #expect(r.stderrText.contains("failed 4 times"), "\(r.stderrText)")
         }
         _ = socks
@@ -138,7 +150,7 @@ import Testing
         for args in [["-ta"], ["-ta", "--json"], ["-ua", "--json"]] {
             let r = try Binary.run(Binary.sockscope, args, environment: env)
             #expect(r.status == 1, "\(args): \(r.stderrText)")
-            #expect(r.stdout.isEmpty, "\(args): \(r.stdoutText.prefix(200))")
+            Self.expectNoCompleteListing(r, args)
             #expect(r.stderrText.contains("Input/output error"), "\(r.stderrText)")
         }
         // Once only: the dump is redone and the listing is whole.
