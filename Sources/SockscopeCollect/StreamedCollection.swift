@@ -91,7 +91,8 @@ extension SocketCollector {
     /// come twice): that is an error, as it is under `--source netlink`.
     public func stream<S: RecordSink>(_ query: Query, into sink: consuming S) throws(CollectError) -> (sink: S, outcome: StreamOutcome) {
         let estimate = SockstatParser.estimate(procRoot: options.procRoot, protocols: query.protocols)
-        var streamed = StreamedRecords(sink: sink, capacity: estimate + estimate / 8 + 64)
+        // The cookie set grows if the table outgrew sockstat's count meanwhile.
+        var streamed = StreamedRecords(sink: sink, capacity: estimate + 64)
         var outcome = StreamOutcome(source: options.source == .proc ? .proc : .netlink, notices: [], count: 0)
         var inet = query
         inet.protocols = query.protocols.filter { p in p.families.contains { $0.isIP } && p != .raw }

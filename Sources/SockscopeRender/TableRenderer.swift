@@ -311,19 +311,19 @@ public struct TableRenderer: Sendable {
 
 /// The `ss`-style table built row by row as records arrive (`SocketCollector.stream` hands them
 /// over one at a time). Column widths are known only after the last row, so each row is kept as
-/// the bytes of its cells — about 40 bytes and 20 of lengths for a `-tan` row instead of a
-/// record (~250 bytes with its boxes) — and padded when written.
+/// the bytes of its cells — about 35 bytes and 9 of lengths for a `-tan` row instead of a record
+/// (~250 bytes with its boxes) — and padded when written.
 public struct TableBuilder {
     let renderer: TableRenderer
     var widths = TableRenderer.Widths()
     /// Every row's cells, one after another: netid (with `netid`), state, the queues, local
     /// address, delimiter, local port, peer address, delimiter, peer port, then the tail.
     var bytes: [UInt8] = []
-    /// Per row, the lengths of its eight variable cells (the delimiters are one byte each).
-    var lengths: [UInt16] = []
-    /// Per row, the tail's length, with `tailTrims` set when its first trim reached the cells.
-    var tails: [UInt32] = []
-    static let tailTrims: UInt32 = 1 << 31
+    /// Per row, the lengths of its variable cells (the delimiters are one byte each), then the
+    /// tail's length times two, plus one when its first trim reached the cells. A byte each; 255
+    /// means the length is the next one in `long`.
+    var lengths: [UInt8] = []
+    var long: [Int] = []
     /// ss's state names by raw value, as bytes: appending the `String` was 2.6 % of `-tan` (perf).
     static let stateNames: [[UInt8]] = {
         var t = [[UInt8]](repeating: [], count: 256)
@@ -336,46 +336,49 @@ public struct TableBuilder {
     /// A builder for about `rows` rows.
     public init(_ renderer: TableRenderer, rows: Int = 0) {
         self.renderer = renderer
-        bytes.reserveCapacity(rows * 48)
-        lengths.reserveCapacity(rows * 8)
-        tails.reserveCapacity(rows)
+        bytes.reserveCapacity(rows * 40)
+        lengths.reserveCapacity(rows * 9)
+    }
+
+    @inline(__always)
+    mutating func length(_ n: Int) {
+        if n < 255 { lengths.append(UInt8(truncatingIfNeeded: n)) } else { lengths.append(255); long.append(n) }
     }
 
     /// Formats `r`'s cells and keeps them; the record itself is not kept.
     public mutating func add(_ r: SocketRecord) {
-        let o = renderer.options
         count += 1
         var mark = bytes.count
-        func cell(_ width: inout Int) {
+        func cell(_ width: Int) -> Int {
             let n = bytes.count - mark
-            // A cell is at most a few hundred bytes (escaped names are capped); clamped to be sure.
-            lengths.append(UInt16(min(n, Int(UInt16.max))))
-            if n > width { width = n }
+            length(n)
             mark = bytes.count
+            return max(width, n)
         }
-        var unused = 0
-        if o.netid { bytes.append(contentsOf: r.proto.netid.utf8) }
-        cell(&unused)
+        if renderer.options.netid {
+            bytes.append(contentsOf: r.proto.netid.utf8)
+            _ = cell(0)
+        }
         bytes.append(contentsOf: Self.stateNames[Int(r.state.rawValue)])
-        cell(&widths.state)
+        widths.state = cell(widths.state)
         appendDecimal(UInt64(r.recvQueue), to: &bytes)
-        cell(&widths.recvQ)
+        widths.recvQ = cell(widths.recvQ)
         appendDecimal(UInt64(r.sendQueue), to: &bytes)
-        cell(&widths.sendQ)
+        widths.sendQ = cell(widths.sendQ)
         renderer.address(r, r.local, local: true, to: &bytes)
-        cell(&widths.localAddr)
+        widths.localAddr = cell(widths.localAddr)
         bytes.append(TableRenderer.delimiter(r))
         mark = bytes.count
         renderer.port(r.local, r.proto, local: true, interface: r.rawInterface, to: &bytes)
-        cell(&widths.localPort)
+        widths.localPort = cell(widths.localPort)
         renderer.address(r, r.remote, local: false, to: &bytes)
-        cell(&widths.peerAddr)
+        widths.peerAddr = cell(widths.peerAddr)
         bytes.append(r.family != .packet ? TableRenderer.delimiter(r) : 0x20)
         mark = bytes.count
         renderer.port(r.remote, r.proto, to: &bytes)
-        cell(&widths.peerPort)
+        widths.peerPort = cell(widths.peerPort)
         let trims = renderer.tail(r, to: &bytes)
-        tails.append(UInt32(truncatingIfNeeded: bytes.count - mark) | (trims ? Self.tailTrims : 0))
+        length((bytes.count - mark) << 1 | (trims ? 1 : 0))
     }
 
     /// Writes the header (if asked for) and every row, padded to the widths of all rows, calling
@@ -384,18 +387,24 @@ public struct TableBuilder {
         let w = widths, netid = renderer.options.netid
         if renderer.options.header { renderer.header(w, to: &out) }
         try bytes.withUnsafeBufferPointer { b in
-            var at = 0, l = 0
-            func cell(_ width: Int, left: Bool, _ out: inout [UInt8]) {
+            var at = 0, l = 0, k = 0
+            func next() -> Int {
                 let n = Int(lengths[l])
                 l += 1
+                if n < 255 { return n }
+                k += 1
+                return long[k - 1]
+            }
+            func cell(_ width: Int, left: Bool, _ out: inout [UInt8]) {
+                let n = next()
                 if !left { renderer.appendSpaces(width - n, to: &out) }
                 out.append(contentsOf: UnsafeBufferPointer(rebasing: b[at..<at + n]))
                 at += n
                 if left { renderer.appendSpaces(width - n + 1, to: &out) }
             }
             func byte(_ out: inout [UInt8]) { out.append(b[at]); at += 1 }
-            for t in tails {
-                if netid { cell(w.netid, left: true, &out) } else { l += 1 }
+            for _ in 0..<count {
+                if netid { cell(w.netid, left: true, &out) }
                 cell(w.state, left: true, &out)
                 cell(w.recvQ, left: true, &out)
                 cell(w.sendQ, left: true, &out)
@@ -405,10 +414,10 @@ public struct TableBuilder {
                 cell(w.peerAddr, left: false, &out)
                 byte(&out)
                 cell(w.peerPort, left: true, &out)
-                if t & Self.tailTrims != 0 { renderer.trimTrailingSpaces(&out) }
-                let n = Int(t & ~Self.tailTrims)
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: b[at..<at + n]))
-                at += n
+                let t = next()
+                if t & 1 != 0 { renderer.trimTrailingSpaces(&out) }
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: b[at..<at + t >> 1]))
+                at += t >> 1
                 if out.count >= 1 << 16 { try flush(&out) }
             }
         }

@@ -49,6 +49,28 @@ import Testing
         #expect(rows[2] == #"u_dgr UNCONN 0 0 @a\x00\x0a\x1b\xff 9 * 0"#, "abstract as @name, every byte escaped")
     }
 
+    /// A cell of 255 bytes or more (an escaped name here, a `-i` line in the tail) takes the
+    /// builder's long-length path: the columns still line up around it.
+    @Test func longCellsKeepTheColumnsAligned() {
+        var rs = Self.unixPair()
+        rs[0].unixName = Array("/run/".utf8) + [UInt8](repeating: 0x1B, count: 100)  // 405 bytes escaped
+        rs[0].processes = (1...30).map { SocketOwner(pid: Int32($0), rawName: Array("worker".utf8), uid: 0, fd: 3) }
+        var out: [UInt8] = []
+        TableRenderer(options: TableOptions(header: true, numeric: true, processes: true)).render(rs, into: &out, flush: { _ in })
+        let lines = String(decoding: out, as: UTF8.self).split(separator: "\n").map(String.init)
+        #expect(lines.count == 4)
+        let escaped = "/run/" + String(repeating: "\\x1b", count: 100)
+        #expect(lines[1].contains(escaped + " 12345 "))
+        #expect(lines[1].hasSuffix("(\"worker\",pid=30,fd=3)) peer:((\"cli\\\"\",pid=20,fd=3))"))
+        // Every row's local address ends in the same column: right-aligned to the longest.
+        let ends = lines.dropFirst().map { line -> Int in
+            let cut = line.components(separatedBy: " 1234")[0]
+            return cut.count
+        }
+        #expect(ends[0] == ends[1], "\(ends)")
+        #expect(lines[2].hasPrefix("u_str ESTAB  0      0      " + String(repeating: " ", count: escaped.count - 1) + "*"))
+    }
+
     @Test func packetAndNetlinkRowsAsSsNamesThem() {
         let rows = table(Self.others())
         #expect(rows[0] == "p_raw UNCONN 0 0 arp:lo *", "\(rows[0])")
