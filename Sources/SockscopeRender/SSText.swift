@@ -10,7 +10,9 @@ public enum SSText {
     ///   - options: `-o` was given: ss shows the negotiated options (`ts sack ecn ...`) only then.
     ///   - numeric: `-n`: rates as exact bits per second, otherwise with a k/M/G/T unit and 3 digits.
     public static func info(_ t: borrowing TCPInfo, listening: Bool, options: Bool, numeric: Bool, to out: inout [UInt8]) {
-        out.reserveCapacity(out.count + 1024)
+        // Room for the line, growing geometrically: `out` may be a whole table's cells, and an exact
+        // reserve per row would copy it every row.
+        if out.capacity - out.count < 1024 { out.reserveCapacity(max(out.capacity * 2, out.count + 1024)) }
         // Appended as a typed buffer: Array's contiguous fast path (a raw buffer took the generic one).
         func key(_ k: StaticString) {
             out.append(contentsOf: UnsafeBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount))

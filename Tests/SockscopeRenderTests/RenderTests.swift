@@ -239,3 +239,32 @@ func hasRawControl(_ bytes: [UInt8], allowNewline: Bool) -> Bool {
         #expect(plain.contains(" pacing_rate 10000000bps/100000000bps ") && !plain.contains("sacked:"), "\(plain)")
     }
 }
+
+/// The table builder across its chunks: a table of many rows (several MiB of cells) is the same
+/// as its rows rendered one by one, when every row has the same widths.
+@Suite struct TableBuilderTests {
+    @Test func rowsAcrossChunksAreTheRowsRenderedAlone() {
+        var records: [SocketRecord] = []
+        for i in 0..<30_000 {
+            var r = SocketRecord(proto: .tcp, family: .inet, state: .established,
+                                 local: Endpoint(address: IPAddress(ipv4: 0x7F00_0001), port: UInt16(10_000 + i % 50_000)),
+                                 remote: Endpoint(address: IPAddress(ipv4: 0x7F00_0002), port: 44_444),
+                                 recvQueue: UInt32(i % 10), sendQueue: 7, inode: UInt64(i))
+            // Every 7th row long (owners), so rows of both kinds meet the chunk ends.
+            if i % 7 == 0 {
+                r.processes = (0..<40).map { SocketOwner(pid: Int32(1000 + $0), rawName: Array("worker".utf8), uid: 0, fd: 9) }
+            }
+            records.append(r)
+        }
+        let renderer = TableRenderer(options: TableOptions(header: false, numeric: true, netid: false, processes: true))
+        var whole: [UInt8] = []
+        renderer.render(records, into: &whole, flush: { _ in })
+        #expect(whole.count > 3 * TableBuilder.chunkSize)
+        var alone: [UInt8] = []
+        for r in records { renderer.render([r], into: &alone, flush: { _ in }) }
+        #expect(whole == alone)
+        var flushed: [UInt8] = [], out: [UInt8] = []
+        renderer.render(records, into: &out) { flushed += $0; $0.removeAll() }
+        #expect(flushed + out == whole)
+    }
+}
