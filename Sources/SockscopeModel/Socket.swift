@@ -127,8 +127,9 @@ public struct SocketRecord: Sendable, Hashable {
 
     /// Rarely present, so kept out of line: a plain listing's records stay small and cheap to copy.
     struct Extensions: Sendable, Hashable {
-        // The two large ones boxed again: with -p every UNIX record carries a box (its peer's
-        // owners), and inline they made each box ~300 bytes (measured: -xap at 100k UNIX sockets).
+        // The two large ones boxed again: a record with any extension carries a box (a named UNIX
+        // socket, one whose peer's owners are a list), and inline they made each box ~300 bytes
+        // (measured: -xap at 100k UNIX sockets, when every record's peer owners were a boxed list).
         var tcpInfoBox: Indirect<TCPInfo>? = nil
         var memoryBox: Indirect<SocketMemory>? = nil
         var tcpInfo: TCPInfo? {

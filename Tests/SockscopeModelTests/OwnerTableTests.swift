@@ -98,7 +98,7 @@ import Testing
         unconnected.attachOwners(table)
         #expect(unconnected.processes?.count == 3)
         #expect(unconnected.peerProcesses == nil && !unconnected.hasPeerProcesses)
-        var tcp = SocketRecord(proto: .tcp, family: .ipv4, state: .listen, local: Endpoint(address: IPAddress("127.0.0.1")!, port: 80),
+        var tcp = SocketRecord(proto: .tcp, family: .inet, state: .listen, local: Endpoint(address: IPAddress("127.0.0.1")!, port: 80),
                                remote: Endpoint(address: IPAddress("0.0.0.0")!, port: 0), inode: 12)
         tcp.attachOwners(table)
         #expect(tcp.processes == [owner(nginx, fd: 6)] && tcp.peerProcesses == nil)
