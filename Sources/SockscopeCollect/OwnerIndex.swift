@@ -5,9 +5,9 @@ import SystemPackage
 
 /// Which processes hold which sockets: socket inode → owners, from one scan of `/proc/*/fd`.
 public struct OwnerIndex: Sendable {
-    /// Owners by socket inode, each list sorted by (pid, fd). Holds every socket the scan saw
+    /// Owners by socket inode, each socket's sorted by (pid, fd). Holds every socket the scan saw
     /// (unix and netlink sockets too), not only the ones a snapshot lists.
-    public var owners: [UInt64: [SocketOwner]]
+    public var table: SocketOwnerTable
     /// Processes whose descriptors could not be read (EACCES: another user's process when not
     /// root, or any other failure that is not the process simply having exited).
     public var unreadableProcesses: Int
@@ -19,11 +19,21 @@ public struct OwnerIndex: Sendable {
     /// ENFILE for the whole system): the processes after `scannedProcesses` were not read.
     public var ranOutOfDescriptors: Bool
 
-    public init(owners: [UInt64: [SocketOwner]] = [:], unreadableProcesses: Int = 0, scannedProcesses: Int = 0,
+    public init(table: SocketOwnerTable = .empty, unreadableProcesses: Int = 0, scannedProcesses: Int = 0,
                 ranOutOfDescriptors: Bool = false) {
-        self.owners = owners; self.unreadableProcesses = unreadableProcesses; self.scannedProcesses = scannedProcesses
+        self.table = table; self.unreadableProcesses = unreadableProcesses; self.scannedProcesses = scannedProcesses
         self.ranOutOfDescriptors = ranOutOfDescriptors
     }
+
+    /// An index of an inode → owners map.
+    public init(owners: [UInt64: [SocketOwner]], unreadableProcesses: Int = 0, scannedProcesses: Int = 0,
+                ranOutOfDescriptors: Bool = false) {
+        self.init(table: SocketOwnerTable(owners), unreadableProcesses: unreadableProcesses,
+                  scannedProcesses: scannedProcesses, ranOutOfDescriptors: ranOutOfDescriptors)
+    }
+
+    /// Owners by socket inode, every list built (for tests and small indexes; `owners(of:)` looks one up).
+    public var owners: [UInt64: [SocketOwner]] { table.dictionary }
 
     /// True when some owners may be missing because a process could not be read.
     public var isIncomplete: Bool { unreadableProcesses > 0 || ranOutOfDescriptors }
@@ -52,9 +62,7 @@ public struct OwnerIndex: Sendable {
     }
 
     /// The owners of a socket; none for inode 0 (TIME_WAIT and request sockets belong to no file).
-    public func owners(of inode: UInt64) -> [SocketOwner] {
-        inode == 0 ? [] : owners[inode] ?? []
-    }
+    public func owners(of inode: UInt64) -> [SocketOwner] { table.owners(of: inode) }
 }
 
 /// Builds an `OwnerIndex` by reading `/proc/PID/fd/*` links of the form `socket:[INODE]`.
@@ -112,7 +120,11 @@ public struct OwnerScanner: Sendable {
         } catch {
             index.unreadableProcesses += 1
         }
+        // /proc lists pids in ascending order, but nothing promises it; the table is built in that order.
+        if zip(pids, pids.dropFirst()).contains(where: { $0 >= $1 }) { pids.sort() }
         let users = UserNames()
+        var processes: [SocketOwner] = []
+        var entries: [SocketOwnerTable.Entry] = []
         var found: [FDSocket] = []
         let linkBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64, alignment: 1)
         defer { linkBuffer.deallocate() }
@@ -176,27 +188,20 @@ public struct OwnerScanner: Sendable {
                                     cgroup: cgroup?.path, unit: cgroup?.unit, container: cgroup?.container)
             if threads {
                 for task in taskTables(dir, pid, processTable: Array(found[..<processTable]), linkBuffer: linkBuffer) {
-                    for s in task.sockets {
-                        var o = owner
-                        o.fd = s.fd; o.tid = task.tid; o.rawName = task.name ?? name
-                        index.owners[s.inode, default: []].append(o)
-                    }
+                    var o = owner
+                    o.tid = task.tid; o.rawName = task.name ?? name
+                    processes.append(o)
+                    let id = UInt32(processes.count - 1)
+                    for s in task.sockets { entries.append(.init(inode: s.inode, process: id, fd: s.fd)) }
                 }
                 continue
             }
-            for s in found {
-                var o = owner
-                o.fd = s.fd
-                index.owners[s.inode, default: []].append(o)
-            }
+            processes.append(owner)
+            let id = UInt32(processes.count - 1)
+            for s in found { entries.append(.init(inode: s.inode, process: id, fd: s.fd)) }
         }
         index.ranOutOfDescriptors = exhausted
-        // /proc lists pids and fds in ascending order, but nothing promises it. Find the lists to
-        // sort first: writing while iterating would copy the whole dictionary.
-        let unsorted = index.owners.compactMap { inode, list in
-            zip(list, list.dropFirst()).contains { !($0 < $1) } ? inode : nil
-        }
-        for inode in unsorted { index.owners[inode]?.sort() }
+        index.table = SocketOwnerTable(processes: processes, entries: consume entries)
         return index
     }
 
@@ -355,15 +360,11 @@ extension SocketCollector {
     /// Fills in `processes` from `index`, drops records failing the owner conditions, adds the notice.
     public static func attach(_ index: OwnerIndex, to snapshot: inout Snapshot, query: Query,
                               effectiveUID: UInt32 = Identity.effectiveUID) {
-        var kept: [SocketRecord] = []
-        kept.reserveCapacity(snapshot.records.count)
-        for var r in snapshot.records {
-            r.processes = index.owners(of: r.inode)
-            // Both ends of a UNIX connection are on this host: the peer's owners are in the same index.
-            if r.family == .unix && r.peerInode != 0 { r.peerProcesses = index.owners(of: r.peerInode) }
-            if query.matchesOwner(r) { kept.append(r) }
-        }
-        snapshot.records = kept
+        // In place: a second array of the records was 10 MiB at 100k sockets. Both ends of a UNIX
+        // connection are on this host: the peer's owners are in the same table.
+        let table = index.table
+        for i in snapshot.records.indices { snapshot.records[i].attachOwners(table) }
+        if query.needsOwners { snapshot.records.removeAll { !query.matchesOwner($0) } }
         if let n = index.notice(effectiveUID: effectiveUID) { snapshot.notices.append(n) }
     }
 }

@@ -85,9 +85,16 @@ public struct SocketRecord: Sendable, Hashable {
     /// The cookie, 0 when there is none: the kernel never hands out 0, and a plain integer keeps
     /// the record trivially copyable (an optional would add a word per record at 100k records).
     private var storedCookie: UInt64
-    /// Processes holding this socket open (asked for with `-p`); nil when not asked.
-    public var processes: [SocketOwner]?
+    /// The owners: none asked for, a list of this record's own, or a shared table looked up by inode.
+    private var ownerSlot: OwnerSlot = .none
     private var box: Indirect<Extensions>?
+
+    /// One pointer either way, as the optional array it replaces was.
+    enum OwnerSlot: Sendable {
+        case none
+        case list([SocketOwner])
+        case table(SocketOwnerTable)
+    }
 
     /// An inet socket's record.
     public init(proto: TransportProtocol, family: AddressFamily, state: SocketState,
@@ -120,8 +127,9 @@ public struct SocketRecord: Sendable, Hashable {
 
     /// Rarely present, so kept out of line: a plain listing's records stay small and cheap to copy.
     struct Extensions: Sendable, Hashable {
-        // The two large ones boxed again: with -p every UNIX record carries a box (its peer's
-        // owners), and inline they made each box ~300 bytes (measured: -xap at 100k UNIX sockets).
+        // The two large ones boxed again: a record with any extension carries a box (a named UNIX
+        // socket, one whose peer's owners are a list), and inline they made each box ~300 bytes
+        // (measured: -xap at 100k UNIX sockets, when every record's peer owners were a boxed list).
         var tcpInfoBox: Indirect<TCPInfo>? = nil
         var memoryBox: Indirect<SocketMemory>? = nil
         var tcpInfo: TCPInfo? {
@@ -268,14 +276,73 @@ public struct SocketRecord: Sendable, Hashable {
         }
     }
 
+    /// Processes holding this socket open (asked for with `-p`); nil when not asked.
+    public var processes: [SocketOwner]? {
+        get {
+            switch ownerSlot {
+            case .none: return nil
+            case .list(let l): return l
+            case .table(let t): return t.owners(of: inode)
+            }
+        }
+        set {
+            // The peer's owners came from the table too: they stay what they were.
+            if case .table(let t) = ownerSlot, tablePeerInode != 0 { setBoxedPeerProcesses(t.owners(of: tablePeerInode)) }
+            ownerSlot = newValue.map { .list($0) } ?? .none
+        }
+    }
+
     /// The processes holding the other end of a connected UNIX socket (with `-p`; the peer is on
     /// this host by definition); nil when not asked or not a connected UNIX socket.
     public var peerProcesses: [SocketOwner]? {
-        get { box?.value.peerProcesses }
-        set {
-            if newValue == nil && box == nil { return }
-            var e = box?.value ?? Extensions(); e.peerProcesses = newValue; box = Indirect(e)
+        get {
+            if case .table(let t) = ownerSlot, tablePeerInode != 0 { return t.owners(of: tablePeerInode) }
+            return box?.value.peerProcesses
         }
+        set {
+            if case .table(let t) = ownerSlot, tablePeerInode != 0 { ownerSlot = .list(t.owners(of: inode)) }
+            setBoxedPeerProcesses(newValue)
+        }
+    }
+
+    private mutating func setBoxedPeerProcesses(_ list: [SocketOwner]?) {
+        if list == nil && box?.value.peerProcesses == nil { return }
+        var e = box?.value ?? Extensions(); e.peerProcesses = list; box = Indirect(e)
+    }
+
+    /// The inode whose owners are this record's `peerProcesses` when it reads them from a table:
+    /// a connected UNIX socket's peer; 0 for every other record.
+    private var tablePeerInode: UInt64 { family == .unix ? peerInode : 0 }
+
+    /// Gives the record its owners from `table`: `processes` (empty when the table has none, as for
+    /// TIME_WAIT), and for a connected UNIX socket `peerProcesses`, both looked up by the record's
+    /// `inode` and peer inode when read. Costs one reference per record, where lists cost one or
+    /// two arrays each (and a box for the peer's).
+    public mutating func attachOwners(_ table: SocketOwnerTable) {
+        if tablePeerInode != 0 { setBoxedPeerProcesses(nil) }
+        ownerSlot = .table(table)
+    }
+
+    /// `processes != nil`, without building the list.
+    public var hasProcesses: Bool {
+        if case .none = ownerSlot { return false }
+        return true
+    }
+
+    /// `peerProcesses != nil`, without building the list.
+    public var hasPeerProcesses: Bool {
+        if case .table = ownerSlot, tablePeerInode != 0 { return true }
+        return box?.value.peerProcesses != nil
+    }
+
+    /// Calls `body` with each of `processes` (or of `peerProcesses`, with `peer`) in order, without
+    /// building an array when they come from a table: a renderer's path.
+    public func forEachProcess(peer: Bool = false, _ body: (SocketOwner) throws -> Void) rethrows {
+        if case .table(let t) = ownerSlot {
+            if !peer { return try t.forEachOwner(of: inode, body) }
+            if tablePeerInode != 0 { return try t.forEachOwner(of: tablePeerInode, body) }
+        }
+        for o in (peer ? peerProcesses : processes) ?? [] { try body(o) }
     }
 
     /// The kernel spelling of the state (`UNCONN` for unconnected UDP), as JSON carries it.
@@ -284,6 +351,29 @@ public struct SocketRecord: Sendable, Hashable {
     /// The protocol, family and both endpoints: unique among live sockets, except unconnected
     /// sockets sharing a port (`SO_REUSEPORT`), which `inode` tells apart.
     public var fiveTuple: FiveTuple { FiveTuple(proto: proto, local: local, remote: remote) }
+
+    /// Equal when every field reads the same, whether the owners are a record's own lists or come
+    /// from a table.
+    public static func == (a: SocketRecord, b: SocketRecord) -> Bool {
+        a.proto == b.proto && a.family == b.family && a.state == b.state && a.local == b.local && a.remote == b.remote
+            && a.recvQueue == b.recvQueue && a.sendQueue == b.sendQueue && a.uid == b.uid
+            && a.interfaceIndex == b.interfaceIndex && a.inode == b.inode && a.storedCookie == b.storedCookie
+            && a.processes == b.processes && a.peerProcesses == b.peerProcesses
+            && (a.box === b.box || a.extensionsWithoutPeers == b.extensionsWithoutPeers)
+    }
+
+    public func hash(into h: inout Hasher) {
+        h.combine(proto); h.combine(family); h.combine(state); h.combine(local); h.combine(remote)
+        h.combine(recvQueue); h.combine(sendQueue); h.combine(uid); h.combine(interfaceIndex); h.combine(inode)
+        h.combine(storedCookie); h.combine(processes); h.combine(peerProcesses); h.combine(extensionsWithoutPeers)
+    }
+
+    /// The extensions but the peer's owners (compared as `peerProcesses` reads them).
+    private var extensionsWithoutPeers: Extensions {
+        var e = box?.value ?? Extensions()
+        e.peerProcesses = nil
+        return e
+    }
 }
 
 /// Protocol and both endpoints of a connection.

@@ -62,8 +62,13 @@ public struct JSONRenderer: Sendable {
         }
         if r.hasInterface { w.field("interface", bytes: r.interfaceLabelBytes) }
         if includeCookie, let c = r.cookie { w.field("cookie", c) }
-        if let ps = r.processes { w.key("processes"); Self.processes(ps, &w) }
-        if let ps = r.peerProcesses { w.key("peer_processes"); Self.processes(ps, &w) }
+        // Visited in place: with owners from a table, a list per record would be built only to be written.
+        if r.hasProcesses {
+            w.key("processes"); w.arrayStart(); r.forEachProcess { Self.owner($0, &w) }; w.arrayEnd()
+        }
+        if r.hasPeerProcesses {
+            w.key("peer_processes"); w.arrayStart(); r.forEachProcess(peer: true) { Self.owner($0, &w) }; w.arrayEnd()
+        }
         if let t = r.timer { w.key("timer"); Self.timer(t, &w) }
         if let paths = cgroupPaths, let id = r.cgroupID, id != 0 {
             w.field("cgroup_id", id)

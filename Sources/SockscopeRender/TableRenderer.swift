@@ -84,10 +84,10 @@ public struct TableRenderer: Sendable {
             while out.count > start && out.last == 0x20 { out.removeLast() }
             if out.count == start { trimsCells = true }
         }
-        if options.processes, let ps = r.processes, !ps.isEmpty { users(ps, to: &out); out.append(0x20) }
-        if options.processes, let ps = r.peerProcesses, !ps.isEmpty {
+        if options.processes {
+            users(r, peer: false, to: &out)
             // The other end of a UNIX connection: who this socket talks to.
-            out.append(contentsOf: "peer:".utf8); users(ps, to: &out, label: false); out.append(0x20)
+            users(r, peer: true, to: &out)
         }
         if options.timers, let t = r.timer {
             trimTrailingSpaces(&out)
@@ -131,14 +131,19 @@ public struct TableRenderer: Sendable {
         return trimsCells
     }
 
-    /// `users:(("name",pid=1,fd=3),…)` as `ss -p` prints it (`pid=1,tid=2,fd=3` with `-T`), with the name escaped and its quotes
-    /// as `\"` (see `Escape.quoted`): a name cannot close its entry and forge another. Without
-    /// `label`, the list alone (`((…))`), as the peer's owners follow `peer:`.
-    func users(_ ps: [SocketOwner], to out: inout [UInt8], label: Bool = true) {
-        out.append(contentsOf: label ? Array("users:(".utf8) : [UInt8(ascii: "(")])
-        for (i, p) in ps.enumerated() {
-            if i > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(UInt8(ascii: "("))
+    /// `users:(("name",pid=1,fd=3),…) ` as `ss -p` prints it (`pid=1,tid=2,fd=3` with `-T`), with the name escaped and its quotes
+    /// as `\"` (see `Escape.quoted`): a name cannot close its entry and forge another. With
+    /// `peer`, the peer's owners as `peer:((…)) `. Nothing when there are none. Visits the owners
+    /// in place: building a list per row was a malloc per row with -p.
+    func users(_ r: SocketRecord, peer: Bool, to out: inout [UInt8]) {
+        var first = true
+        r.forEachProcess(peer: peer) { p in
+            if first {
+                out.append(contentsOf: peer ? "peer:((".utf8 : "users:((".utf8)
+                first = false
+            } else {
+                out.append(contentsOf: ",(".utf8)
+            }
             Escape.quoted(p.rawName, to: &out)
             out.append(contentsOf: ",pid=".utf8)
             appendDecimal(UInt64(max(p.pid, 0)), to: &out)
@@ -150,7 +155,7 @@ public struct TableRenderer: Sendable {
             appendDecimal(UInt64(max(p.fd, 0)), to: &out)
             out.append(UInt8(ascii: ")"))
         }
-        out.append(UInt8(ascii: ")"))
+        if !first { out.append(contentsOf: ") ".utf8) }
     }
 
     func extended(_ r: SocketRecord, to out: inout [UInt8]) {

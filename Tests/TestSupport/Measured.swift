@@ -48,16 +48,6 @@ extension Binary {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_addopen(&actions, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        // The test process blocks signals on its threads and the mask is inherited: unblock them.
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var empty = sigset_t(), all = sigset_t()
-        sigemptyset(&empty)
-        sigfillset(&all)
-        posix_spawnattr_setsigmask(&attr, &empty)
-        posix_spawnattr_setsigdefault(&attr, &all)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         let env = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }
         let result = dir.appendingPathComponent("result").path
         let argv = [python, "-c", Self.measurer, result, String(Int(timeout.rounded(.up))), path] + args
@@ -65,7 +55,7 @@ extension Binary {
         var cEnv = env.map { strdup($0) } + [nil]
         defer { (cArgs + cEnv).forEach { free($0) } }
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, python, &actions, &attr, &cArgs, &cEnv)
+        let rc = withSignalsReset { posix_spawn(&pid, python, &actions, &$0, &cArgs, &cEnv) }
         guard rc == 0 else { throw MeasuredRunFailed(description: "posix_spawn \(python): \(String(cString: strerror(rc)))") }
         var status: Int32 = 0
         // The measurer kills the program at `timeout`; this bounds the measurer itself.

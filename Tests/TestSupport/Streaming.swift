@@ -15,22 +15,9 @@ public final class StreamingProcess: Sendable {
         p.standardError = FileHandle.nullDevice
         p.standardInput = FileHandle.nullDevice
         process = p
-        let handle = pipe.fileHandleForReading
         try p.run()
         let box = UncheckedSendable(self)
-        Thread.detachNewThread {
-            var buffer = Data()
-            while true {
-                let chunk = handle.availableData
-                if chunk.isEmpty { break }
-                buffer.append(chunk)
-                while let nl = buffer.firstIndex(of: 0x0A) {
-                    let line = String(decoding: buffer[buffer.startIndex..<nl], as: UTF8.self)
-                    buffer.removeSubrange(buffer.startIndex...nl)
-                    box.value.lines.withLock { $0.append(line) }
-                }
-            }
-        }
+        pipe.fileHandleForReading.readLinesInBackground { line in box.value.lines.withLock { $0.append(line) } }
     }
 
     /// The lines read so far.
@@ -67,6 +54,27 @@ public final class StreamingProcess: Sendable {
 }
 
 struct UncheckedSendable<T>: @unchecked Sendable { let value: T; init(_ v: T) { value = v } }
+
+extension FileHandle {
+    /// Reads this handle to its end on a thread of its own, calling `body` with each line (without
+    /// its newline, decoded as UTF-8) as it arrives; an unterminated last line is dropped.
+    public func readLinesInBackground(_ body: @escaping @Sendable (String) -> Void) {
+        let handle = UncheckedSendable(self)
+        Thread.detachNewThread {
+            var buffer = Data()
+            while true {
+                let chunk = handle.value.availableData
+                if chunk.isEmpty { break }
+                buffer.append(chunk)
+                while let nl = buffer.firstIndex(of: 0x0A) {
+                    let line = String(decoding: buffer[buffer.startIndex..<nl], as: UTF8.self)
+                    buffer.removeSubrange(buffer.startIndex...nl)
+                    body(line)
+                }
+            }
+        }
+    }
+}
 
 extension Pipe {
     /// Reads until the first newline, or EOF if the writer failed first (the caller's child bounds the wait).

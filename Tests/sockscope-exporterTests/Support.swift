@@ -38,21 +38,8 @@ final class ExporterProcess: @unchecked Sendable {
         process.standardOutput = FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        let handle = err.fileHandleForReading
         let lines = stderrLines
-        Thread.detachNewThread {
-            var buffer = Data()
-            while true {
-                let chunk = handle.availableData
-                if chunk.isEmpty { break }
-                buffer.append(chunk)
-                while let nl = buffer.firstIndex(of: 0x0A) {
-                    let line = String(decoding: buffer[buffer.startIndex..<nl], as: UTF8.self)
-                    buffer.removeSubrange(buffer.startIndex...nl)
-                    lines.withLock { $0.append(line) }
-                }
-            }
-        }
+        err.fileHandleForReading.readLinesInBackground { line in lines.withLock { $0.append(line) } }
         let end = Date().addingTimeInterval(timeout)
         while Date() < end && process.isRunning {
             if let line = stderrLines.withLock({ $0.first { $0.contains("listening on http") } }),

@@ -31,19 +31,10 @@ struct TmuxServer {
         var cArgs = argv.map { strdup($0) } + [nil]
         var cEnv = env.map { strdup($0) } + [nil]
         defer { (cArgs + cEnv).forEach { free($0) } }
-        // The test process blocks most signals on its threads and the mask is inherited: without
-        // this the server and its shells never see SIGHUP/SIGTERM, and kill-server leaves them running.
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var empty = sigset_t(), all = sigset_t()
-        sigemptyset(&empty)
-        sigfillset(&all)
-        posix_spawnattr_setsigmask(&attr, &empty)
-        posix_spawnattr_setsigdefault(&attr, &all)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        // Without the reset the server and its shells never see SIGHUP/SIGTERM, and kill-server
+        // leaves them running.
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, tmux, &actions, &attr, &cArgs, &cEnv)
+        let rc = withSignalsReset { posix_spawn(&pid, tmux, &actions, &$0, &cArgs, &cEnv) }
         guard rc == 0 else { throw TmuxFailed(description: "posix_spawn tmux: \(rc)") }
         var status: Int32 = 0
         let done = Self.waitUntil(timeout) { waitpid(pid, &status, WNOHANG) == pid }
