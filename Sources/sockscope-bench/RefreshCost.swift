@@ -31,7 +31,7 @@ enum RefreshCost {
             case "--sockets": sockets = Int(it.next() ?? "") ?? -1
             case "--only": only = it.next()
             case "-h", "--help":
-                print("usage: sockscope-bench refresh [--sockets N] [--only none|full|incremental]   (the live view's refresh and key cost)")
+                print("usage: sockscope-bench refresh [--sockets N] [--only none|full|incremental|scan]   (the live view's refresh and key cost)")
                 exit(0)
             default:
                 FileHandle.standardError.write("sockscope-bench: unknown argument \(a)\n".data(using: .utf8)!)
