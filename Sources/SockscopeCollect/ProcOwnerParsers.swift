@@ -42,6 +42,28 @@ public enum ProcStatParser {
     }
 }
 
+/// `/proc/PID/schedstat` (and `/proc/PID/task/TID/schedstat`): how long the task has run and how
+/// many times it was switched in.
+public struct ProcSchedstat: Sendable, Hashable {
+    /// Nanoseconds on a CPU, as accounted at the task's last scheduler event.
+    public var runtime: UInt64
+    /// Times the task was switched in.
+    public var switchIns: UInt64
+
+    public init(runtime: UInt64, switchIns: UInt64) { self.runtime = runtime; self.switchIns = switchIns }
+}
+
+public enum ProcSchedstatParser {
+    /// Parses `runtime wait switchins`. Nil when malformed, and when the runtime is 0: kernels
+    /// that keep no such statistics print `0 0 0`, which would say a running task never runs.
+    public static func parse(_ bytes: some Collection<UInt8>) -> ProcSchedstat? {
+        let fields = Array(bytes).split(whereSeparator: { $0 == 0x20 || $0 == 0x0A })
+        guard fields.count >= 3, let runtime = UInt64(decimal: fields[0]), runtime > 0,
+              UInt64(decimal: fields[1]) != nil, let switchIns = UInt64(decimal: fields[2]) else { return nil }
+        return ProcSchedstat(runtime: runtime, switchIns: switchIns)
+    }
+}
+
 public enum ProcCommParser {
     /// The name from `/proc/PID/comm`: the kernel appends one `\n`, which is dropped; a newline
     /// that is part of the name itself stays.

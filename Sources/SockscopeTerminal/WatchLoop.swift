@@ -9,15 +9,17 @@ import Synchronization
 /// The live view's main loop: a collector thread produces refreshes; this thread waits for keys,
 /// signals and refreshes, updates the view model and draws. The terminal is restored on every way out.
 public enum WatchLoop {
-    /// Runs until `q`, a terminating signal, or the terminal going away. `collect` runs on the
-    /// collector thread; its argument says whether owners are wanted (the owner column is on).
-    /// Returns the exit status:
-    /// 0 on `q`, 128+signal for SIGINT/SIGTERM/SIGHUP, 129 when the terminal hangs up, 1 on errors.
+    /// Runs until `q`, a terminating signal, or the terminal going away, then restores the
+    /// terminal and ends the process with the exit status: 0 on `q`, 128+signal for
+    /// SIGINT/SIGTERM/SIGHUP, 129 when the terminal hangs up. Throws (having restored
+    /// whatever it changed) only when the terminal or the collector cannot be set up.
+    /// `collect` runs on the collector thread; its argument says whether owners are wanted
+    /// (the owner column is on).
     /// `hostName` answers the address columns when names are on; `kill` carries out a confirmed `K`.
     public static func run(settings: WatchSettings, style: TerminalStyle, closedRetention: Double = 5,
                            hostName: (@Sendable (IPAddress) -> String?)? = nil,
                            kill: (@Sendable (SocketRecord) -> String)? = nil,
-                           collect: @escaping @Sendable (_ owners: Bool, _ names: Bool) throws -> Snapshot) throws(TerminalError) -> Int32 {
+                           collect: @escaping @Sendable (_ owners: Bool, _ names: Bool) throws -> Snapshot) throws(TerminalError) -> Never {
         // Handlers first: ncurses then leaves SIGINT, SIGTSTP and SIGWINCH to us.
         let signalFD: Int32
         do {
@@ -25,29 +27,44 @@ public enum WatchLoop {
         } catch {
             throw TerminalError("cannot set up signal handling: \(error)")
         }
-        defer { SignalPipe.uninstall() }
-        let screen = try CursesScreen(style: style)
-        defer { screen.end() }
+        let screen: CursesScreen
+        do {
+            screen = try CursesScreen(style: style)
+        } catch {
+            SignalPipe.uninstall()
+            throw error
+        }
 
         var session = LiveSession(settings: settings, threads: PosixLiveThreads(), notify: { SignalPipe.wake() },
                                   hostName: hostName, kill: kill)
         let control = session.control
         let retention = closedRetention
-        // The collector runs on a thread of its own, stopped and joined (the defers run in
-        // reverse) before the signal pipe it wakes is closed.
+        // The collector runs on a thread of its own until the process ends (see below).
         let collector: JoinedThread
         do {
             collector = try JoinedThread {
                 control.run(retention: retention, cpuMicroseconds: { sockscope_thread_cpu_us() }, collect: collect)
             }
         } catch {
+            screen.end()
+            SignalPipe.uninstall()
             throw TerminalError("cannot start the collector: \(error)")
         }
-        defer {
-            control.stop()
-            collector.join()
-        }
+        let status = loop(screen: screen, session: &session, signalFD: signalFD)
+        // The way out, whatever the cause: the terminal first, then the process ends here.
+        // Stopping the collector would wait for the refresh it is in (a second with owners at
+        // 50k sockets), and returning would free the view model, the tracker and the tables
+        // (100k tracked sockets, hundreds of milliseconds): together 1-2 s between `q` and the
+        // prompt. No other thread writes to the terminal (the collector, sort and name threads
+        // only hand values over and wake the UI through a pipe), so nothing can follow the
+        // restored modes onto it. Crashes restore the terminal in the fatal-signal handler.
+        screen.end()
+        fflush(nil)
+        withExtendedLifetime((collector, session)) { _exit(status) }
+    }
 
+    /// The UI thread's loop: keys, signals and refreshes until a way out, whose exit status it returns.
+    static func loop(screen: CursesScreen, session: inout LiveSession, signalFD: Int32) -> Int32 {
         var (rows, cols) = screen.size
         var dirty = true
         var idleReads = 0

@@ -44,11 +44,13 @@ extension Sockscope {
         // Names are looked up in the background and shown as they arrive (each one wakes the
         // screen); the view never waits for one.
         let resolver = NameResolver(timeout: resolveTimeout, onResult: { SignalPipe.wake() })
+        // Each refresh reads the descriptors only of the processes that ran since the last one.
+        let ownerMemory = OwnerScanMemory()
         do {
-            return try WatchLoop.run(settings: settings, style: TerminalStyle.from(environment: environment),
+            try WatchLoop.run(settings: settings, style: TerminalStyle.from(environment: environment),
                                      hostName: { resolver.name(of: $0) }, kill: Self.closeOne) {
                 [collectQuery] owners, names in
-                let snapshot = try collector.collect(collectQuery, owners: owners)
+                let snapshot = try collector.collect(collectQuery, owners: owners, memory: ownerMemory)
                 if names {
                     var addresses = Set<IPAddress>()
                     for r in snapshot.records {
