@@ -20,10 +20,17 @@ public struct ListenerStats: Sendable, Hashable {
 /// Groups established TCP connections under the listening socket that accepted them. Shared by
 /// `--listeners` and the live view's listeners view.
 public enum ListenerAnalysis {
-    struct BindKey: Hashable {
+    struct BindKey: FlatKey {
         var family: AddressFamily
-        var address: IPAddress
+        var address: PackedAddress
         var port: UInt16
+        @inline(__always) init(family: AddressFamily, address: IPAddress, port: UInt16) {
+            self.family = family; self.address = PackedAddress(address); self.port = port
+        }
+        @inline(__always) func hash(_ seed: UInt64) -> UInt64 {
+            flatMix(flatMix(flatMix(seed, address.high), address.low),
+                    (family == .inet ? 0 : 1 << 18) | (address.isIPv6 ? 1 << 16 : 0) | UInt64(port))
+        }
     }
 
     /// One entry per TCP LISTEN element of `items`, in their order. A live established
@@ -35,7 +42,7 @@ public enum ListenerAnalysis {
     /// - Parameter topPeers: how many of the busiest peers to keep per listener (0: none, cheapest).
     public static func aggregate<C: Collection>(_ items: C, topPeers: Int = 0, record: (C.Element) -> SocketRecord,
                                                 isClosed: (C.Element) -> Bool) -> [ListenerStats] {
-        var byBind: [BindKey: Int] = [:]  // binding -> position in `out`
+        var byBind = FlatTable<BindKey>()  // binding -> position in `out`
         var out: [ListenerStats] = []
         var closed: [Bool] = []
         for (i, item) in items.enumerated() {
@@ -43,34 +50,54 @@ public enum ListenerAnalysis {
             guard r.proto == .tcp && r.state == .listen else { continue }
             let k = BindKey(family: r.family, address: r.local.address, port: r.local.port)
             let gone = isClosed(item)
-            if let existing = byBind[k] {
-                if closed[existing] && !gone { byBind[k] = out.count }
-            } else {
-                byBind[k] = out.count
-            }
+            let (b, inserted) = byBind.position(of: k)
+            if inserted || (closed[Int(byBind.values[b])] && !gone) { byBind.values[b] = Int32(out.count) }
             out.append(ListenerStats(index: i, established: 0, peers: 0, topPeers: []))
             closed.append(gone)
         }
         guard !out.isEmpty else { return out }
-        var peers = [[IPAddress: Int]](repeating: [:], count: out.count)
+        // One bit per listening port: most established connections are clients, whose local port
+        // no listener has, answered without hashing.
+        var listening = [UInt64](repeating: 0, count: 1024)
+        for k in byBind.keys { listening[Int(k.port >> 6)] |= 1 << UInt64(k.port & 63) }
+        // (listener, remote address) pairs, each with its connections: one flat table for every
+        // listener rather than a dictionary per listener.
+        var peers = FlatTable<PeerKey>()
         for item in items {
             let r = record(item)
-            guard r.proto == .tcp && r.state == .established && !isClosed(item) else { continue }
+            guard r.proto == .tcp && r.state == .established,
+                  listening[Int(r.local.port >> 6)] & (1 << UInt64(r.local.port & 63)) != 0, !isClosed(item) else { continue }
             let exact = BindKey(family: r.family, address: r.local.address, port: r.local.port)
             let wild = BindKey(family: r.family, address: r.family == .inet ? .anyIPv4 : .anyIPv6, port: r.local.port)
-            guard let j = byBind[exact] ?? byBind[wild] else { continue }
+            guard let b = byBind.find(exact) ?? byBind.find(wild) else { continue }
+            let j = Int(byBind.values[b])
             out[j].established += 1
-            peers[j][r.remote.address, default: 0] += 1
+            let p = peers.position(of: PeerKey(listener: Int32(j), address: PackedAddress(r.remote.address))).position
+            peers.values[p] += 1
         }
-        for j in out.indices {
-            out[j].peers = peers[j].count
-            if topPeers > 0 && !peers[j].isEmpty {
-                out[j].topPeers = peers[j].map { PeerCount(address: $0.key, connections: $0.value) }
+        var byListener = [[PeerCount]](repeating: [], count: topPeers > 0 ? out.count : 0)
+        for (p, k) in peers.keys.enumerated() {
+            out[Int(k.listener)].peers += 1
+            if topPeers > 0 {
+                byListener[Int(k.listener)].append(PeerCount(address: k.address.address, connections: Int(peers.values[p])))
+            }
+        }
+        if topPeers > 0 {
+            for j in out.indices where !byListener[j].isEmpty {
+                out[j].topPeers = byListener[j]
                     .sorted { ($1.connections, $0.address) < ($0.connections, $1.address) }
                     .prefix(topPeers).map { $0 }
             }
         }
         return out
+    }
+
+    /// A remote address among one listener's (by position) established connections.
+    struct PeerKey: FlatKey {
+        var listener: Int32, address: PackedAddress
+        @inline(__always) func hash(_ seed: UInt64) -> UInt64 {
+            flatMix(flatMix(flatMix(seed, address.high), address.low), UInt64(UInt32(bitPattern: listener)) << 1 | (address.isIPv6 ? 1 : 0))
+        }
     }
 
     /// Listener health for `--listeners`: one entry per TCP LISTEN record, ordered by port,
@@ -128,32 +155,45 @@ public enum ListenerAnalysis {
 /// Local sockets that accept connections: TCP listeners and bound, unconnected UDP sockets, by
 /// protocol, address (IPv4-mapped addresses as IPv4) and port.
 struct ServerBindings {
-    struct Key: Hashable { var proto: TransportProtocol; var address: IPAddress; var port: UInt16 }
-    var byKey: [Key: SocketRecord] = [:]
+    struct Key: FlatKey {
+        var proto: TransportProtocol, address: PackedAddress, port: UInt16
+        @inline(__always) init(proto: TransportProtocol, address: IPAddress, port: UInt16) {
+            self.proto = proto; self.address = PackedAddress(address); self.port = port
+        }
+        @inline(__always) func hash(_ seed: UInt64) -> UInt64 {
+            flatMix(flatMix(flatMix(seed, address.high), address.low),
+                    protocolOrdinal(proto) << 24 | (address.isIPv6 ? 1 << 16 : 0) | UInt64(port))
+        }
+    }
+    let records: [SocketRecord]
+    /// Binding -> index in `records`.
+    var byKey = FlatTable<Key>()
     /// One bit per bound port: most connections' local port is no server's, answered without
     /// hashing (measured at 100k sockets: these lookups were a fifth of the ephemeral report).
     var ports = [UInt64](repeating: 0, count: 1024)
 
     init(_ records: [SocketRecord]) {
-        for r in records where r.local.port != 0 {
+        self.records = records
+        for (i, r) in records.enumerated() where r.local.port != 0 {
             let serves = (r.proto == .tcp && r.state == .listen) || (r.proto == .udp && r.state == .close && r.remote.port == 0)
             guard serves else { continue }
             ports[Int(r.local.port >> 6)] |= 1 << UInt64(r.local.port & 63)
-            let k = Key(proto: r.proto, address: r.local.address.unmapped, port: r.local.port)
+            let (p, inserted) = byKey.position(of: Key(proto: r.proto, address: r.local.address.unmapped, port: r.local.port))
             // SO_REUSEPORT groups: the first socket stands for the binding; one with owners is preferred.
-            if let existing = byKey[k], !(existing.processes ?? []).isEmpty || (r.processes ?? []).isEmpty { continue }
-            byKey[k] = r
+            if !inserted, !(records[Int(byKey.values[p])].processes ?? []).isEmpty || (r.processes ?? []).isEmpty { continue }
+            byKey.values[p] = Int32(i)
         }
     }
 
     /// The socket that would receive a connection to `endpoint`: bound to that address exactly,
     /// or to the wildcard (an IPv4 destination also reaches a dual-stack `::` socket).
     func match(_ proto: TransportProtocol, _ endpoint: SocketEndpoint) -> SocketRecord? {
-        if byKey.isEmpty || ports[Int(endpoint.port >> 6)] & (1 << UInt64(endpoint.port & 63)) == 0 { return nil }
+        if byKey.count == 0 || ports[Int(endpoint.port >> 6)] & (1 << UInt64(endpoint.port & 63)) == 0 { return nil }
         let a = endpoint.address.unmapped
-        if let r = byKey[Key(proto: proto, address: a, port: endpoint.port)] { return r }
-        if !a.isIPv6, let r = byKey[Key(proto: proto, address: .anyIPv4, port: endpoint.port)] { return r }
-        return byKey[Key(proto: proto, address: .anyIPv6, port: endpoint.port)]
+        let p = byKey.find(Key(proto: proto, address: a, port: endpoint.port))
+            ?? (a.isIPv6 ? nil : byKey.find(Key(proto: proto, address: .anyIPv4, port: endpoint.port)))
+            ?? byKey.find(Key(proto: proto, address: .anyIPv6, port: endpoint.port))
+        return p.map { records[Int(byKey.values[$0])] }
     }
 }
 
@@ -164,22 +204,45 @@ struct HostConnections {
     let servers: ServerBindings
     /// Local addresses some socket is bound to (IPv4-mapped as IPv4): the host's own.
     var localAddresses = Set<IPAddress>()
-    var byTuple: [ConnectionMapper.ConnKey: Int] = [:]
+    /// Connections that may be one end of a local pair, by protocol and both ends; the value is
+    /// the first such record's index.
+    var byTuple: FlatTable<PackedTuple>
+    /// Per record: its local end is bound where a server is (`servers.match`), asked once.
+    var servesLocal: [Bool]
+    /// Per record: its remote end is bound where a local server is, which is what its peer's
+    /// `servesLocal` would be if the peer is on this host.
+    var servesRemote: [Bool]
     let range: EphemeralRange
+    /// Only sockets whose side `isServerSide` cannot tell from the bindings alone are paired.
+    let pairsAmbiguousOnly: Bool
 
     /// - Parameters:
     ///   - pairing: which connected sockets may be the other end of a local pair.
     ///   - addresses: fill `localAddresses` (the map needs them, the ephemeral report does not).
-    init(_ records: [SocketRecord], ephemeral: EphemeralRange?, addresses: Bool = true, pairing: (SocketRecord) -> Bool) {
+    ///   - ambiguousOnly: pair only what `isServerSide` needs (then `peer(of:)` answers only for
+    ///     those): a socket whose local end is bound where a server is and whose remote end is
+    ///     not, or the reverse, is decided without its peer. Measured at 100k loopback sockets
+    ///     (clients and accepted ends of four listeners), that is every socket: the table of
+    ///     100k tuples and its lookups were a fifth of a scrape.
+    init(_ records: [SocketRecord], ephemeral: EphemeralRange?, addresses: Bool = true, ambiguousOnly: Bool = false,
+         pairing: (SocketRecord) -> Bool) {
         self.records = records
-        servers = ServerBindings(records)
+        let servers = ServerBindings(records)
+        self.servers = servers
         range = ephemeral ?? .linuxDefault
-        byTuple.reserveCapacity(records.count)
+        pairsAmbiguousOnly = ambiguousOnly
+        byTuple = FlatTable(capacity: ambiguousOnly ? 64 : records.count)
+        servesLocal = [Bool](repeating: false, count: records.count)
+        servesRemote = [Bool](repeating: false, count: records.count)
         for (i, r) in records.enumerated() {
             if addresses && !r.local.address.isUnspecified { localAddresses.insert(r.local.address.unmapped) }
-            if ConnectionMapper.isConnection(r) && pairing(r) {
-                let k = ConnectionMapper.ConnKey(r.proto, r.local, r.remote)
-                if byTuple[k] == nil { byTuple[k] = i }
+            if ConnectionMapper.isConnection(r) {
+                servesLocal[i] = servers.match(r.proto, r.local) != nil
+                servesRemote[i] = servers.match(r.proto, r.remote) != nil
+                if pairing(r) && (!ambiguousOnly || servesLocal[i] == servesRemote[i]) {
+                    let (p, inserted) = byTuple.position(of: PackedTuple(r.proto, r.local, r.remote))
+                    if inserted { byTuple.values[p] = Int32(i) }
+                }
             }
         }
     }
@@ -188,18 +251,19 @@ struct HostConnections {
     func peer(of i: Int) -> Int? {
         let r = records[i]
         guard ConnectionMapper.isConnection(r) else { return nil }
-        return byTuple[ConnectionMapper.ConnKey(r.proto, r.remote, r.local)]
+        return byTuple.find(PackedTuple(r.proto, r.remote, r.local)).map { Int(byTuple.values[$0]) }
     }
 
     /// True for the serving end: bound where a listener is; in a local pair where neither or both
     /// ends are, the one outside the ephemeral range, else the lower port (exactly one end wins).
     func isServerSide(_ i: Int) -> Bool {
         let r = records[i]
-        let mine = servers.match(r.proto, r.local) != nil
+        let mine = servesLocal[i]
+        // A peer on this host would have `servesLocal == servesRemote[i]`: when that differs
+        // from mine, mine decides whether or not the peer is here.
+        if mine != servesRemote[i] { return mine }
         guard let p = peer(of: i), p != i else { return mine }
         let peer = records[p]
-        let theirs = servers.match(peer.proto, peer.local) != nil
-        if mine != theirs { return mine }
         let (myEph, theirEph) = (range.contains(r.local.port), range.contains(peer.local.port))
         if myEph != theirEph { return !myEph }
         if r.local.port != peer.local.port { return r.local.port < peer.local.port }
@@ -378,7 +442,31 @@ extension MapEdge {
 
 /// Source ports in use per destination, against the ephemeral range.
 public enum EphemeralPressure {
-    struct Destination: Hashable { var proto: TransportProtocol; var remote: Endpoint }
+    /// A destination: protocol, remote address (IPv4-mapped as IPv4) and port.
+    struct DestinationKey: FlatKey {
+        var proto: TransportProtocol, remote: PackedAddress, port: UInt16
+        @inline(__always) init(_ proto: TransportProtocol, _ remote: SocketEndpoint) {
+            self.proto = proto; self.remote = PackedAddress(remote.address.unmapped); port = remote.port
+        }
+        @inline(__always) func hash(_ seed: UInt64) -> UInt64 {
+            flatMix(flatMix(flatMix(seed, remote.high), remote.low),
+                    protocolOrdinal(proto) << 24 | (remote.isIPv6 ? 1 << 16 : 0) | UInt64(port))
+        }
+    }
+
+    /// One local address's sockets towards a destination (by its position in the destination table).
+    struct FromLocalKey: FlatKey {
+        var destination: Int32, local: PackedAddress
+        @inline(__always) func hash(_ seed: UInt64) -> UInt64 {
+            flatMix(flatMix(flatMix(seed, local.high), local.low), UInt64(UInt32(bitPattern: destination)) << 1 | (local.isIPv6 ? 1 : 0))
+        }
+    }
+
+    /// A source port of one (destination, local address) pair.
+    struct PortKey: FlatKey {
+        var pair: Int32, port: UInt16
+        @inline(__always) func hash(_ seed: UInt64) -> UInt64 { flatMix(seed, UInt64(UInt32(bitPattern: pair)) << 16 | UInt64(port)) }
+    }
 
     /// Every client socket in `records` (any state but LISTEN, remote port set, local port inside
     /// `range`, not the serving end of a connection: see `HostConnections.isServerSide`) counts for its remote
@@ -387,25 +475,40 @@ public enum EphemeralPressure {
     public static func report(_ records: [SocketRecord], range: EphemeralRange, top: Int? = nil) -> EphemeralReport {
         // Only a socket whose remote port is in the range can be the other end of one counted
         // here (its peer's local port is that remote port): the rest need not be paired.
-        let host = HostConnections(records, ephemeral: range, addresses: false,
+        let host = HostConnections(records, ephemeral: range, addresses: false, ambiguousOnly: true,
                                    pairing: { $0.state != .listen && range.contains($0.remote.port) })
-        var ports: [Destination: [IPAddress: Set<UInt16>]] = [:]
-        var sockets: [Destination: Int] = [:]
+        // Three flat tables instead of nested dictionaries of sets: destinations; (destination,
+        // local address) pairs; and (pair, port), whose first insertion counts a distinct port.
+        var destinations = FlatTable<DestinationKey>()
+        var fromLocal = FlatTable<FromLocalKey>()
+        var distinct = FlatTable<PortKey>()
         for (i, r) in records.enumerated()
         where r.state != .listen && ConnectionMapper.isConnection(r) && range.contains(r.local.port) {
             // A server end's local port is its listener's (or its own bound one), not drawn from the range.
             if host.isServerSide(i) { continue }
-            let d = Destination(proto: r.proto, remote: Endpoint(address: r.remote.address.unmapped, port: r.remote.port))
-            ports[d, default: [:]][r.local.address.unmapped, default: []].insert(r.local.port)
-            sockets[d, default: 0] += 1
+            let d = destinations.position(of: DestinationKey(r.proto, r.remote)).position
+            destinations.values[d] += 1
+            let l = fromLocal.position(of: FromLocalKey(destination: Int32(d), local: PackedAddress(r.local.address.unmapped)))
+            if distinct.position(of: PortKey(pair: Int32(l.position), port: r.local.port)).inserted {
+                fromLocal.values[l.position] += 1
+            }
+        }
+        // Per destination, the local address with the most ports; ties go to the lowest address, for stable output.
+        var busiest = [Int](repeating: -1, count: destinations.count)
+        for (l, k) in fromLocal.keys.enumerated() {
+            let d = Int(k.destination)
+            guard busiest[d] >= 0 else { busiest[d] = l; continue }
+            let best = busiest[d]
+            let (n, m) = (fromLocal.values[l], fromLocal.values[best])
+            if n > m || (n == m && k.local.address < fromLocal.keys[best].local.address) { busiest[d] = l }
         }
         var out: [PortPressure] = []
-        out.reserveCapacity(ports.count)
-        for (d, byLocal) in ports {
-            // The local address with the most ports; ties go to the lowest address, for stable output.
-            guard let busiest = byLocal.max(by: { ($0.value.count, $1.key) < ($1.value.count, $0.key) }) else { continue }
-            out.append(PortPressure(proto: d.proto, remote: d.remote, localAddress: busiest.key,
-                                    localPorts: busiest.value.count, connections: sockets[d] ?? 0, rangeSize: range.size))
+        out.reserveCapacity(destinations.count)
+        for (d, k) in destinations.keys.enumerated() {
+            let l = busiest[d]
+            out.append(PortPressure(proto: k.proto, remote: Endpoint(address: k.remote.address, port: k.port),
+                                    localAddress: fromLocal.keys[l].local.address, localPorts: Int(fromLocal.values[l]),
+                                    connections: Int(destinations.values[d]), rangeSize: range.size))
         }
         out.sort {
             if $0.localPorts != $1.localPorts { return $0.localPorts > $1.localPorts }

@@ -1,11 +1,22 @@
+import SockscopeAnalysis
 import SockscopeModel
 
 /// Which local sockets serve: TCP listeners and bound, unconnected UDP sockets, by protocol,
 /// address (IPv4-mapped as IPv4) and port. A connection whose local end is one of them was accepted
 /// (inbound); any other was opened from here (outbound).
 public struct ServingSockets: Sendable {
-    struct Key: Hashable { var proto: TransportProtocol; var address: IPAddress; var port: UInt16 }
-    var keys = Set<Key>()
+    struct Key: FlatKey {
+        var proto: TransportProtocol, address: PackedAddress, port: UInt16
+        init(proto: TransportProtocol, address: IPAddress, port: UInt16) {
+            self.proto = proto; self.address = PackedAddress(address); self.port = port
+        }
+        @inline(__always) func hash(_ seed: UInt64) -> UInt64 {
+            flatMix(flatMix(flatMix(seed, address.high), address.low),
+                    protocolOrdinal(proto) << 24 | (address.isIPv6 ? 1 << 16 : 0) | UInt64(port))
+        }
+    }
+    /// A flat table rather than a `Set`: SipHash of the struct was most of each lookup (perf, 100k sockets).
+    var keys = FlatTable<Key>()
     /// One bit per port that some serving socket is bound to: most connections' local port is
     /// none of them, and this answers those without hashing (measured at 100k sockets: the three
     /// `Set` lookups per connection were most of the RTT histogram's cost).
@@ -14,7 +25,7 @@ public struct ServingSockets: Sendable {
     public init(_ records: [SocketRecord]) {
         for r in records where r.local.port != 0 {
             if (r.proto == .tcp && r.state == .listen) || (r.proto == .udp && r.state == .close && r.remote.port == 0) {
-                keys.insert(Key(proto: r.proto, address: r.local.address.unmapped, port: r.local.port))
+                _ = keys.position(of: Key(proto: r.proto, address: r.local.address.unmapped, port: r.local.port))
                 ports[Int(r.local.port >> 6)] |= 1 << UInt64(r.local.port & 63)
             }
         }
@@ -23,12 +34,12 @@ public struct ServingSockets: Sendable {
     /// True when a serving socket is bound where `endpoint` is, exactly or by wildcard (an IPv4
     /// address also reaches a dual-stack `::` socket).
     public func serves(_ proto: TransportProtocol, _ endpoint: SocketEndpoint) -> Bool {
-        guard !keys.isEmpty, let endpoint = endpoint.inet,
+        guard keys.count > 0, let endpoint = endpoint.inet,
               ports[Int(endpoint.port >> 6)] & (1 << UInt64(endpoint.port & 63)) != 0 else { return false }
         let a = endpoint.address.unmapped
-        if keys.contains(Key(proto: proto, address: a, port: endpoint.port)) { return true }
-        if !a.isIPv6 && keys.contains(Key(proto: proto, address: .anyIPv4, port: endpoint.port)) { return true }
-        return keys.contains(Key(proto: proto, address: .anyIPv6, port: endpoint.port))
+        if keys.find(Key(proto: proto, address: a, port: endpoint.port)) != nil { return true }
+        if !a.isIPv6 && keys.find(Key(proto: proto, address: .anyIPv4, port: endpoint.port)) != nil { return true }
+        return keys.find(Key(proto: proto, address: .anyIPv6, port: endpoint.port)) != nil
     }
 }
 
@@ -71,8 +82,14 @@ public struct ConnectionCounters: Sendable {
     }
 
     public private(set) var counts: [Key: Counts] = [:]
-    /// Open connections seen in the last dump (or since opened by a destroy message), by socket id.
-    var known: [UInt64: Key] = [:]
+    /// Every series' key once, by the number `known` stores for it.
+    var series: [Key] = []
+    var seriesNumber: [Key: Int32] = [:]
+    /// Open connections seen in the last dump (or since opened by a destroy message), by socket
+    /// id: the number of their series, -1 once closed by a destroy message. A flat table: with
+    /// `Dictionary`s of ids, hashing 100k ids three times per dump (SipHash) was most of this
+    /// function's cost (perf, 100k sockets).
+    var known = FlatTable<SocketID>()
     /// Connections counted closed by the diff, by id and when: a destroy message for one of them
     /// that arrives late must not count it again.
     var closedByDiff: [UInt64: Double] = [:]
@@ -83,6 +100,12 @@ public struct ConnectionCounters: Sendable {
     static let lateMessageWindow = 30.0
 
     public init(topPorts: Int) { self.topPorts = topPorts }
+
+    /// A socket id as a flat-table key.
+    struct SocketID: FlatKey {
+        var id: UInt64
+        @inline(__always) func hash(_ seed: UInt64) -> UInt64 { flatMix(seed, id) }
+    }
 
     /// The socket's identity for the lifetime of the socket: the cookie, or (read from /proc, no
     /// cookie) the inode; nil for neither.
@@ -103,6 +126,11 @@ public struct ConnectionCounters: Sendable {
     }
 
     mutating func key(_ r: SocketRecord, _ serving: ServingSockets) -> Key {
+        series[Int(number(r, serving))]
+    }
+
+    /// The number of the series `r` counts under, given a new one when first seen.
+    mutating func number(_ r: SocketRecord, _ serving: ServingSockets) -> Int32 {
         let inbound = serving.serves(r.proto, r.local)
         let direction: Direction = inbound ? .inbound : .outbound
         let port = inbound ? r.local.port : r.remote.port
@@ -113,7 +141,11 @@ public struct ConnectionCounters: Sendable {
             ports[direction, default: []].insert(port)
             label = String(port)
         }
-        return Key(proto: r.proto, direction: direction, port: label)
+        let k = Key(proto: r.proto, direction: direction, port: label)
+        if let n = seriesNumber[k] { return n }
+        seriesNumber[k] = Int32(series.count)
+        series.append(k)
+        return Int32(series.count - 1)
     }
 
     /// One dump's worth: `live` is every socket the dump returned (listeners included: they decide
@@ -122,47 +154,53 @@ public struct ConnectionCounters: Sendable {
         let serving = ServingSockets(live)
         // By position in `live`, not a copy of the record: measured at 100k sockets, copying every
         // record into this table (each copy retains its boxes) was most of this function's cost.
-        var current: [UInt64: Int] = [:]
-        current.reserveCapacity(max(known.count, live.count / 2) + 64)
+        var current = FlatTable<SocketID>(capacity: max(known.count, live.count / 2) + 64)
         for (i, r) in live.enumerated() where Self.isOpenConnection(r) {
-            if let id = Self.id(r) { current[id] = i }
+            if let id = Self.id(r) { current.values[current.position(of: SocketID(id: id)).position] = Int32(i) }
         }
         if !baselined {
             baselined = true
-            known.reserveCapacity(current.count)
-            for (id, i) in current { known[id] = key(live[i], serving) }
+            var first = FlatTable<SocketID>(capacity: current.count)
+            for (p, id) in current.keys.enumerated() {
+                first.values[first.position(of: id).position] = number(live[Int(current.values[p])], serving)
+            }
+            known = first
             // Destroy messages from before the first dump belong to connections no one saw open.
             return
         }
         var gone = Set<UInt64>()
         for r in destroyed {
             guard let id = Self.id(r), r.state != .listen, r.remote.port != 0 else { continue }
-            if let k = known.removeValue(forKey: id) {
-                counts[k, default: Counts()].closed += 1
+            if let p = known.find(SocketID(id: id)), known.values[p] >= 0 {
+                counts[series[Int(known.values[p])], default: Counts()].closed += 1
+                known.values[p] = -1
             } else if closedByDiff[id] != nil || gone.contains(id) {
                 continue
             } else {
                 // Opened and closed since the last look (or after this dump read it).
-                let k = key(current[id].map { live[$0] } ?? r, serving)
+                let k = key(current.find(SocketID(id: id)).map { live[Int(current.values[$0])] } ?? r, serving)
                 counts[k, default: Counts()].opened += 1
                 counts[k, default: Counts()].closed += 1
             }
             gone.insert(id)
         }
-        for (id, i) in current where known[id] == nil && !gone.contains(id) {
-            let k = key(live[i], serving)
-            known[id] = k
-            counts[k, default: Counts()].opened += 1
+        // The next `known`: what this dump holds, minus what a destroy message closed.
+        var next = FlatTable<SocketID>(capacity: current.count)
+        for (p, id) in current.keys.enumerated() where !gone.contains(id.id) {
+            let n: Int32
+            if let q = known.find(id), known.values[q] >= 0 {
+                n = known.values[q]
+            } else {
+                n = number(live[Int(current.values[p])], serving)
+                counts[series[Int(n)], default: Counts()].opened += 1
+            }
+            next.values[next.position(of: id).position] = n
         }
-        var vanished: [UInt64] = []
-        for (id, k) in known where current[id] == nil {
-            vanished.append(id)
-            counts[k, default: Counts()].closed += 1
+        for (p, id) in known.keys.enumerated() where known.values[p] >= 0 && current.find(id) == nil {
+            counts[series[Int(known.values[p])], default: Counts()].closed += 1
+            closedByDiff[id.id] = now
         }
-        for id in vanished {
-            known.removeValue(forKey: id)
-            closedByDiff[id] = now
-        }
+        known = next
         closedByDiff = closedByDiff.filter { now - $0.value < Self.lateMessageWindow }
     }
 
@@ -173,8 +211,9 @@ public struct ConnectionCounters: Sendable {
         guard baselined else { return }
         for r in destroyed {
             guard let id = Self.id(r), r.state != .listen, r.remote.port != 0, closedByDiff[id] == nil else { continue }
-            if let k = known.removeValue(forKey: id) {
-                counts[k, default: Counts()].closed += 1
+            if let p = known.find(SocketID(id: id)), known.values[p] >= 0 {
+                counts[series[Int(known.values[p])], default: Counts()].closed += 1
+                known.values[p] = -1
             } else {
                 let k = key(r, serving)
                 counts[k, default: Counts()].opened += 1

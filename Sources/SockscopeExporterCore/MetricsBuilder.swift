@@ -217,24 +217,35 @@ public struct MetricsBuilder: Sendable {
                                  + "(the busiest ports).", unit: "seconds")
         for r in readings {
             let serving = ServingSockets(r.records)
-            var byPort: [UInt16: [UInt64]] = [:]
+            // Per port, its buckets' offset in `flat` (a port's counts were copied on every update
+            // when each was an array in a dictionary: measured, one allocation per connection).
+            var byPort: [UInt16: Int] = [:]
+            var flat: [UInt64] = []
             var sums: [UInt16: Double] = [:]
             for rec in r.records where rec.proto == .tcp && rec.state == .established {
-                // From the narrow tcp_info dump (`RTTTable`), or a record that carries tcp_info.
-                guard let rttUs = r.rtts?.rttUs(cookie: rec.cookie ?? 0) ?? rec.tcpInfo?.rttUs,
-                      serving.serves(.tcp, rec.local) else { continue }
+                // The serving check first: its port bitmap rejects most connections without a lookup.
+                guard serving.serves(.tcp, rec.local),
+                      // From the narrow tcp_info dump (`RTTTable`), or a record that carries tcp_info.
+                      let rttUs = r.rtts?.rttUs(cookie: rec.cookie ?? 0) ?? rec.tcpInfo?.rttUs else { continue }
                 let seconds = Double(rttUs) / 1_000_000
-                var counts = byPort[rec.local.port] ?? [UInt64](repeating: 0, count: bounds.count + 1)
+                let base: Int
+                if let b = byPort[rec.local.port] {
+                    base = b
+                } else {
+                    base = flat.count
+                    byPort[rec.local.port] = base
+                    flat.append(contentsOf: repeatElement(0, count: bounds.count + 1))
+                }
                 // Non-cumulative here (last slot: above every bound); made cumulative below.
                 let slot = bounds.firstIndex { seconds <= $0 } ?? bounds.count
-                counts[slot] += 1
-                byPort[rec.local.port] = counts
+                flat[base + slot] += 1
                 sums[rec.local.port, default: 0] += seconds
             }
-            let busiest = byPort.map { ($0.key, $0.value.reduce(0, +)) }
+            func counts(_ port: UInt16) -> ArraySlice<UInt64> { flat[byPort[port]!..<(byPort[port]! + bounds.count + 1)] }
+            let busiest = byPort.keys.map { ($0, counts($0).reduce(0, +)) }
                 .sorted { ($1.1, $0.0) < ($0.1, $1.0) }.prefix(top).map(\.0).sorted()
             for port in busiest {
-                let raw = byPort[port]!
+                let raw = counts(port)
                 var cumulative: [UInt64] = []
                 var running: UInt64 = 0
                 for c in raw.dropLast() { running += c; cumulative.append(running) }
