@@ -85,7 +85,7 @@ struct Exporter: ParsableCommand {
         // 100k sockets (the same build with MALLOC_MMAP_THRESHOLD_=262144, one paired run per
         // collector set): peak RSS 1–4 MiB lower in each of the six bench cases (75.1 -> 70.9 MiB with
         // the defaults), scrape CPU unchanged within the 10 ms ticks.
-        Memory.fixMmapThreshold(256 << 10)
+        ProcessMemory.fixMmapThreshold(256 << 10)
         ProcessSetup.ignoreBrokenPipe()
         ProcessSetup.reserveStandardDescriptors()
         var rest: [String] = []
@@ -219,53 +219,4 @@ enum Limits {
         l.rlim_cur = min(l.rlim_max, 1 << 20)
         _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &l)
     }
-}
-
-enum Memory {
-    /// `mallopt(M_MMAP_THRESHOLD, bytes)`. <malloc.h> is not in Swift's Glibc module, so the
-    /// function is looked up by name (it is glibc's own; nothing happens where it is absent).
-    static func fixMmapThreshold(_ bytes: Int32) {
-        let mmapThreshold: Int32 = -3  // M_MMAP_THRESHOLD in <malloc.h>
-        guard let f = dlsym(nil, "mallopt") else { return }
-        typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
-        _ = unsafeBitCast(f, to: Mallopt.self)(mmapThreshold, bytes)
-    }
-
-    /// Unmaps the executable's code pages once start-up is over (`MADV_DONTNEED` on its
-    /// read-only, executable file mappings); the ones the exporter then runs fault back in.
-    ///
-    /// Why: idle RSS was almost all this binary's text, mapped speculatively. Measured (static
-    /// release build, /proc/PID/smaps and pagemap, 1 s after start): 25–26 MiB resident, of it 17.8
-    /// MiB the executable's r-xp mapping (12.9 MiB `.text`, 2.7 MiB `.rela.dyn`, 1.5 MiB dynamic
-    /// symbols), from ~200 text page faults at start-up: the kernel maps 64 KiB around each
-    /// file-backed fault (fault-around), so the argument parser's, TLS set-up's and runtime
-    /// initialisers' code stays mapped though it never runs again. After this call the idle
-    /// exporter holds 8–9 MiB.
-    ///
-    /// Safe only for mappings that are never written: a private file mapping's pages are read
-    /// back from the file, so a written (copy-on-write) page would lose its contents. Executable,
-    /// non-writable mappings of this binary hold none (no text relocations; the relocated data —
-    /// RELRO, `.data` — is in the writable and read-only non-executable mappings, left alone).
-    /// Nothing is freed from the page cache: the pages stay cached and refault without I/O.
-    static func dropStartupText() {
-        var link = [CChar](repeating: 0, count: 4097)
-        let n = readlink("/proc/self/exe", &link, 4096)
-        guard n > 0, let maps = try? Files.readAll("/proc/self/maps", limit: 4 << 20) else { return }
-        let exe = String(decoding: link[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        for line in maps.split(separator: UInt8(ascii: "\n")) {
-            // "start-end perms offset dev inode path"
-            let fields = line.split(separator: UInt8(ascii: " "), maxSplits: 5, omittingEmptySubsequences: true)
-            guard fields.count == 6, Array(fields[1]) == Array("r-xp".utf8),
-                  String(decoding: fields[5], as: UTF8.self).trimmingLeadingSpaces == exe else { continue }
-            let range = fields[0].split(separator: UInt8(ascii: "-"))
-            guard range.count == 2, let start = UInt(String(decoding: range[0], as: UTF8.self), radix: 16),
-                  let end = UInt(String(decoding: range[1], as: UTF8.self), radix: 16), end > start,
-                  let p = UnsafeMutableRawPointer(bitPattern: start) else { continue }
-            _ = madvise(p, Int(end - start), MADV_DONTNEED)
-        }
-    }
-}
-
-extension String {
-    fileprivate var trimmingLeadingSpaces: String { String(drop { $0 == " " }) }
 }

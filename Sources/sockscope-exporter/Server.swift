@@ -101,8 +101,8 @@ enum MetricsServer {
                     let host = a.ipAddress ?? settings.address.host
                     return (host.contains(":") ? "[\(host)]" : host) + ":" + String(a.port ?? settings.address.port)
                 } ?? "\(settings.address.host):\(settings.address.port)"
-                // Start-up is over: its code need not stay mapped (see `Memory.dropStartupText`).
-                Memory.dropStartupText()
+                // Start-up is over: its code need not stay mapped (see `ProcessMemory.dropStartupText`).
+                ProcessMemory.dropStartupText()
                 FileOutput.standardError("sockscope-exporter: listening on \(scheme)://\(bound)\(path)")
             },
             eventLoopGroupProvider: .shared(group), logger: logger)

@@ -270,6 +270,9 @@ struct Sockscope: ParsableCommand {
             FileOutput.standardError("sockscope: \(reason)")
             return 1
         }
+        // The argument parser's and the runtime's start-up code is done: its pages need not stay
+        // resident through a large listing (see ProcessMemory.dropStartupText).
+        ProcessMemory.dropStartupText()
         switch mode {
         case .list: return runListing()
         case .events: return runEvents()
