@@ -27,7 +27,13 @@ public enum ProcessMemory {
     /// non-writable mappings of this binary hold none (no text relocations; the relocated data —
     /// RELRO, `.data` — is in the writable and read-only non-executable mappings, left alone).
     /// Nothing is freed from the page cache: the pages stay cached and refault without I/O.
+    ///
+    /// Not under a debugger (`TracerPid` non-zero): its breakpoints are written into these pages,
+    /// and dropping them would silently undo every breakpoint set before the call.
     public static func dropStartupText() {
+        guard let status = try? Files.readAll("/proc/self/status", limit: 64 << 10),
+              let line = status.split(separator: UInt8(ascii: "\n")).first(where: { $0.starts(with: Array("TracerPid:".utf8)) }),
+              line.dropFirst(10).allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == UInt8(ascii: "0") }) else { return }
         var link = [CChar](repeating: 0, count: 4097)
         let n = readlink("/proc/self/exe", &link, 4096)
         guard n > 0, let maps = try? Files.readAll("/proc/self/maps", limit: 4 << 20) else { return }
