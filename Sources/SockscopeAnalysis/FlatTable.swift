@@ -56,20 +56,9 @@ package struct FlatTable<Key: FlatKey> {
     @inlinable @inline(__always)
     package mutating func position(of key: Key) -> (position: Int, inserted: Bool) {
         if (keys.count + 1) * 2 > slots.count { grow() }
-        let h = flatFinish(key.hash(seed))
-        let tag = h & 0xFFFF_FFFF_0000_0000
-        let mask = slots.count - 1
-        var i = Int(truncatingIfNeeded: h) & mask
-        while true {
-            let s = slots[i]
-            if s == 0 { break }
-            if s & 0xFFFF_FFFF_0000_0000 == tag {
-                let p = Int(truncatingIfNeeded: s & 0xFFFF_FFFF) - 1
-                if keys[p] == key { return (p, false) }
-            }
-            i = (i + 1) & mask
-        }
-        slots[i] = tag | UInt64(keys.count + 1)
+        let (slot, tag, found) = probe(key)
+        if let found { return (found, false) }
+        slots[slot] = tag | UInt64(keys.count + 1)
         keys.append(key)
         values.append(0)
         return (keys.count - 1, true)
@@ -79,16 +68,23 @@ package struct FlatTable<Key: FlatKey> {
     @inlinable @inline(__always)
     package func find(_ key: Key) -> Int? {
         if keys.isEmpty { return nil }
+        return probe(key).found
+    }
+
+    /// Where `key` is (`found`, its position in `keys`), or else the empty slot it would take,
+    /// and the tag its slot holds (the hash's high half).
+    @inlinable @inline(__always)
+    package func probe(_ key: Key) -> (slot: Int, tag: UInt64, found: Int?) {
         let h = flatFinish(key.hash(seed))
         let tag = h & 0xFFFF_FFFF_0000_0000
         let mask = slots.count - 1
         var i = Int(truncatingIfNeeded: h) & mask
         while true {
             let s = slots[i]
-            if s == 0 { return nil }
+            if s == 0 { return (i, tag, nil) }
             if s & 0xFFFF_FFFF_0000_0000 == tag {
                 let p = Int(truncatingIfNeeded: s & 0xFFFF_FFFF) - 1
-                if keys[p] == key { return p }
+                if keys[p] == key { return (i, tag, p) }
             }
             i = (i + 1) & mask
         }

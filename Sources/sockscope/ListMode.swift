@@ -71,27 +71,40 @@ extension Sockscope {
                 renderer.hostNames = hostNames
                 try renderer.renderArray(snapshot.records, into: &out, flush: flush)
             } else {
-                var table = TableOptions(header: !noHeader, numeric: numeric, services: numeric ? ServiceTable() : services,
-                                         netid: q.protocols.count > 1, extended: extended, processes: wantsOwners,
-                                         info: info, memory: memory)
-                table.timers = timers
-                table.oneLine = oneLine
+                var table = tableOptions(q, processes: wantsOwners)
                 table.hostNames = hostNames
-                table.bpf = bpf
-                if cgroup { table.cgroupPaths = Lookup.cgroupPaths() }
                 try TableRenderer(options: table).render(snapshot.records, into: &out, flush: flush)
             }
             try writer.write(out)
             if failed > 0 { return 1 }
-        } catch let e as OutputError {
-            if e == .closed { return 0 }
-            FileOutput.standardError("sockscope: \(e.message)")
-            return 1
         } catch {
-            FileOutput.standardError("sockscope: \(error)")
-            return 1
+            return Self.listingFailed(error)
         }
         return 0
+    }
+
+    /// A listing that stopped: a closed stdout is a quiet end (`| head`), anything else one line
+    /// on stderr and status 1.
+    static func listingFailed(_ error: any Error) -> Int32 {
+        if let e = error as? OutputError {
+            if e == .closed { return 0 }
+            FileOutput.standardError("sockscope: \(e.message)")
+        } else {
+            FileOutput.standardError("sockscope: \(error)")
+        }
+        return 1
+    }
+
+    /// The table's options from the command line.
+    func tableOptions(_ q: Query, processes: Bool) -> TableOptions {
+        var table = TableOptions(header: !noHeader, numeric: numeric, services: numeric ? ServiceTable() : services,
+                                 netid: q.protocols.count > 1, extended: extended, processes: processes,
+                                 info: info, memory: memory)
+        table.timers = timers
+        table.oneLine = oneLine
+        table.bpf = bpf
+        if cgroup { table.cgroupPaths = Lookup.cgroupPaths() }
+        return table
     }
 
     /// Whether the listing can be made as the dump arrives, holding no records: nothing in it
@@ -118,28 +131,14 @@ extension Sockscope {
                 if let e = sink.failure { throw e }
                 out = sink.array.finish()
             } else {
-                var table = TableOptions(header: !noHeader, numeric: numeric, services: numeric ? ServiceTable() : services,
-                                         netid: q.protocols.count > 1, extended: extended, processes: false,
-                                         info: info, memory: memory)
-                table.timers = timers
-                table.oneLine = oneLine
-                table.bpf = bpf
-                if cgroup { table.cgroupPaths = Lookup.cgroupPaths() }
+                let table = tableOptions(q, processes: false)
                 let rows = SockstatParser.estimate(procRoot: procRoot, protocols: q.protocols)
                 let sink: TableSink
                 (sink, outcome) = try collector.stream(q, into: TableSink(table: TableBuilder(TableRenderer(options: table), rows: rows)))
                 try sink.table.write(into: &out) { buf in try writer.write(buf); buf.removeAll(keepingCapacity: true) }
             }
-        } catch let e as CollectError {
-            FileOutput.standardError("sockscope: \(e)")
-            return 1
-        } catch let e as OutputError {
-            if e == .closed { return 0 }
-            FileOutput.standardError("sockscope: \(e.message)")
-            return 1
         } catch {
-            FileOutput.standardError("sockscope: \(error)")
-            return 1
+            return Self.listingFailed(error)
         }
         for n in outcome.notices where !quiet { FileOutput.standardError("sockscope: \(n)") }
         if outcome.source == .proc && (info || memory || timers) && !quiet {
