@@ -88,7 +88,7 @@ let package = Package(
         .executableTarget(name: "sockscope-floor", path: "Sources/sockscope-floor"),
 
         .target(name: "TestSupport", dependencies: ["SockscopeModel"], path: "Tests/TestSupport"),
-        .testTarget(name: "SockscopeModelTests", dependencies: ["SockscopeModel"]),
+        .testTarget(name: "SockscopeModelTests", dependencies: ["SockscopeModel", "TestSupport"]),
         .testTarget(name: "SockscopeSystemTests", dependencies: ["SockscopeSystem", "TestSupport"]),
         .testTarget(name: "SockscopeFilterTests", dependencies: ["SockscopeFilter", "TestSupport"]),
         .testTarget(name: "SockscopeCollectTests", dependencies: ["SockscopeCollect", "SockscopeFilter", "SockscopeSystem", "TestSupport"],

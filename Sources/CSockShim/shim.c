@@ -12,6 +12,13 @@
 #define RCVWND_END (SNDWND_END + 4)
 #define REHASH_END (SNDWND_END + 8)
 
+uint32_t sockscope_tcp_info_rtt(const void *data, size_t len) {
+    size_t at = offsetof(struct tcp_info, tcpi_rtt);
+    uint32_t rtt = 0;
+    if (data && len >= at + sizeof rtt) memcpy(&rtt, (const unsigned char *)data + at, sizeof rtt);
+    return rtt;
+}
+
 void sockscope_tcp_info_decode(const void *data, size_t len, struct sockscope_tcp_info *out) {
     union { struct tcp_info ti; unsigned char bytes[REHASH_END + 16]; } u;
     memset(&u, 0, sizeof u);

@@ -13,57 +13,18 @@ import SockscopeSystem
 /// `--filter`) look theirs up by cookie. A dump that was redone leaves values of sockets that
 /// then closed: they are never looked up.
 public struct RTTTable: Sendable {
-    /// Open addressing, linear probing; key 0 marks an empty slot (the kernel never hands out cookie 0).
-    private var keys: [UInt64]
-    private var values: [UInt32]
-    public private(set) var count = 0
+    /// By cookie (see `CookieMap` for why not a `Dictionary`); the kernel never hands out cookie 0.
+    private var map: CookieMap
 
-    public init(capacity: Int = 64) {
-        var n = 64
-        while n < capacity * 2 { n <<= 1 }
-        keys = [UInt64](repeating: 0, count: n)
-        values = [UInt32](repeating: 0, count: n)
-    }
+    public init(capacity: Int = 64) { map = CookieMap(minimumCapacity: capacity) }
 
-    /// Cookies come from a kernel counter, not from a peer: a multiply-xorshift mix (MurmurHash3's
-    /// finalizer, half of it) spreads consecutive ones at a fraction of SipHash's (`Dictionary`'s) cost.
-    @inline(__always)
-    static func slot(_ key: UInt64, _ mask: Int) -> Int {
-        var x = key ^ (key >> 33)
-        x &*= 0xFF51_AFD7_ED55_8CCD
-        x ^= x >> 33
-        return Int(truncatingIfNeeded: x) & mask
-    }
+    public var count: Int { map.count }
 
     /// Sets the RTT (microseconds) of the socket with this cookie; cookie 0 is ignored.
-    public mutating func set(cookie: UInt64, rttUs: UInt32) {
-        guard cookie != 0 else { return }
-        if (count + 1) * 2 > keys.count { grow() }
-        let mask = keys.count - 1
-        var i = Self.slot(cookie, mask)
-        while keys[i] != 0 && keys[i] != cookie { i = (i + 1) & mask }
-        if keys[i] == 0 { count += 1 }
-        keys[i] = cookie
-        values[i] = rttUs
-    }
+    public mutating func set(cookie: UInt64, rttUs: UInt32) { map.set(cookie, UInt64(rttUs)) }
 
     /// The RTT in microseconds of the socket with this cookie, nil when the dump did not see it.
-    public func rttUs(cookie: UInt64) -> UInt32? {
-        guard cookie != 0 else { return nil }
-        let mask = keys.count - 1
-        var i = Self.slot(cookie, mask)
-        while keys[i] != 0 {
-            if keys[i] == cookie { return values[i] }
-            i = (i + 1) & mask
-        }
-        return nil
-    }
-
-    private mutating func grow() {
-        var bigger = RTTTable(capacity: keys.count)
-        for i in keys.indices where keys[i] != 0 { bigger.set(cookie: keys[i], rttUs: values[i]) }
-        self = bigger
-    }
+    public func rttUs(cookie: UInt64) -> UInt32? { map[cookie].map { UInt32(truncatingIfNeeded: $0) } }
 }
 
 /// Fills an `RTTTable` from the main dump's messages as they arrive (`CollectOptions.messageObserver`),
@@ -72,7 +33,8 @@ public struct RTTTable: Sendable {
 /// `@unchecked Sendable`: the collector calls it on the thread that runs the collection, the
 /// only one that reads `table`.
 final class RTTObserver: @unchecked Sendable {
-    var table: RTTTable
+    /// Unchecked: one thread, and a dynamic exclusivity check per message showed in the profile.
+    @exclusivity(unchecked) var table: RTTTable
     init(capacity: Int) { table = RTTTable(capacity: capacity) }
     func add(_ p: UnsafeRawBufferPointer) { table.add(message: p) }
 }
@@ -93,8 +55,7 @@ extension RTTTable {
             if type == InetDiag.attrInfo {
                 let cookie = UInt64(p.loadUnaligned(fromByteOffset: Self.at.cookie, as: UInt32.self))
                     | UInt64(p.loadUnaligned(fromByteOffset: Self.at.cookie + 4, as: UInt32.self)) << 32
-                let info = KernelTCPInfo(UnsafeRawBufferPointer(rebasing: p[(off + 4)..<(off + len)]))
-                set(cookie: cookie, rttUs: info.rtt)
+                set(cookie: cookie, rttUs: KernelTCPInfo.rtt(in: UnsafeRawBufferPointer(rebasing: p[(off + 4)..<(off + len)])))
                 return
             }
             off += (len + 3) & ~3

@@ -244,6 +244,12 @@ public struct KernelTCPInfo {
         sockscope_tcp_info_decode(bytes.baseAddress, bytes.count, &raw)
     }
 
+    /// The smoothed RTT (microseconds) of the `struct tcp_info` in `bytes` without decoding the
+    /// rest; 0 when too short, as `KernelTCPInfo(bytes).rtt` would be.
+    public static func rtt(in bytes: UnsafeRawBufferPointer) -> UInt32 {
+        sockscope_tcp_info_rtt(bytes.baseAddress, bytes.count)
+    }
+
     /// Fields an older kernel may not send.
     public enum Field {
         case pacingRate, bytesAcked, bytesReceived, deliveryRate, bytesSent, minRTT

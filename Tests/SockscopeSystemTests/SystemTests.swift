@@ -61,6 +61,22 @@ import Testing
         _ = KernelTCPInfo(UnsafeRawBufferPointer(start: nil, count: 0))
     }
 
+    /// The one-field read agrees with the full decode at every length that holds the field whole
+    /// or not at all (the kernel's struct only grows by whole fields), the field's edges included.
+    @Test func rttAloneMatchesTheFullDecode() {
+        var bytes = [UInt8](repeating: 0, count: 300)
+        for i in bytes.indices { bytes[i] = UInt8(truncatingIfNeeded: i &* 37 &+ 11) }
+        // tcpi_rtt is bytes 68..<72 of struct tcp_info (include/uapi/linux/tcp.h).
+        for n in Array(0...68) + Array(72...bytes.count) {
+            bytes.withUnsafeBytes { all in
+                let b = UnsafeRawBufferPointer(rebasing: all[0..<n])
+                #expect(KernelTCPInfo.rtt(in: b) == KernelTCPInfo(b).rtt, "length \(n)")
+            }
+        }
+        #expect(bytes.withUnsafeBytes { KernelTCPInfo.rtt(in: $0) } != 0)
+        #expect(KernelTCPInfo.rtt(in: UnsafeRawBufferPointer(start: nil, count: 0)) == 0)
+    }
+
     @Test func sockDiagSocketOpensAndAnswersADump() throws {
         let s = try SockDiagSocket()
         #expect(s.portID != 0)

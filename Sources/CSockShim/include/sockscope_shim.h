@@ -44,6 +44,11 @@ enum sockscope_tcp_info_field {
 /// zero-filling the rest. Never reads past `len`.
 void sockscope_tcp_info_decode(const void *data, size_t len, struct sockscope_tcp_info *out);
 
+/// `tcpi_rtt` (microseconds) of a kernel `struct tcp_info` of `len` bytes; 0 when it is too short
+/// to hold it. For a reader that needs one field per socket (decoding the whole struct was most
+/// of the exporter's RTT cost in user space).
+uint32_t sockscope_tcp_info_rtt(const void *data, size_t len);
+
 /// End offset (offset + size) of a field of `struct tcp_info`: present when present_len >= this.
 size_t sockscope_tcp_info_field_end(enum sockscope_tcp_info_field field);
 
