@@ -1,48 +1,6 @@
 import SockscopeAnalysis
 import SockscopeModel
 
-/// Which local sockets serve: TCP listeners and bound, unconnected UDP sockets, by protocol,
-/// address (IPv4-mapped as IPv4) and port. A connection whose local end is one of them was accepted
-/// (inbound); any other was opened from here (outbound).
-public struct ServingSockets: Sendable {
-    struct Key: FlatKey {
-        var proto: TransportProtocol, address: PackedAddress, port: UInt16
-        init(proto: TransportProtocol, address: IPAddress, port: UInt16) {
-            self.proto = proto; self.address = PackedAddress(address); self.port = port
-        }
-        @inline(__always) func hash(_ seed: UInt64) -> UInt64 {
-            flatMix(flatMix(flatMix(seed, address.high), address.low),
-                    protocolOrdinal(proto) << 24 | (address.isIPv6 ? 1 << 16 : 0) | UInt64(port))
-        }
-    }
-    /// A flat table rather than a `Set`: SipHash of the struct was most of each lookup (perf, 100k sockets).
-    var keys = FlatTable<Key>()
-    /// One bit per port that some serving socket is bound to: most connections' local port is
-    /// none of them, and this answers those without hashing (measured at 100k sockets: the three
-    /// `Set` lookups per connection were most of the RTT histogram's cost).
-    var ports = [UInt64](repeating: 0, count: 1024)
-
-    public init(_ records: [SocketRecord]) {
-        for r in records where r.local.port != 0 {
-            if (r.proto == .tcp && r.state == .listen) || (r.proto == .udp && r.state == .close && r.remote.port == 0) {
-                _ = keys.position(of: Key(proto: r.proto, address: r.local.address.unmapped, port: r.local.port))
-                ports[Int(r.local.port >> 6)] |= 1 << UInt64(r.local.port & 63)
-            }
-        }
-    }
-
-    /// True when a serving socket is bound where `endpoint` is, exactly or by wildcard (an IPv4
-    /// address also reaches a dual-stack `::` socket).
-    public func serves(_ proto: TransportProtocol, _ endpoint: SocketEndpoint) -> Bool {
-        guard keys.count > 0, let endpoint = endpoint.inet,
-              ports[Int(endpoint.port >> 6)] & (1 << UInt64(endpoint.port & 63)) != 0 else { return false }
-        let a = endpoint.address.unmapped
-        if keys.find(Key(proto: proto, address: a, port: endpoint.port)) != nil { return true }
-        if !a.isIPv6 && keys.find(Key(proto: proto, address: .anyIPv4, port: endpoint.port)) != nil { return true }
-        return keys.find(Key(proto: proto, address: .anyIPv6, port: endpoint.port)) != nil
-    }
-}
-
 /// Connections opened and closed in one namespace since the exporter started, from what the
 /// kernel reports destroyed (the sock_diag destroy groups) and from the difference between two
 /// dumps: a connection that opens and closes between two scrapes is seen through its destroy
@@ -85,11 +43,15 @@ public struct ConnectionCounters: Sendable {
     /// Every series' key once, by the number `known` stores for it.
     var series: [Key] = []
     var seriesNumber: [Key: Int32] = [:]
+    /// The series of a (protocol, direction, port) once decided: a new connection costs one
+    /// integer lookup, not a label string and two dictionaries keyed by it.
+    var seriesOfPort: [UInt32: Int32] = [:]
     /// Open connections seen in the last dump (or since opened by a destroy message), by socket
-    /// id: the number of their series, -1 once closed by a destroy message. A flat table: with
-    /// `Dictionary`s of ids, hashing 100k ids three times per dump (SipHash) was most of this
-    /// function's cost (perf, 100k sockets).
-    var known = FlatTable<SocketID>()
+    /// id: the number of their series in the low 32 bits (-1 once closed by a destroy message),
+    /// the dump that last saw them in the high 32 (`Self.stamp`).
+    var known = CookieMap()
+    /// Counts dumps, so that one pass over `known` finds what this dump no longer holds.
+    var generation: UInt32 = 0
     /// Connections counted closed by the diff, by id and when: a destroy message for one of them
     /// that arrives late must not count it again.
     var closedByDiff: [UInt64: Double] = [:]
@@ -101,15 +63,9 @@ public struct ConnectionCounters: Sendable {
 
     public init(topPorts: Int) { self.topPorts = topPorts }
 
-    /// A socket id as a flat-table key.
-    struct SocketID: FlatKey {
-        var id: UInt64
-        @inline(__always) func hash(_ seed: UInt64) -> UInt64 { flatMix(seed, id) }
-    }
-
     /// The socket's identity for the lifetime of the socket: the cookie, or (read from /proc, no
     /// cookie) the inode; nil for neither.
-    static func id(_ r: SocketRecord) -> UInt64? {
+    static func id(_ r: borrowing SocketRecord) -> UInt64? {
         if let c = r.cookie, c != 0 { return c }
         return r.inode != 0 ? r.inode | 1 << 63 : nil
     }
@@ -117,7 +73,7 @@ public struct ConnectionCounters: Sendable {
     /// A connection that is still open: TCP from SYN_SENT until it leaves for TIME_WAIT or CLOSE
     /// (a TIME_WAIT entry keeps the cookie of the socket it replaced: counting it would count that
     /// connection twice), or a connected UDP socket. Request sockets (SYN_RECV) are not yet one.
-    public static func isOpenConnection(_ r: SocketRecord) -> Bool {
+    public static func isOpenConnection(_ r: borrowing SocketRecord) -> Bool {
         guard r.remote.port != 0, !r.remote.address.isUnspecified, r.local.port != 0 else { return false }
         switch r.state {
         case .listen, .timeWait, .close, .synRecv, .newSynRecv, .boundInactive: return false
@@ -125,15 +81,24 @@ public struct ConnectionCounters: Sendable {
         }
     }
 
-    mutating func key(_ r: SocketRecord, _ serving: ServingSockets) -> Key {
+    /// A `known` value: the series number (or -1) and the dump that saw the connection.
+    @inline(__always) static func stamp(_ series: Int32, _ generation: UInt32) -> UInt64 {
+        UInt64(generation) << 32 | UInt64(UInt32(bitPattern: series))
+    }
+    @inline(__always) static func series(_ v: UInt64) -> Int32 { Int32(bitPattern: UInt32(truncatingIfNeeded: v)) }
+    @inline(__always) static func generation(_ v: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: v >> 32) }
+
+    mutating func key(_ r: SocketRecord, _ serving: ServerBindings) -> Key {
         series[Int(number(r, serving))]
     }
 
     /// The number of the series `r` counts under, given a new one when first seen.
-    mutating func number(_ r: SocketRecord, _ serving: ServingSockets) -> Int32 {
+    mutating func number(_ r: borrowing SocketRecord, _ serving: ServerBindings) -> Int32 {
         let inbound = serving.serves(r.proto, r.local)
         let direction: Direction = inbound ? .inbound : .outbound
         let port = inbound ? r.local.port : r.remote.port
+        let memo = UInt32(protocolOrdinal(r.proto)) << 17 | (inbound ? 1 << 16 : 0) | UInt32(port)
+        if let n = seriesOfPort[memo] { return n }
         var label = "other"
         if ports[direction, default: []].contains(port) {
             label = String(port)
@@ -142,83 +107,106 @@ public struct ConnectionCounters: Sendable {
             label = String(port)
         }
         let k = Key(proto: r.proto, direction: direction, port: label)
-        if let n = seriesNumber[k] { return n }
-        seriesNumber[k] = Int32(series.count)
-        series.append(k)
-        return Int32(series.count - 1)
+        let n: Int32
+        if let existing = seriesNumber[k] {
+            n = existing
+        } else {
+            n = Int32(series.count)
+            seriesNumber[k] = n
+            series.append(k)
+        }
+        // A port under `other` stays there: the sticky labels mean its answer never changes.
+        seriesOfPort[memo] = n
+        return n
     }
 
     /// One dump's worth: `live` is every socket the dump returned (listeners included: they decide
-    /// directions), `destroyed` what the kernel reported destroyed since the last call.
-    public mutating func update(live: [SocketRecord], destroyed: [SocketRecord], now: Double) {
-        let serving = ServingSockets(live)
-        // By position in `live`, not a copy of the record: measured at 100k sockets, copying every
-        // record into this table (each copy retains its boxes) was most of this function's cost.
-        var current = FlatTable<SocketID>(capacity: max(known.count, live.count / 2) + 64)
-        for (i, r) in live.enumerated() where Self.isOpenConnection(r) {
-            if let id = Self.id(r) { current.values[current.position(of: SocketID(id: id)).position] = Int32(i) }
-        }
+    /// directions), `destroyed` what the kernel reported destroyed since the last call. `serving`
+    /// is `ServerBindings(live)`, passed when the caller has it already.
+    public mutating func update(live: [SocketRecord], destroyed: [SocketRecord], now: Double, serving: ServerBindings? = nil) {
+        let serving = serving ?? ServerBindings(live)
+        generation &+= 1
+        let gen = generation
         if !baselined {
             baselined = true
-            var first = FlatTable<SocketID>(capacity: current.count)
-            for (p, id) in current.keys.enumerated() {
-                first.values[first.position(of: id).position] = number(live[Int(current.values[p])], serving)
+            known = CookieMap(minimumCapacity: live.count)
+            live.withUnsafeBufferPointer { b in
+                for i in b.indices where Self.isOpenConnection(b[i]) {
+                    guard let id = Self.id(b[i]) else { continue }
+                    let (s, inserted) = known.slot(inserting: id)
+                    if inserted { known.values[s] = Self.stamp(number(b[i], serving), gen) }
+                }
             }
-            known = first
             // Destroy messages from before the first dump belong to connections no one saw open.
             return
         }
-        var gone = Set<UInt64>()
+        // This dump's connections: one lookup each; a new one is counted opened (its key from
+        // what the dump says of it).
+        // Through the buffer: a `for` over the records copies each one, retaining its boxes (perf, 100k sockets).
+        live.withUnsafeBufferPointer { b in
+            for i in b.indices where Self.isOpenConnection(b[i]) {
+                guard let id = Self.id(b[i]) else { continue }
+                let (s, inserted) = known.slot(inserting: id)
+                var n = inserted ? -1 : Self.series(known.values[s])
+                if n < 0 {
+                    n = number(b[i], serving)
+                    counts[series[Int(n)], default: Counts()].opened += 1
+                }
+                known.values[s] = Self.stamp(n, gen)
+            }
+        }
+        // Destroy messages: a connection known open is closed now; one never seen (opened and
+        // closed since the last look) is counted both, and kept as closed so that a repeated
+        // message does not count it again.
         for r in destroyed {
             guard let id = Self.id(r), r.state != .listen, r.remote.port != 0 else { continue }
-            if let p = known.find(SocketID(id: id)), known.values[p] >= 0 {
-                counts[series[Int(known.values[p])], default: Counts()].closed += 1
-                known.values[p] = -1
-            } else if closedByDiff[id] != nil || gone.contains(id) {
-                continue
-            } else {
-                // Opened and closed since the last look (or after this dump read it).
-                let k = key(current.find(SocketID(id: id)).map { live[Int(current.values[$0])] } ?? r, serving)
+            let (s, inserted) = known.slot(inserting: id)
+            if !inserted {
+                let n = Self.series(known.values[s])
+                if n >= 0 { counts[series[Int(n)], default: Counts()].closed += 1 }
+            } else if closedByDiff[id] == nil {
+                let k = key(r, serving)
                 counts[k, default: Counts()].opened += 1
                 counts[k, default: Counts()].closed += 1
             }
-            gone.insert(id)
+            known.values[s] = Self.stamp(-1, gen)
         }
-        // The next `known`: what this dump holds, minus what a destroy message closed.
-        var next = FlatTable<SocketID>(capacity: current.count)
-        for (p, id) in current.keys.enumerated() where !gone.contains(id.id) {
-            let n: Int32
-            if let q = known.find(id), known.values[q] >= 0 {
-                n = known.values[q]
-            } else {
-                n = number(live[Int(current.values[p])], serving)
-                counts[series[Int(n)], default: Counts()].opened += 1
+        // What the last dump held and this one does not closed in between (its message, if any,
+        // was lost); what a destroy message closed is forgotten.
+        var forget: [UInt64] = []
+        for s in known.keys.indices where known.keys[s] != 0 {
+            let v = known.values[s]
+            let n = Self.series(v)
+            if n < 0 {
+                forget.append(known.keys[s])
+            } else if Self.generation(v) != gen {
+                counts[series[Int(n)], default: Counts()].closed += 1
+                closedByDiff[known.keys[s]] = now
+                forget.append(known.keys[s])
             }
-            next.values[next.position(of: id).position] = n
         }
-        for (p, id) in known.keys.enumerated() where known.values[p] >= 0 && current.find(id) == nil {
-            counts[series[Int(known.values[p])], default: Counts()].closed += 1
-            closedByDiff[id.id] = now
-        }
-        known = next
-        closedByDiff = closedByDiff.filter { now - $0.value < Self.lateMessageWindow }
+        for id in forget { known.remove(id) }
+        if !closedByDiff.isEmpty { closedByDiff = closedByDiff.filter { now - $0.value < Self.lateMessageWindow } }
     }
 
     /// Destroy messages between dumps (folded in so they never pile up): closes what was known,
     /// counts what was never seen as opened and closed. Directions come from the last dump's
     /// serving sockets, passed by the caller.
-    public mutating func fold(destroyed: [SocketRecord], serving: ServingSockets) {
+    public mutating func fold(destroyed: [SocketRecord], serving: ServerBindings) {
         guard baselined else { return }
         for r in destroyed {
             guard let id = Self.id(r), r.state != .listen, r.remote.port != 0, closedByDiff[id] == nil else { continue }
-            if let p = known.find(SocketID(id: id)), known.values[p] >= 0 {
-                counts[series[Int(known.values[p])], default: Counts()].closed += 1
-                known.values[p] = -1
+            let (s, inserted) = known.slot(inserting: id)
+            if !inserted {
+                let n = Self.series(known.values[s])
+                if n >= 0 { counts[series[Int(n)], default: Counts()].closed += 1 }
             } else {
                 let k = key(r, serving)
                 counts[k, default: Counts()].opened += 1
                 counts[k, default: Counts()].closed += 1
             }
+            // Kept as closed until the next dump, which forgets it.
+            known.values[s] = Self.stamp(-1, generation)
         }
     }
 }

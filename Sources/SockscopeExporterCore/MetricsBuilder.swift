@@ -82,8 +82,12 @@ public struct MetricsBuilder: Sendable {
             func slot(_ p: TransportProtocol, _ fam: AddressFamily, _ s: SocketState) -> Int {
                 (p == .tcp ? 0 : 32) + (fam == .inet ? 0 : 16) + Int(s == .newSynRecv ? SocketState.synRecv.rawValue : s.rawValue) & 15
             }
-            for rec in r.records where Self.protocols.contains(rec.proto) && Self.families.contains(rec.family) {
-                counts[slot(rec.proto, rec.family, rec.state)] += 1
+            // Through the buffer: a `for` over the records copies each one, retaining its boxes (perf, 100k sockets).
+            r.records.withUnsafeBufferPointer { b in
+                for i in b.indices {
+                    let (p, fam, s) = (b[i].proto, b[i].family, b[i].state)
+                    if Self.protocols.contains(p) && Self.families.contains(fam) { counts[slot(p, fam, s)] += 1 }
+                }
             }
             for fam in Self.families {
                 for p in Self.protocols {
@@ -121,7 +125,7 @@ public struct MetricsBuilder: Sendable {
         for r in readings {
             // SO_REUSEPORT groups (several sockets on one binding) are summed into one series.
             var byKey: [ListenerKey: ListenerValues] = [:]
-            for s in ListenerAnalysis.aggregate(r.records, record: { $0 }, isClosed: { _ in false }) {
+            for s in ListenerAnalysis.aggregate(r.records) {
                 let l = r.records[s.index]
                 let comm = owners ? (ConnectionMapperName.comm(l) ?? "") : nil
                 let k = ListenerKey(netns: r.label, port: l.local.port, address: l.local.address, comm: comm)
@@ -216,30 +220,40 @@ public struct MetricsBuilder: Sendable {
                              help: "Smoothed RTT of the established inbound TCP connections per listener port, at scrape time "
                                  + "(the busiest ports).", unit: "seconds")
         for r in readings {
-            let serving = ServingSockets(r.records)
+            let serving = r.serving ?? ServerBindings(r.records)
             // Per port, its buckets' offset in `flat` (a port's counts were copied on every update
             // when each was an array in a dictionary: measured, one allocation per connection).
             var byPort: [UInt16: Int] = [:]
             var flat: [UInt64] = []
-            var sums: [UInt16: Double] = [:]
-            for rec in r.records where rec.proto == .tcp && rec.state == .established {
-                // The serving check first: its port bitmap rejects most connections without a lookup.
-                guard serving.serves(.tcp, rec.local),
-                      // From the narrow tcp_info dump (`RTTTable`), or a record that carries tcp_info.
-                      let rttUs = r.rtts?.rttUs(cookie: rec.cookie ?? 0) ?? rec.tcpInfo?.rttUs else { continue }
-                let seconds = Double(rttUs) / 1_000_000
-                let base: Int
-                if let b = byPort[rec.local.port] {
-                    base = b
-                } else {
-                    base = flat.count
-                    byPort[rec.local.port] = base
-                    flat.append(contentsOf: repeatElement(0, count: bounds.count + 1))
+            // Per port, in the order of `flat`'s blocks.
+            var sums: [Double] = []
+            // The last port's buckets: connections come in runs of one listener's.
+            var last: (port: UInt16, base: Int)? = nil
+            r.records.withUnsafeBufferPointer { b in
+                for i in b.indices where b[i].proto == .tcp && b[i].state == .established {
+                    let local = b[i].local
+                    // The serving check first: its port bitmap rejects most connections without a lookup.
+                    guard serving.serves(.tcp, local),
+                          // From the dump's messages (`RTTTable`), or a record that carries tcp_info.
+                          let rttUs = r.rtts?.rttUs(cookie: b[i].cookie ?? 0) ?? b[i].tcpInfo?.rttUs else { continue }
+                    let seconds = Double(rttUs) / 1_000_000
+                    let base: Int
+                    if let l = last, l.port == local.port {
+                        base = l.base
+                    } else if let b = byPort[local.port] {
+                        base = b
+                    } else {
+                        base = flat.count
+                        byPort[local.port] = base
+                        flat.append(contentsOf: repeatElement(0, count: bounds.count + 1))
+                        sums.append(0)
+                    }
+                    last = (local.port, base)
+                    // Non-cumulative here (last slot: above every bound); made cumulative below.
+                    let slot = bounds.firstIndex { seconds <= $0 } ?? bounds.count
+                    flat[base + slot] += 1
+                    sums[base / (bounds.count + 1)] += seconds
                 }
-                // Non-cumulative here (last slot: above every bound); made cumulative below.
-                let slot = bounds.firstIndex { seconds <= $0 } ?? bounds.count
-                flat[base + slot] += 1
-                sums[rec.local.port, default: 0] += seconds
             }
             func counts(_ port: UInt16) -> ArraySlice<UInt64> { flat[byPort[port]!..<(byPort[port]! + bounds.count + 1)] }
             let busiest = byPort.keys.map { ($0, counts($0).reduce(0, +)) }
@@ -250,7 +264,7 @@ public struct MetricsBuilder: Sendable {
                 var running: UInt64 = 0
                 for c in raw.dropLast() { running += c; cumulative.append(running) }
                 f.samples.append(MetricSample([MetricLabel("netns", r.label), MetricLabel("port", String(port))],
-                                              histogram: cumulative, count: running + raw.last!, sum: sums[port] ?? 0))
+                                              histogram: cumulative, count: running + raw.last!, sum: sums[byPort[port]! / (bounds.count + 1)]))
             }
         }
         return f

@@ -1,3 +1,4 @@
+import SockscopeAnalysis
 import SockscopeCollect
 import SockscopeFilter
 import SockscopeModel
@@ -15,6 +16,8 @@ public struct NamespaceReading: Sendable {
     public var connections: [ConnectionCounters.Key: ConnectionCounters.Counts]
     /// RTTs of the established TCP sockets by cookie, for records without `tcpInfo` (see `RTTTable`).
     public var rtts: RTTTable?
+    /// The serving sockets among `records`, when the reading built them already (nil: built when needed).
+    public var serving: ServerBindings?
     public var notices: [String]
 
     public init(label: String, records: [SocketRecord], backlogKnown: Bool, listenCounters: ListenCounters?,
@@ -54,7 +57,7 @@ public final class NamespaceState: @unchecked Sendable {
     private var destroyTried = false
     private let wantDestroy: Bool
     private var counters: ConnectionCounters
-    private var serving = ServingSockets([])
+    private var serving = ServerBindings([])
     private var destroyNotice: String?
     /// Sockets in the last dump: sizes the next RTT table.
     private var lastCount = 1024
@@ -99,20 +102,24 @@ public final class NamespaceState: @unchecked Sendable {
         let rtts = snapshot.source == .netlink ? rttObserver?.table : nil
         var notices = snapshot.notices.map { "netns \(label): \($0)" }
         if let n = destroyNotice { notices.append(n); destroyNotice = nil }
-        if options.connections {
+        // Directions and the RTT histogram ask the same question of every connection: built once.
+        let servingNow = options.connections || rtts != nil ? ServerBindings(snapshot.records) : nil
+        if options.connections, let servingNow {
             let destroyed = destroy?.drain().map(\.record) ?? []
             if destroy?.takeLostEvents() == true {
                 notices.append("netns \(label): some destroy events were lost; connection counts rely on dump differences")
             }
-            counters.update(live: snapshot.records, destroyed: destroyed, now: Clock.monotonic())
-            serving = ServingSockets(snapshot.records)
+            counters.update(live: snapshot.records, destroyed: destroyed, now: Clock.monotonic(), serving: servingNow)
+            serving = servingNow
         }
-        return NamespaceReading(
+        var reading = NamespaceReading(
             label: label, records: snapshot.records, backlogKnown: snapshot.source == .netlink,
             listenCounters: options.netstat ? NetstatParser.loadListenCounters(procRoot: Self.netRoot) : nil,
             // /proc/sys/net is resolved against the opening thread's namespace.
             ephemeralRange: options.ephemeral ? EphemeralRangeParser.load(procRoot: "/proc") : nil,
             connections: counters.counts, rtts: rtts, notices: notices)
+        reading.serving = servingNow
+        return reading
     }
 
     /// Folds destroy messages that arrived since the last collection into the counters.

@@ -1,4 +1,5 @@
 import Foundation
+import SockscopeAnalysis
 import SockscopeCollect
 import SockscopeExporterCore
 import SockscopeFilter
@@ -96,6 +97,43 @@ func sample(_ f: MetricFamily, _ labels: [String: String]) -> Double? {
         _ = short
         counters.update(live: try dump(port: port), destroyed: before, now: 2)
         #expect(counters.counts[inbound] == ConnectionCounters.Counts(opened: 1, closed: 2))
+    }
+
+    /// A destroy message seen twice (folded between scrapes, then again at the next dump, or twice
+    /// in one batch) closes its connection once; one the dump never saw counts opened and closed once.
+    @Test func repeatedDestroyMessagesCountOnce() throws {
+        let listener = try Loopback.tcpListener()
+        let port = listener.local.port
+        var counters = ConnectionCounters(topPorts: 10)
+        counters.update(live: try dump(port: port), destroyed: [], now: 0)
+        var seen: (TestSocket, TestSocket)? = try Loopback.tcpPair(listener)
+        let live = try dump(port: port)
+        counters.update(live: live, destroyed: [], now: 1)
+        let inbound = ConnectionCounters.Key(proto: .tcp, direction: .inbound, port: String(port))
+        let outbound = ConnectionCounters.Key(proto: .tcp, direction: .outbound, port: String(port))
+        #expect(counters.counts[inbound] == ConnectionCounters.Counts(opened: 1, closed: 0))
+        let ends = live.filter { ConnectionCounters.isOpenConnection($0) }
+        #expect(ends.count == 2)
+
+        // Never in a dump: opened and closed between them.
+        var unseen: (TestSocket, TestSocket)? = try Loopback.tcpPair(listener)
+        let client = unseen!.0.local
+        let unseenEnds = try dump(port: port).filter {
+            ConnectionCounters.isOpenConnection($0) && ($0.local == client || $0.remote == client)
+        }
+        #expect(unseenEnds.count == 2)
+        seen = nil
+        unseen = nil
+        _ = (seen, unseen)
+        let serving = ServerBindings(live)
+        counters.fold(destroyed: ends + unseenEnds, serving: serving)
+        let afterFold = counters.counts
+        #expect(afterFold[inbound] == ConnectionCounters.Counts(opened: 2, closed: 2))
+        #expect(afterFold[outbound] == ConnectionCounters.Counts(opened: 2, closed: 2))
+        counters.update(live: try dump(port: port), destroyed: ends + unseenEnds + ends, now: 2)
+        #expect(counters.counts == afterFold)
+        counters.update(live: try dump(port: port), destroyed: [], now: 3)
+        #expect(counters.counts == afterFold)
     }
 
     /// Outbound remote ports keep their series once given; past `topPorts` they count as other.
