@@ -318,40 +318,29 @@ public struct SocketCollector: Sendable {
     /// with three of them (perf: swift_beginAccess).
     struct KeptRecords: RecordKeeper {
         var records: [SocketRecord] = []
-        var seen: CookieSet
-        var seenWithoutCookie = Set<CookieKey>()
-        var added: [UInt64] = [], addedKeys: [CookieKey] = []
+        var seen: SeenSockets
         var dumpStart = 0
 
         init(capacity: Int) {
             records.reserveCapacity(capacity)
-            seen = CookieSet(minimumCapacity: capacity)
+            seen = SeenSockets(capacity: capacity, remembersAdded: true)
         }
 
         mutating func startDump() {
-            added.removeAll(keepingCapacity: true); addedKeys.removeAll()
+            seen.forgetAdded()
             dumpStart = records.count
         }
 
         /// Keeps `r` unless this snapshot has it already (tables changing under the dump can list
         /// a socket twice).
         mutating func add(_ r: SocketRecord) {
-            if let c = r.cookie, c != 0 {
-                guard seen.insert(c) else { return }
-                added.append(c)
-            } else {
-                let k = CookieKey(r)
-                guard seenWithoutCookie.insert(k).inserted else { return }
-                addedKeys.append(k)
-            }
-            records.append(r)
+            if seen.insert(r) { records.append(r) }
         }
 
         /// Takes back what the current dump added.
         mutating func rollBack() {
             records.removeSubrange(dumpStart...)
-            for c in added { seen.remove(c) }
-            for k in addedKeys { seenWithoutCookie.remove(k) }
+            seen.removeAdded()
             startDump()
         }
 
@@ -363,7 +352,6 @@ public struct SocketCollector: Sendable {
             try dump(&next)
             records = SocketCollector.merge(records, next.records, redone: redone)
             seen.formUnion(next.seen)
-            seenWithoutCookie.formUnion(next.seenWithoutCookie)
         }
     }
 
@@ -452,22 +440,26 @@ public struct SocketCollector: Sendable {
 
     func collectProc(_ query: Query, notices: [String]) throws(CollectError) -> Snapshot {
         var records = RecordArray()
-        records.records.reserveCapacity(SockstatParser.estimate(procRoot: options.procRoot, protocols: query.protocols) + 64)
-        let all = try procDump(query, notices: notices, into: &records)
+        let estimate = SockstatParser.estimate(procRoot: options.procRoot, protocols: query.protocols)
+        records.records.reserveCapacity(estimate + 64)
+        let all = try procDump(query, notices: notices, estimate: estimate, into: &records)
         return Snapshot(records: records.records, source: .proc, notices: all)
     }
 
     /// The /proc/net tables of `query`, each socket handed to `sink` once; returns the notices.
-    func procDump(_ query: Query, notices: [String], into sink: inout some RecordSink) throws(CollectError) -> [String] {
+    /// `estimate`: how many sockets sockstat counts (read here when the caller has not).
+    func procDump(_ query: Query, notices: [String], estimate: Int? = nil,
+                  into sink: inout some RecordSink) throws(CollectError) -> [String] {
         var notices = notices
         let predicate = query.predicate
         if predicate.contains(where: { if case .device = $0 { return true }; if case .mark = $0 { return true }
             if case .cgroup = $0 { return true }; return false }) {
             throw CollectError("dev, fwmark and cgroup rules need netlink sock_diag: \(options.procRoot)/net has no such fields")
         }
-        let estimate = SockstatParser.estimate(procRoot: options.procRoot, protocols: query.protocols)
+        let estimate = estimate ?? SockstatParser.estimate(procRoot: options.procRoot, protocols: query.protocols)
         // Inodes are unique per socket; only inode-0 rows (TIME_WAIT, request sockets) need the tuple.
-        var seenInodes = Set<UInt64>(minimumCapacity: estimate + 64)
+        // A cookie set, not `Set<UInt64>`: inodes come from a counter too (2.4 % of `--source proc -tan`).
+        var seenInodes = CookieSet(minimumCapacity: estimate + 64)
         var seenTuples = Set<ProcKey>()
         // Files are parsed as they are read, a MiB at a time: holding a 100k-socket file whole (15 MB)
         // and growing its buffer cost more page faults than the parsing itself (measured with perf).
@@ -498,7 +490,7 @@ public struct SocketCollector: Sendable {
                     let (consumed, seen) = parser.parse(UnsafeRawBufferPointer(rebasing: buffer[0..<filled]),
                                                         linesBefore: lines, isEnd: done, emit: { r in
                         guard states.contains(r.state), predicate == .all || predicate.evaluate(r, ephemeral: query.ephemeral) else { return }
-                        let fresh = r.inode != 0 ? seenInodes.insert(r.inode).inserted : seenTuples.insert(ProcKey(r)).inserted
+                        let fresh = r.inode != 0 ? seenInodes.insert(r.inode) : seenTuples.insert(ProcKey(r)).inserted
                         if fresh { sink.take(r) }
                     }, malformed: { b in
                         badCount += 1
@@ -536,6 +528,52 @@ public struct SocketCollector: Sendable {
 
 /// De-duplication key for netlink rows: the cookie is unique per socket for its lifetime.
 /// The protocol and 5-tuple are included so that a zero cookie (a fixture) cannot merge sockets.
+/// The sockets a collection has handed on or kept: by cookie, or (a record without one) by
+/// protocol, tuple and inode. The snapshot and the stream de-duplicate alike through it.
+struct SeenSockets {
+    private var cookies: CookieSet
+    private var withoutCookie = Set<CookieKey>()
+    /// What `insert` added since `forgetAdded`, when remembered: a snapshot takes a failed dump's
+    /// sockets back, a stream never does.
+    private let remembersAdded: Bool
+    private var addedCookies: [UInt64] = [], addedKeys: [CookieKey] = []
+
+    init(capacity: Int, remembersAdded: Bool = false) {
+        cookies = CookieSet(minimumCapacity: capacity)
+        self.remembersAdded = remembersAdded
+    }
+
+    /// Marks `r` seen; false when it was seen already.
+    mutating func insert(_ r: SocketRecord) -> Bool {
+        if let c = r.cookie, c != 0 {
+            guard cookies.insert(c) else { return false }
+            if remembersAdded { addedCookies.append(c) }
+        } else {
+            let k = CookieKey(r)
+            guard withoutCookie.insert(k).inserted else { return false }
+            if remembersAdded { addedKeys.append(k) }
+        }
+        return true
+    }
+
+    mutating func forgetAdded() {
+        addedCookies.removeAll(keepingCapacity: true)
+        addedKeys.removeAll()
+    }
+
+    /// Unmarks what `insert` added since `forgetAdded`.
+    mutating func removeAdded() {
+        for c in addedCookies { cookies.remove(c) }
+        for k in addedKeys { withoutCookie.remove(k) }
+        forgetAdded()
+    }
+
+    mutating func formUnion(_ other: SeenSockets) {
+        cookies.formUnion(other.cookies)
+        withoutCookie.formUnion(other.withoutCookie)
+    }
+}
+
 struct CookieKey: Hashable {
     var proto: TransportProtocol
     var cookie: UInt64

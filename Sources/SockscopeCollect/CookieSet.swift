@@ -1,9 +1,11 @@
+import SockscopeModel
+
 /// The socket cookies a snapshot has seen: a set of non-zero `UInt64`s with open addressing and
 /// linear probing in one flat array. The kernel hands out cookies from a counter (in per-CPU
-/// runs), so the low bits, folded with the high ones, are the slot: a dump's cookies fill
-/// neighbouring slots, eight to a cache line, instead of one cache miss each. Hand-written for
-/// size and that locality: at 100k sockets `Set<UInt64>` took 2 MiB and 6.8 % of `-tan` (perf,
-/// SipHash and a miss per insert); Fibonacci hashing here still took 8 %.
+/// runs), so neighbouring cookies share a slot block (`cookieHome`): eight to a cache line
+/// instead of one cache miss each. Hand-written for size and that locality: at 100k sockets
+/// `Set<UInt64>` took 2 MiB and 6.8 % of `-tan` (perf, SipHash and a miss per insert); Fibonacci
+/// hashing of the whole cookie here still took 8 %.
 struct CookieSet {
     /// 0 marks an empty slot; a power-of-two count.
     private var slots: [UInt64]
@@ -16,7 +18,15 @@ struct CookieSet {
     }
 
     @inline(__always)
-    private func home(_ c: UInt64) -> Int { Int(truncatingIfNeeded: c ^ (c >> 32)) & (slots.count - 1) }
+    private func home(_ c: UInt64) -> Int { cookieHome(c, slots.count - 1) }
+
+    /// The longest distance of a cookie from its home slot: what a lookup may have to walk.
+    var longestProbe: Int {
+        let mask = slots.count - 1
+        var longest = 0
+        for s in slots.indices where slots[s] != 0 { longest = max(longest, (s - home(slots[s])) & mask) }
+        return longest
+    }
 
     /// Adds `c` (non-zero); false when it was there already.
     mutating func insert(_ c: UInt64) -> Bool {

@@ -35,27 +35,24 @@ protocol RecordKeeper {
 /// cookies seen. A row handed over cannot be taken back, so a failed dump's rows stay (they were
 /// sockets the kernel reported) and its retry, like a verifying redo, adds only sockets not seen yet.
 struct StreamedRecords<S: RecordSink>: RecordKeeper, RecordSink {
-    var seen: CookieSet
-    var seenWithoutCookie = Set<CookieKey>()
+    var seen: SeenSockets
     /// How many records went to the sink.
     var count = 0
+    /// The socket count the sets were sized for (sockstat's).
+    let capacity: Int
     /// Last: the fields before it keep fixed offsets in unspecialized code.
     var sink: S
 
     init(sink: consuming S, capacity: Int) {
-        seen = CookieSet(minimumCapacity: capacity)
+        seen = SeenSockets(capacity: capacity + 64)
+        self.capacity = capacity
         self.sink = sink
     }
 
     mutating func startDump() {}
 
     mutating func add(_ r: SocketRecord) {
-        if let c = r.cookie, c != 0 {
-            guard seen.insert(c) else { return }
-        } else {
-            guard seenWithoutCookie.insert(CookieKey(r)).inserted else { return }
-        }
-        take(r)
+        if seen.insert(r) { take(r) }
     }
 
     /// Rows de-duplicated by the caller (the /proc tables, the other families).
@@ -73,6 +70,12 @@ struct StreamedRecords<S: RecordSink>: RecordKeeper, RecordSink {
 }
 
 extension SocketCollector {
+    /// How many sockets of `query`'s protocols the kernel counts (/proc/net/sockstat, under the
+    /// proc root), 0 when unknown: what a sink that keeps rows can size itself by.
+    public func estimate(_ query: Query) -> Int {
+        SockstatParser.estimate(procRoot: options.procRoot, protocols: query.protocols)
+    }
+
     /// What a streamed collection says besides its records.
     public struct StreamOutcome: Sendable {
         public var source: SourceKind
@@ -89,10 +92,14 @@ extension SocketCollector {
     ///
     /// A netlink dump that fails after handing over rows is not replaced by /proc (its rows would
     /// come twice): that is an error, as it is under `--source netlink`.
-    public func stream<S: RecordSink>(_ query: Query, into sink: consuming S) throws(CollectError) -> (sink: S, outcome: StreamOutcome) {
-        let estimate = SockstatParser.estimate(procRoot: options.procRoot, protocols: query.protocols)
+    ///
+    /// - Parameter estimate: the socket count `estimate(_:)` gives, when the caller read it to size
+    ///   its sink (read here otherwise).
+    public func stream<S: RecordSink>(_ query: Query, into sink: consuming S,
+                                      estimate: Int? = nil) throws(CollectError) -> (sink: S, outcome: StreamOutcome) {
+        let estimate = estimate ?? self.estimate(query)
         // The cookie set grows if the table outgrew sockstat's count meanwhile.
-        var streamed = StreamedRecords(sink: sink, capacity: estimate + 64)
+        var streamed = StreamedRecords(sink: sink, capacity: estimate)
         var outcome = StreamOutcome(source: options.source == .proc ? .proc : .netlink, notices: [], count: 0)
         var inet = query
         inet.protocols = query.protocols.filter { p in p.families.contains { $0.isIP } && p != .raw }
@@ -128,7 +135,7 @@ extension SocketCollector {
                                announce: Bool = false) throws(CollectError) -> (source: SourceKind, notices: [String]) {
         if options.source == .proc {
             if announce { streamed.sink.inetSource(.proc) }
-            return (.proc, try procDump(query, notices: [], into: &streamed))
+            return (.proc, try procDump(query, notices: [], estimate: streamed.capacity, into: &streamed))
         }
         if announce { streamed.sink.inetSource(.netlink) }
         let before = streamed.count
@@ -139,7 +146,7 @@ extension SocketCollector {
             case .unavailable(let reason) where options.source == .auto && fallingBack && streamed.count == before:
                 let notice = "netlink sock_diag is unavailable (\(reason)); reading \(options.procRoot)/net instead"
                 if announce { streamed.sink.inetSource(.proc) }
-                return (.proc, try procDump(query, notices: [notice], into: &streamed))
+                return (.proc, try procDump(query, notices: [notice], estimate: streamed.capacity, into: &streamed))
             case .unavailable(let reason):
                 throw CollectError("netlink sock_diag is unavailable: \(reason) (try --source proc)")
             case .failed(let message):

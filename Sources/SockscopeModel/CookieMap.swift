@@ -1,10 +1,23 @@
+/// The home slot of a socket cookie (or inode) in a power-of-two table of `mask + 1` slots.
+///
+/// Cookies and inodes come from counters, so neighbouring values are kept together: the low four
+/// bits pick the slot within a block of 16 (two cache lines), and a multiplicative mix of the
+/// rest picks the block. Neighbouring values share cache lines instead of costing a miss each,
+/// and values a table size apart do not pile onto the same slots. Slotting by the low bits
+/// alone did that: 100k /proc inodes spread over about twice the table's size clustered into
+/// runs tens of thousands long, and `--source proc -tan` took 1.1 s instead of 0.4.
+@inlinable @inline(__always)
+package func cookieHome(_ k: UInt64, _ mask: Int) -> Int {
+    let block = (k >> 4) &* 0x9E37_79B9_7F4A_7C15
+    return Int(truncatingIfNeeded: (block >> 32) << 4 | (k & 15)) & mask
+}
+
 /// A map from non-zero socket identities (cookies, or inode-derived ids from /proc) to a `UInt64`
 /// each: open addressing with linear probing in two flat arrays, not generic.
 ///
 /// Why hand-written: the exporter keeps one entry per connection across scrapes and one RTT per
 /// established socket within one. The kernel hands out cookies from a counter (and inodes rise
-/// too), so the low bits folded with the high ones are the slot, as for the listing's cookie set:
-/// a dump's sockets fill neighbouring slots instead of costing a cache miss each. Measured at
+/// too), so neighbouring values share slots' cache lines (see `cookieHome`). Measured at
 /// 100k loopback TCP sockets (release build, perf): the RTT table's multiply-xorshift slots took
 /// 4.7 % of a scrape, and the connection counters' generic `FlatTable` calls (unspecialized
 /// across modules, with metadata lookups) 21 %.
@@ -23,7 +36,15 @@ package struct CookieMap: Sendable {
     }
 
     @inline(__always)
-    static func home(_ k: UInt64, _ mask: Int) -> Int { Int(truncatingIfNeeded: k ^ (k >> 32)) & mask }
+    static func home(_ k: UInt64, _ mask: Int) -> Int { cookieHome(k, mask) }
+
+    /// The longest distance of a key from its home slot: what a lookup may have to walk.
+    package var longestProbe: Int {
+        let mask = keys.count - 1
+        var longest = 0
+        for s in keys.indices where keys[s] != 0 { longest = max(longest, (s - Self.home(keys[s], mask)) & mask) }
+        return longest
+    }
 
     /// The slot holding `key` (non-zero), nil when absent.
     @inline(__always)

@@ -132,9 +132,11 @@ extension Sockscope {
                 out = sink.array.finish()
             } else {
                 let table = tableOptions(q, processes: false)
-                let rows = SockstatParser.estimate(procRoot: procRoot, protocols: q.protocols)
+                // Sockstat's count sizes both the cells and the cookie set: read once.
+                let rows = collector.estimate(q)
                 let sink: TableSink
-                (sink, outcome) = try collector.stream(q, into: TableSink(table: TableBuilder(TableRenderer(options: table), rows: rows)))
+                (sink, outcome) = try collector.stream(q, into: TableSink(table: TableBuilder(TableRenderer(options: table), rows: rows)),
+                                                       estimate: rows)
                 try sink.table.write(into: &out) { buf in try writer.write(buf); buf.removeAll(keepingCapacity: true) }
             }
         } catch {

@@ -33,3 +33,25 @@ import Testing
         #expect(union.count == theirs.count + (theirs.contains(5_000_000) ? 0 : 1))
     }
 }
+
+extension CookieSetTests {
+    /// Counters spread over a few table sizes keep probe runs short (see `cookieHome`).
+    @Test(arguments: [UInt64(1), 2, 3, 7])
+    func spreadCountersKeepProbesShort(_ stride: UInt64) {
+        var s = CookieSet(minimumCapacity: 100_000)
+        for i in UInt64(0)..<100_000 { _ = s.insert(0x9_0000 + i * stride) }
+        #expect(s.count == 100_000)
+        #expect(s.longestProbe < 200, "longest probe \(s.longestProbe) at stride \(stride)")
+    }
+
+    /// Runs of consecutive cookies a power of two apart (per-CPU counter batches): by the low
+    /// bits every run would take the same slots.
+    @Test func runsAPowerOfTwoApartKeepProbesShort() {
+        var s = CookieSet(minimumCapacity: 100_000)
+        for run in UInt64(0)..<4 {
+            for i in UInt64(0)..<25_000 { _ = s.insert(run << 20 + i + 1) }
+        }
+        #expect(s.count == 100_000)
+        #expect(s.longestProbe < 200, "longest probe \(s.longestProbe)")
+    }
+}

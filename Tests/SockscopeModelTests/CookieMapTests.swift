@@ -53,3 +53,29 @@ import Testing
         #expect(m.count == 0)
     }
 }
+
+/// Counter-made keys spread over a few table sizes (as 100k /proc inodes are) must not pile into
+/// long probe runs: slotted by their low bits alone, values a table size apart took the same
+/// slots and the runs grew to tens of thousands.
+@Suite struct CookieSlottingTests {
+    @Test(arguments: [UInt64(1), 2, 3, 7])
+    func spreadCountersKeepProbesShort(_ stride: UInt64) {
+        var m = CookieMap(minimumCapacity: 100_000)
+        let base: UInt64 = 0x1_2345_6000
+        for i in UInt64(0)..<100_000 { m.set(base + i * stride, i) }
+        #expect(m.count == 100_000)
+        #expect(m.longestProbe < 200, "longest probe \(m.longestProbe) at stride \(stride)")
+        #expect((UInt64(0)..<100_000).allSatisfy { m[base + $0 * stride] == $0 })
+    }
+
+    /// Runs of consecutive keys a power of two apart (per-CPU counter batches): by the low bits
+    /// every run would take the same slots.
+    @Test func runsAPowerOfTwoApartKeepProbesShort() {
+        var m = CookieMap(minimumCapacity: 100_000)
+        for run in UInt64(0)..<4 {
+            for i in UInt64(0)..<25_000 { m.set(run << 20 + i + 1, run) }
+        }
+        #expect(m.count == 100_000)
+        #expect(m.longestProbe < 200, "longest probe \(m.longestProbe)")
+    }
+}
