@@ -74,57 +74,76 @@ public struct SocketCollector: Sendable {
     /// raw sockets through inet_diag where the kernel has raw_diag and /proc/net/raw{,6} where it
     /// does not, and the UNIX, packet and netlink tables through their own diag messages.
     public func collect(_ query: Query) throws(CollectError) -> Snapshot {
-        var inet = query
-        inet.protocols = query.protocols.filter { p in p.families.contains { $0.isIP } && p != .raw }
-        inet.families = query.families.filter(\.isIP)
-        var snapshot = inet.protocols.isEmpty || inet.families.isEmpty
-            ? Snapshot(records: [], source: options.source == .proc ? .proc : .netlink) : try collectInet(inet)
-        if query.protocols.contains(.raw) && !inet.families.isEmpty {
-            var raw = inet
-            raw.protocols = [.raw]
-            let part: Snapshot
-            do {
-                part = try collectInet(raw, fallingBack: false)
-            } catch {
-                guard options.source == .auto else { throw error }
-                // No raw_diag in this kernel (NLMSG_DONE carrying ENOENT): /proc/net/raw has the same rows.
-                part = try collectProc(raw, notices: [])
-            }
-            snapshot.records += part.records
-            snapshot.notices += part.notices
-        }
-        if query.protocols.contains(where: { !$0.families.contains { $0.isIP } }) {
-            var part = try FamilyRecords.collect(query, options)
-            // Taken over when there is nothing before it (a UNIX-only listing): no second copy.
-            if snapshot.records.isEmpty { snapshot.records = part.records; part.records = [] } else { snapshot.records += part.records }
-            snapshot.notices += part.notices
-            if part.source == .proc { snapshot.source = .proc }
-        }
+        // Sized once from sockstat (plus slack for sockets opened meanwhile): see SockstatParser.
+        let estimate = estimate(query)
+        var kept = KeptRecords(capacity: estimate + estimate / 8 + 64)
+        var rawDump: [UInt8] = []
+        let (source, notices) = try gather(query, into: &kept, rawDump: &rawDump)
+        var snapshot = Snapshot(records: kept.records, source: source, notices: notices)
+        snapshot.rawDump = rawDump
         return snapshot
     }
 
-    /// The inet protocols of a query. With `fallingBack` false, netlink's refusal is an error even
-    /// under `--source auto` (the caller falls back for this part alone).
-    func collectInet(_ query: Query, fallingBack: Bool = true) throws(CollectError) -> Snapshot {
-        if options.source == .proc { return try collectProc(query, notices: []) }
-        if options.recordDump {
+    /// Every part of `query` into `keeper`, in listing order: the inet protocols, raw sockets
+    /// (through /proc/net/raw where the kernel has no raw_diag), then the other families. Returns
+    /// where the inet sockets were read from, and the notices. `rawDump` gets the netlink dump's
+    /// bytes when `options.recordDump` asks for them.
+    func gather<K: RecordKeeper>(_ query: Query, into keeper: inout K,
+                                 rawDump: inout [UInt8]) throws(CollectError) -> (source: SourceKind, notices: [String]) {
+        var source: SourceKind = options.source == .proc ? .proc : .netlink
+        var notices: [String] = []
+        var inet = query
+        inet.protocols = query.protocols.filter { p in p.families.contains { $0.isIP } && p != .raw }
+        inet.families = query.families.filter(\.isIP)
+        if !inet.protocols.isEmpty && !inet.families.isEmpty {
+            let part = try gatherInet(inet, into: &keeper, rawDump: &rawDump, fallingBack: true, announce: true)
+            source = part.source
+            notices += part.notices
+        }
+        if query.protocols.contains(.raw) && !inet.families.isEmpty {
+            var raw = inet
+            raw.protocols = [.raw]
             do {
-                return try netlinkSnapshot(query)
+                notices += try gatherInet(raw, into: &keeper, rawDump: &rawDump, fallingBack: false).notices
             } catch {
-                switch error {
-                case .unavailable(let why): throw CollectError("netlink sock_diag is unavailable: \(why); a dump needs it")
-                case .failed(let why): throw CollectError(why)
-                }
+                guard options.source == .auto else { throw error }
+                // No raw_diag in this kernel (NLMSG_DONE carrying ENOENT): /proc/net/raw has the same rows.
+                notices += try procDump(raw, notices: [], estimate: keeper.expected, into: &keeper)
             }
         }
+        if query.protocols.contains(where: { !$0.families.contains { $0.isIP } }) {
+            let part = try FamilyRecords.collect(query, options)
+            keeper.take(contentsOf: part.records)
+            notices += part.notices
+            if part.source == .proc { source = .proc }
+        }
+        return (source, notices)
+    }
+
+    /// The inet protocols of a query. With `fallingBack` false, netlink's refusal is an error even
+    /// under `--source auto` (the caller falls back for this part alone). Netlink refused after
+    /// rows were handed on (a stream) is an error too: /proc's would come twice.
+    private func gatherInet<K: RecordKeeper>(_ query: Query, into keeper: inout K, rawDump: inout [UInt8], fallingBack: Bool,
+                                             announce: Bool = false) throws(CollectError) -> (source: SourceKind, notices: [String]) {
+        if options.source == .proc {
+            if announce { keeper.inetSource(.proc) }
+            return (.proc, try procDump(query, notices: [], estimate: keeper.expected, into: &keeper))
+        }
+        if announce { keeper.inetSource(.netlink) }
+        let before = keeper.count
         do {
-            // Redoes a protocol whose table changed during the dump: see ConsistentDump.swift.
-            return try verifiedNetlinkSnapshot(query)
+            // A recorded dump is one pass as read (its bytes are the file); otherwise a protocol
+            // whose table changed during the dump is redone: see ConsistentDump.swift.
+            if options.recordDump { return (.netlink, try netlinkDump(query, into: &keeper, rawDump: &rawDump)) }
+            return (.netlink, try verifiedNetlinkDump(query, into: &keeper))
         } catch {
             switch error {
-            case .unavailable(let reason) where options.source == .auto && fallingBack:
+            case .unavailable(let why) where options.recordDump:
+                throw CollectError("netlink sock_diag is unavailable: \(why); a dump needs it")
+            case .unavailable(let reason) where options.source == .auto && fallingBack && keeper.discard(since: before):
                 let notice = "netlink sock_diag is unavailable (\(reason)); reading \(options.procRoot)/net instead"
-                return try collectProc(query, notices: [notice])
+                if announce { keeper.inetSource(.proc) }
+                return (.proc, try procDump(query, notices: [notice], estimate: keeper.expected, into: &keeper))
             case .unavailable(let reason):
                 throw CollectError("netlink sock_diag is unavailable: \(reason) (try --source proc)")
             case .failed(let message):
@@ -192,17 +211,6 @@ public struct SocketCollector: Sendable {
                 throw .failed("cannot open netlink socket: \(error)")
             }
         }
-    }
-
-    func netlinkSnapshot(_ query: Query) throws(NetlinkFailure) -> Snapshot {
-        // Sized once from sockstat (plus slack for sockets opened meanwhile): see SockstatParser.
-        let estimate = SockstatParser.estimate(procRoot: options.procRoot, protocols: query.protocols)
-        var kept = KeptRecords(capacity: estimate + estimate / 8 + 64)
-        var rawDump: [UInt8] = []
-        let notices = try netlinkDump(query, into: &kept, rawDump: &rawDump)
-        var snapshot = Snapshot(records: kept.records, source: .netlink, notices: notices)
-        snapshot.rawDump = rawDump
-        return snapshot
     }
 
     /// Dumps every part of `query` into `kept`, redoing a part whose dump failed (up to
@@ -320,10 +328,29 @@ public struct SocketCollector: Sendable {
         var records: [SocketRecord] = []
         var seen: SeenSockets
         var dumpStart = 0
+        let expected: Int
 
         init(capacity: Int) {
             records.reserveCapacity(capacity)
             seen = SeenSockets(capacity: capacity, remembersAdded: true)
+            expected = capacity
+        }
+
+        var count: Int { records.count }
+
+        /// Rows de-duplicated by the caller (the /proc tables, the other families).
+        mutating func take(_ r: SocketRecord) { records.append(r) }
+
+        mutating func discard(since n: Int) -> Bool {
+            for r in records[n...] { seen.remove(r) }
+            records.removeSubrange(n...)
+            seen.forgetAdded()
+            return true
+        }
+
+        /// Taken over when there is nothing before them (a UNIX-only listing): no second copy.
+        mutating func take(contentsOf more: [SocketRecord]) {
+            if records.isEmpty { records = more } else { records += more }
         }
 
         mutating func startDump() {
@@ -437,14 +464,6 @@ public struct SocketCollector: Sendable {
     }
 
     // MARK: /proc
-
-    func collectProc(_ query: Query, notices: [String]) throws(CollectError) -> Snapshot {
-        var records = RecordArray()
-        let estimate = SockstatParser.estimate(procRoot: options.procRoot, protocols: query.protocols)
-        records.records.reserveCapacity(estimate + 64)
-        let all = try procDump(query, notices: notices, estimate: estimate, into: &records)
-        return Snapshot(records: records.records, source: .proc, notices: all)
-    }
 
     /// The /proc/net tables of `query`, each socket handed to `sink` once; returns the notices.
     /// `estimate`: how many sockets sockstat counts (read here when the caller has not).
@@ -566,6 +585,11 @@ struct SeenSockets {
         for c in addedCookies { cookies.remove(c) }
         for k in addedKeys { withoutCookie.remove(k) }
         forgetAdded()
+    }
+
+    /// Unmarks `r`.
+    mutating func remove(_ r: SocketRecord) {
+        if let c = r.cookie, c != 0 { cookies.remove(c) } else { withoutCookie.remove(CookieKey(r)) }
     }
 
     mutating func formUnion(_ other: SeenSockets) {

@@ -12,7 +12,7 @@ import SockscopeSystem
 /// 3,000 stable sockets in a 128-bucket table under connection churn: a single dump missed 1–3
 /// stable sockets in about one snapshot of five (`ss` likewise, and it also lists duplicates).
 ///
-/// Repeats are already dropped by cookie (`netlinkSnapshot`). Skips are caught like this: the
+/// Repeats are already dropped by cookie (`SeenSockets`). Skips are caught like this: the
 /// kernel's table-membership counters for the protocol (`TableFingerprint`) are read before and
 /// after the dump; when they moved, sockets were added or removed during it, and the protocol is
 /// dumped again, and again while the counters keep moving during the redo (up to
@@ -32,13 +32,6 @@ extension SocketCollector {
     /// 128-bucket table: with two, 2 of 331 snapshots still missed a stable socket (both dumps
     /// skipped it); each further dump must skip the same socket again.
     static let maxVerifyingDumps = 4
-
-    func verifiedNetlinkSnapshot(_ query: Query) throws(NetlinkFailure) -> Snapshot {
-        let estimate = SockstatParser.estimate(procRoot: options.procRoot, protocols: query.protocols)
-        var kept = KeptRecords(capacity: estimate + estimate / 8 + 64)
-        let notices = try verifiedNetlinkDump(query, into: &kept)
-        return Snapshot(records: kept.records, source: .netlink, notices: notices)
-    }
 
     /// The dumps of `query` into `kept`, the first and then the verifying ones (each a
     /// `RecordKeeper.redo`); returns the notices.

@@ -1,7 +1,7 @@
 import SockscopeModel
 
 /// Splits a chunk of a /proc file into lines; shared by the parsers below, which are fed a file a
-/// chunk at a time like `ProcNetParser` (see `SocketCollector.collectProc`).
+/// chunk at a time like `ProcNetParser` (see `SocketCollector.procDump`).
 struct ProcChunk {
     /// Calls `line(start, end, number)` for each complete line of `b` (all of it when `isEnd`);
     /// returns the bytes consumed and the lines seen. Line 1 of the file is the header and skipped.

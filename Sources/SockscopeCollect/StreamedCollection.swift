@@ -20,15 +20,29 @@ public struct RecordArray: RecordSink {
     public mutating func take(_ record: SocketRecord) { records.append(record) }
 }
 
-/// How a dump's rows are kept: de-duplicated, and taken back (as far as the keeper can) when the
-/// dump fails and is redone.
-protocol RecordKeeper {
+/// How a collection's rows are kept: a netlink dump's de-duplicated (`add`) and taken back (as far
+/// as the keeper can) when the dump fails and is redone; rows that need neither (the /proc
+/// tables, the other families) through `take`. The snapshot keeps them (`collect`), the stream
+/// hands them on (`stream`): both gather through `gather`.
+protocol RecordKeeper: RecordSink {
+    /// How many rows are kept or handed on so far.
+    var count: Int { get }
+    /// How many sockets the keeper was sized for (sockstat's count).
+    var expected: Int { get }
     mutating func startDump()
     mutating func add(_ r: SocketRecord)
     mutating func rollBack()
     /// A verifying dump of the `redone` protocols, which `dump` makes into the keeper it is given.
     mutating func redo(_ redone: Set<TransportProtocol>,
                        _ dump: (inout Self) throws(SocketCollector.NetlinkFailure) -> Void) throws(SocketCollector.NetlinkFailure)
+    mutating func take(contentsOf records: [SocketRecord])
+    /// Drops the rows kept since there were `count` of them, when the keeper can (rows handed on
+    /// are out of reach); false when it cannot.
+    mutating func discard(since count: Int) -> Bool
+}
+
+extension RecordKeeper {
+    mutating func take(contentsOf records: [SocketRecord]) { for r in records { take(r) } }
 }
 
 /// Records passed on to a sink as they are decoded, each socket once: nothing is held but the
@@ -38,16 +52,19 @@ struct StreamedRecords<S: RecordSink>: RecordKeeper, RecordSink {
     var seen: SeenSockets
     /// How many records went to the sink.
     var count = 0
-    /// The socket count the sets were sized for (sockstat's).
-    let capacity: Int
+    let expected: Int
     /// Last: the fields before it keep fixed offsets in unspecialized code.
     var sink: S
 
     init(sink: consuming S, capacity: Int) {
         seen = SeenSockets(capacity: capacity + 64)
-        self.capacity = capacity
+        expected = capacity
         self.sink = sink
     }
+
+    mutating func inetSource(_ source: SourceKind) { sink.inetSource(source) }
+
+    mutating func discard(since n: Int) -> Bool { n == count }
 
     mutating func startDump() {}
 
@@ -97,61 +114,11 @@ extension SocketCollector {
     ///   its sink (read here otherwise).
     public func stream<S: RecordSink>(_ query: Query, into sink: consuming S,
                                       estimate: Int? = nil) throws(CollectError) -> (sink: S, outcome: StreamOutcome) {
-        let estimate = estimate ?? self.estimate(query)
-        // The cookie set grows if the table outgrew sockstat's count meanwhile.
-        var streamed = StreamedRecords(sink: sink, capacity: estimate)
-        var outcome = StreamOutcome(source: options.source == .proc ? .proc : .netlink, notices: [], count: 0)
-        var inet = query
-        inet.protocols = query.protocols.filter { p in p.families.contains { $0.isIP } && p != .raw }
-        inet.families = query.families.filter(\.isIP)
-        if !inet.protocols.isEmpty && !inet.families.isEmpty {
-            let part = try streamInet(inet, into: &streamed, fallingBack: true, announce: true)
-            outcome.source = part.source
-            outcome.notices += part.notices
-        }
-        if query.protocols.contains(.raw) && !inet.families.isEmpty {
-            var raw = inet
-            raw.protocols = [.raw]
-            do {
-                outcome.notices += try streamInet(raw, into: &streamed, fallingBack: false).notices
-            } catch {
-                guard options.source == .auto else { throw error }
-                // No raw_diag in this kernel (NLMSG_DONE carrying ENOENT): /proc/net/raw has the same rows.
-                outcome.notices += try procDump(raw, notices: [], into: &streamed)
-            }
-        }
-        if query.protocols.contains(where: { !$0.families.contains { $0.isIP } }) {
-            let part = try FamilyRecords.collect(query, options)
-            for r in part.records { streamed.take(r) }
-            outcome.notices += part.notices
-            if part.source == .proc { outcome.source = .proc }
-        }
-        outcome.count = streamed.count
-        return (streamed.sink, outcome)
-    }
-
-    /// The inet part of `stream`, as `collectInet` does it.
-    private func streamInet<S>(_ query: Query, into streamed: inout StreamedRecords<S>, fallingBack: Bool,
-                               announce: Bool = false) throws(CollectError) -> (source: SourceKind, notices: [String]) {
-        if options.source == .proc {
-            if announce { streamed.sink.inetSource(.proc) }
-            return (.proc, try procDump(query, notices: [], estimate: streamed.capacity, into: &streamed))
-        }
-        if announce { streamed.sink.inetSource(.netlink) }
-        let before = streamed.count
-        do {
-            return (.netlink, try verifiedNetlinkDump(query, into: &streamed))
-        } catch {
-            switch error {
-            case .unavailable(let reason) where options.source == .auto && fallingBack && streamed.count == before:
-                let notice = "netlink sock_diag is unavailable (\(reason)); reading \(options.procRoot)/net instead"
-                if announce { streamed.sink.inetSource(.proc) }
-                return (.proc, try procDump(query, notices: [notice], estimate: streamed.capacity, into: &streamed))
-            case .unavailable(let reason):
-                throw CollectError("netlink sock_diag is unavailable: \(reason) (try --source proc)")
-            case .failed(let message):
-                throw CollectError(message)
-            }
-        }
+        var streamed = StreamedRecords(sink: sink, capacity: estimate ?? self.estimate(query))
+        // A streamed listing is never recorded (`-D` takes the records path).
+        var rawDump: [UInt8] = []
+        let (source, notices) = try gather(query, into: &streamed, rawDump: &rawDump)
+        let count = streamed.count
+        return (streamed.sink, StreamOutcome(source: source, notices: notices, count: count))
     }
 }
