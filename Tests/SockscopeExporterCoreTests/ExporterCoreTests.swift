@@ -29,6 +29,15 @@ func sample(_ f: MetricFamily, _ labels: [String: String]) -> Double? {
     return nil
 }
 
+/// Both ends of a loopback connection as the kernel lists them: the client's local endpoint is
+/// one end's local and the other's remote.
+func openEnds(of pair: (TestSocket, TestSocket), port: UInt16) throws -> [SocketRecord] {
+    let client = pair.0.local
+    return try dump(port: port).filter {
+        ConnectionCounters.isOpenConnection($0) && ($0.local == client || $0.remote == client)
+    }
+}
+
 @Suite struct ConnectionCounterTests {
     /// Real connections open and close between dumps: the counters follow, never go down, and the
     /// baseline is not counted as opened.
@@ -79,11 +88,7 @@ func sample(_ f: MetricFamily, _ labels: [String: String]) -> Double? {
 
         // The short-lived connection: seen only in the destroy messages.
         var short: (TestSocket, TestSocket)? = try Loopback.tcpPair(listener)
-        // Its two ends: the client's local endpoint is one end's local and the other's remote.
-        let client = short!.0.local
-        let shortRecords = try dump(port: port).filter {
-            ConnectionCounters.isOpenConnection($0) && ($0.local == client || $0.remote == client)
-        }
+        let shortRecords = try openEnds(of: short!, port: port)
         #expect(shortRecords.count == 2)
         pair = nil
         _ = pair
@@ -117,10 +122,7 @@ func sample(_ f: MetricFamily, _ labels: [String: String]) -> Double? {
 
         // Never in a dump: opened and closed between them.
         var unseen: (TestSocket, TestSocket)? = try Loopback.tcpPair(listener)
-        let client = unseen!.0.local
-        let unseenEnds = try dump(port: port).filter {
-            ConnectionCounters.isOpenConnection($0) && ($0.local == client || $0.remote == client)
-        }
+        let unseenEnds = try openEnds(of: unseen!, port: port)
         #expect(unseenEnds.count == 2)
         seen = nil
         unseen = nil
