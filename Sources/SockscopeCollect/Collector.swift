@@ -103,12 +103,17 @@ public struct SocketCollector: Sendable {
         if query.protocols.contains(.raw) && !inet.families.isEmpty {
             var raw = inet
             raw.protocols = [.raw]
+            let before = keeper.count
+            // Raw sockets stay out of a recorded dump (the file holds the inet tables): a kernel
+            // without raw_diag would leave its refusal in it, which a reader takes for a failed dump.
+            var unrecorded: [UInt8] = []
             do {
-                notices += try gatherInet(raw, into: &keeper, rawDump: &rawDump, fallingBack: false).notices
+                notices += try gatherInet(raw, into: &keeper, rawDump: &unrecorded, fallingBack: false).notices
             } catch {
-                guard options.source == .auto else { throw error }
-                // No raw_diag in this kernel (NLMSG_DONE carrying ENOENT): /proc/net/raw has the same rows.
-                notices += try procDump(raw, notices: [], estimate: keeper.expected, into: &keeper)
+                // No raw_diag in this kernel (NLMSG_DONE carrying ENOENT): /proc/net/raw has the same
+                // rows, once whatever the failed dump kept is taken back (a stream's rows cannot be).
+                guard options.source == .auto, keeper.discard(since: before) else { throw error }
+                notices += try procDump(raw, notices: [], into: &keeper)
             }
         }
         if query.protocols.contains(where: { !$0.families.contains { $0.isIP } }) {
@@ -140,7 +145,12 @@ public struct SocketCollector: Sendable {
             switch error {
             case .unavailable(let why) where options.recordDump:
                 throw CollectError("netlink sock_diag is unavailable: \(why); a dump needs it")
-            case .unavailable(let reason) where options.source == .auto && fallingBack && keeper.discard(since: before):
+            case .unavailable(let reason) where options.source == .auto && fallingBack:
+                // Refused midway: what netlink gave is taken back first, or /proc's rows would come
+                // twice; a stream cannot take back rows it handed on.
+                guard keeper.discard(since: before) else {
+                    throw CollectError("netlink sock_diag is unavailable: \(reason) (try --source proc)")
+                }
                 let notice = "netlink sock_diag is unavailable (\(reason)); reading \(options.procRoot)/net instead"
                 if announce { keeper.inetSource(.proc) }
                 return (.proc, try procDump(query, notices: [notice], estimate: keeper.expected, into: &keeper))
@@ -545,8 +555,6 @@ public struct SocketCollector: Sendable {
     }
 }
 
-/// De-duplication key for netlink rows: the cookie is unique per socket for its lifetime.
-/// The protocol and 5-tuple are included so that a zero cookie (a fixture) cannot merge sockets.
 /// The sockets a collection has handed on or kept: by cookie, or (a record without one) by
 /// protocol, tuple and inode. The snapshot and the stream de-duplicate alike through it.
 struct SeenSockets {
@@ -598,6 +606,8 @@ struct SeenSockets {
     }
 }
 
+/// De-duplication key for netlink rows: the cookie is unique per socket for its lifetime.
+/// The protocol and 5-tuple are included so that a zero cookie (a fixture) cannot merge sockets.
 struct CookieKey: Hashable {
     var proto: TransportProtocol
     var cookie: UInt64

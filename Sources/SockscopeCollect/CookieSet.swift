@@ -5,7 +5,7 @@ import SockscopeModel
 /// runs), so neighbouring cookies share a slot block (`cookieHome`): eight to a cache line
 /// instead of one cache miss each. Hand-written for size and that locality: at 100k sockets
 /// `Set<UInt64>` took 2 MiB and 6.8 % of `-tan` (perf, SipHash and a miss per insert); Fibonacci
-/// hashing of the whole cookie here still took 8 %.
+/// hashing of the whole cookie here still took 8 %, the blocks take 1.5 %.
 struct CookieSet {
     /// 0 marks an empty slot; a power-of-two count.
     private var slots: [UInt64]

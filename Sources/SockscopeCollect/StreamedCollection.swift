@@ -27,7 +27,7 @@ public struct RecordArray: RecordSink {
 protocol RecordKeeper: RecordSink {
     /// How many rows are kept or handed on so far.
     var count: Int { get }
-    /// How many sockets the keeper was sized for (sockstat's count).
+    /// How many sockets the keeper was sized for (from sockstat's count).
     var expected: Int { get }
     mutating func startDump()
     mutating func add(_ r: SocketRecord)

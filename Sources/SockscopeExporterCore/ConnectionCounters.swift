@@ -46,9 +46,10 @@ public struct ConnectionCounters: Sendable {
     /// The series of a (protocol, direction, port) once decided: a new connection costs one
     /// integer lookup, not a label string and two dictionaries keyed by it.
     var seriesOfPort: [UInt32: Int32] = [:]
-    /// Open connections seen in the last dump (or since opened by a destroy message), by socket
-    /// id: the number of their series in the low 32 bits (-1 once closed by a destroy message),
-    /// the dump that last saw them in the high 32 (`Self.stamp`).
+    /// Connections by socket id: the number of their series in the low 32 bits, the dump that
+    /// last saw them in the high 32 (`Self.stamp`). Between dumps it holds the open connections
+    /// of the last one; a destroy message marks its connection closed (series -1, and one never
+    /// seen is entered so), and the next dump's sweep forgets those.
     var known = CookieMap()
     /// Counts dumps, so that one pass over `known` finds what this dump no longer holds.
     var generation: UInt32 = 0
@@ -147,17 +148,21 @@ public struct ConnectionCounters: Sendable {
             for i in b.indices where Self.isOpenConnection(b[i]) {
                 guard let id = Self.id(b[i]) else { continue }
                 let (s, inserted) = known.slot(inserting: id)
-                var n = inserted ? -1 : Self.series(known.values[s])
-                if n < 0 {
-                    n = number(b[i], serving)
+                if inserted {
+                    let n = number(b[i], serving)
                     counts[series[Int(n)], default: Counts()].opened += 1
+                    known.values[s] = Self.stamp(n, gen)
+                } else if Self.series(known.values[s]) >= 0 {
+                    known.values[s] = Self.stamp(Self.series(known.values[s]), gen)
                 }
-                known.values[s] = Self.stamp(n, gen)
+                // Else a destroy message closed it since the last dump: it stays closed (a
+                // destroyed socket is in no later dump; counting it opened again would be wrong).
             }
         }
         // Destroy messages: a connection known open is closed now; one never seen (opened and
-        // closed since the last look) is counted both, and kept as closed so that a repeated
-        // message does not count it again.
+        // closed since the last look) is counted both. Either is marked closed until the sweep
+        // below, so a message repeated in this batch, or one folded in before this dump and
+        // drained again, counts once.
         for r in destroyed {
             guard let id = Self.id(r), r.state != .listen, r.remote.port != 0 else { continue }
             let (s, inserted) = known.slot(inserting: id)
@@ -205,7 +210,7 @@ public struct ConnectionCounters: Sendable {
                 counts[k, default: Counts()].opened += 1
                 counts[k, default: Counts()].closed += 1
             }
-            // Kept as closed until the next dump, which forgets it.
+            // Marked closed until the next dump's sweep, which forgets it.
             known.values[s] = Self.stamp(-1, generation)
         }
     }

@@ -240,8 +240,8 @@ public struct MetricsBuilder: Sendable {
                     let base: Int
                     if let l = last, l.port == local.port {
                         base = l.base
-                    } else if let b = byPort[local.port] {
-                        base = b
+                    } else if let known = byPort[local.port] {
+                        base = known
                     } else {
                         base = flat.count
                         byPort[local.port] = base

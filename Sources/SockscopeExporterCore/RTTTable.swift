@@ -18,6 +18,7 @@ public struct RTTTable: Sendable {
 
     public init(capacity: Int = 64) { map = CookieMap(minimumCapacity: capacity) }
 
+    /// How many sockets have an RTT here.
     public var count: Int { map.count }
 
     /// Sets the RTT (microseconds) of the socket with this cookie; cookie 0 is ignored.
@@ -33,7 +34,8 @@ public struct RTTTable: Sendable {
 /// `@unchecked Sendable`: the collector calls it on the thread that runs the collection, the
 /// only one that reads `table`.
 final class RTTObserver: @unchecked Sendable {
-    /// Unchecked: one thread, and a dynamic exclusivity check per message showed in the profile.
+    /// Unchecked: one thread uses it, and the dynamic exclusivity check per message was 0.2 % of a
+    /// scrape at 100k sockets (perf: swift::runtime::AccessSet::insert).
     @exclusivity(unchecked) var table: RTTTable
     init(capacity: Int) { table = RTTTable(capacity: capacity) }
     func add(_ p: UnsafeRawBufferPointer) { table.add(message: p) }

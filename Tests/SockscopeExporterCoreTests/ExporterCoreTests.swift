@@ -38,6 +38,19 @@ func openEnds(of pair: (TestSocket, TestSocket), port: UInt16) throws -> [Socket
     }
 }
 
+/// Waits (at most 2 s) until no dump shows one of `ends` as an open connection: a closed
+/// loopback pair can linger a moment in FIN_WAIT or LAST_ACK.
+func waitUntilClosed(_ ends: [SocketRecord], port: UInt16) throws {
+    let cookies = Set(ends.compactMap(\.cookie))
+    for _ in 0..<200 {
+        if try dump(port: port).allSatisfy({ !(cookies.contains($0.cookie ?? 0) && ConnectionCounters.isOpenConnection($0)) }) {
+            return
+        }
+        usleep(10_000)
+    }
+    Issue.record("closed connections were still open after 2 s")
+}
+
 @Suite struct ConnectionCounterTests {
     /// Real connections open and close between dumps: the counters follow, never go down, and the
     /// baseline is not counted as opened.
@@ -127,6 +140,7 @@ func openEnds(of pair: (TestSocket, TestSocket), port: UInt16) throws -> [Socket
         seen = nil
         unseen = nil
         _ = (seen, unseen)
+        try waitUntilClosed(ends + unseenEnds, port: port)
         let serving = ServerBindings(live)
         counters.fold(destroyed: ends + unseenEnds, serving: serving)
         let afterFold = counters.counts
