@@ -445,7 +445,10 @@ public struct SocketCollector: Sendable {
             do {
                 // `kept` is an inout parameter here, not a capture: no dynamic exclusivity check per socket.
                 switch try parser.parse(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), emit: { r in
-                    guard accept(r) else { return }
+                    // The kernel checks the state when it picks a socket and reads it again when it
+                    // fills the reply: one that closed in between comes in its new state (seen under
+                    // churn: CLOSE sockets, local port 0, in a connected-only listing).
+                    guard states & r.state.maskBit != 0, accept(r) else { return }
                     guard r.interfaceIndex != 0 else { kept.add(r); return }
                     var named = r
                     named.rawInterface = names.name(r.interfaceIndex)
