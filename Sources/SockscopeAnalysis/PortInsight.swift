@@ -271,10 +271,11 @@ struct HostConnections {
     ///     not, or the reverse, is decided without its peer. Measured at 100k loopback sockets
     ///     (clients and accepted ends of four listeners), that is every socket: the table of
     ///     100k tuples and its lookups were a fifth of a scrape.
+    ///   - servers: `ServerBindings(records)` when the caller has it already.
     init(_ records: [SocketRecord], ephemeral: EphemeralRange?, addresses: Bool = true, ambiguousOnly: Bool = false,
-         pairing: (_ state: SocketState, _ remote: SocketEndpoint) -> Bool) {
+         servers: ServerBindings? = nil, pairing: (_ state: SocketState, _ remote: SocketEndpoint) -> Bool) {
         self.records = records
-        let servers = ServerBindings(records)
+        let servers = servers ?? ServerBindings(records)
         self.servers = servers
         range = ephemeral ?? .linuxDefault
         pairsAmbiguousOnly = ambiguousOnly
@@ -531,10 +532,12 @@ public enum EphemeralPressure {
     /// `range`, not the serving end of a connection: see `HostConnections.isServerSide`) counts for its remote
     /// address:port. Per destination, the local address using the most distinct source ports
     /// decides `localPorts`. Busiest first; `top` keeps that many, plus every one over half.
-    public static func report(_ records: [SocketRecord], range: EphemeralRange, top: Int? = nil) -> EphemeralReport {
+    /// `servers`: `ServerBindings(records)` when the caller has it already (built here otherwise).
+    public static func report(_ records: [SocketRecord], range: EphemeralRange, top: Int? = nil,
+                              servers: ServerBindings? = nil) -> EphemeralReport {
         // Only a socket whose remote port is in the range can be the other end of one counted
         // here (its peer's local port is that remote port): the rest need not be paired.
-        let host = HostConnections(records, ephemeral: range, addresses: false, ambiguousOnly: true,
+        let host = HostConnections(records, ephemeral: range, addresses: false, ambiguousOnly: true, servers: servers,
                                    pairing: { state, remote in state != .listen && range.contains(remote.port) })
         // Three flat tables instead of nested dictionaries of sets: destinations; (destination,
         // local address) pairs; and (pair, port), whose first insertion counts a distinct port.

@@ -191,7 +191,7 @@ public struct MetricsBuilder: Sendable {
         for r in readings {
             guard let er = r.ephemeralRange else { continue }
             range.samples.append(MetricSample([MetricLabel("netns", r.label)], Double(er.size)))
-            let report = EphemeralPressure.report(r.records, range: er)
+            let report = EphemeralPressure.report(r.records, range: er, servers: r.serving)
             var rest: [TransportProtocol: Int] = [:]
             for (i, d) in report.destinations.enumerated() {
                 if i < top {

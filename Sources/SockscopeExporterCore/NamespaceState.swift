@@ -102,8 +102,9 @@ public final class NamespaceState: @unchecked Sendable {
         let rtts = snapshot.source == .netlink ? rttObserver?.table : nil
         var notices = snapshot.notices.map { "netns \(label): \($0)" }
         if let n = destroyNotice { notices.append(n); destroyNotice = nil }
-        // Directions and the RTT histogram ask the same question of every connection: built once.
-        let servingNow = options.connections || rtts != nil ? ServerBindings(snapshot.records) : nil
+        // Directions, the RTT histogram and the ephemeral report ask the same question of every
+        // connection: built once.
+        let servingNow = options.connections || options.ephemeral || rtts != nil ? ServerBindings(snapshot.records) : nil
         if options.connections, let servingNow {
             let destroyed = destroy?.drain().map(\.record) ?? []
             if destroy?.takeLostEvents() == true {
